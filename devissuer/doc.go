@@ -1,0 +1,62 @@
+// Package devissuer is a development OAuth 2.0 / OpenID Connect issuer
+// shaped like an Okta custom authorization server, so that apiguard and its
+// users can run the whole Okta flow on a laptop, in CI and offline. It is
+// not for production: users, clients and passwords come from a file or from
+// defaults, and all state lives in memory.
+//
+// # Endpoints
+//
+// An [Issuer] is an [net/http.Handler] answering under the path of its
+// issuer URL (Okta's "/oauth2/default" by convention):
+//
+//	/.well-known/openid-configuration   discovery (OpenID Connect)
+//	/.well-known/oauth-authorization-server  metadata (RFC 8414)
+//	/v1/keys        RS256 signing keys, with kid, use and alg, cacheable
+//	/v1/token       client_credentials, authorization_code (PKCE S256), refresh_token
+//	/v1/authorize   HTML login form (fields "username" and "password")
+//	/v1/userinfo    the user's claims for an access token granted openid
+//	/v1/introspect  RFC 7662, client-authenticated
+//	/v1/revoke      RFC 7009, client-authenticated
+//	/v1/logout      RP-initiated logout with id_token_hint
+//
+// # Tokens
+//
+// Access tokens carry Okta's claims: ver, jti ("AT.…"), iss, aud
+// ("api://default" unless configured), iat, exp, cid, uid, scp (an array),
+// sub (the username, or the client id for client credentials) and groups.
+// ID tokens carry aud = client id, nonce, at_hash, auth_time, amr and the
+// profile claims their scopes release. Errors are Okta's OAuth shape:
+// {"error":"…","error_description":"…"} with status 400 or 401.
+//
+// As at Okta, the client credentials grant allows custom scopes only
+// ("openid" is refused) and a request naming no scope gets the scopes
+// marked Default. Refresh tokens are issued for "offline_access", rotated at
+// every use, and a replayed one revokes its whole family. Authorization
+// codes live 5 minutes, are single-use, require PKCE S256 and the exact
+// redirect URI; a replayed code revokes what it was exchanged for.
+//
+// # Key rotation
+//
+// The key set always holds the signing key and the next key, published
+// ahead of its use, so a verifier that cached the set before a rotation
+// still knows the new signing key. [Issuer.Rotate] (or [Issuer.Run] with
+// Config.RotateEvery) promotes the next key and keeps the old one published
+// for Config.KeyGrace, so tokens it signed keep verifying.
+//
+// # Configuration
+//
+// [LoadConfig] reads clients, users and scopes from YAML:
+//
+//	scopes:
+//	  - {name: "api:read", default: true}
+//	  - {name: "api:write"}
+//	clients:
+//	  - id: my-app
+//	    secret: my-secret
+//	    redirect_uris: [http://localhost:5000/login/callback]
+//	    post_logout_redirect_uris: [http://localhost:5000/logout/callback]
+//	users:
+//	  - {username: dev@example.com, password: dev, groups: [Everyone, Engineering]}
+//
+// [DefaultConfig] builds the configuration used when there is no file.
+package devissuer
