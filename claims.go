@@ -1,0 +1,230 @@
+package apiguard
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Claims are the verified claims of a token. A Claims value returned by
+// [Verifier.Verify] may be shared between requests (the verified-token cache
+// hands out the same value for the same token): treat it as read-only.
+type Claims struct {
+	Issuer   string    // iss
+	Subject  string    // sub
+	Audience []string  // aud, a string or an array in the token
+	Expiry   time.Time // exp
+	// NotBefore, IssuedAt and AuthTime are zero when the claim is absent.
+	NotBefore time.Time // nbf
+	IssuedAt  time.Time // iat
+	AuthTime  time.Time // auth_time
+	ID        string    // jti
+	// Version is Okta's ver claim (or any provider's), as text.
+	Version string
+	// ClientID is the client the token was issued to: cid (Okta),
+	// client_id (RFC 9068) or azp (OIDC), the first one present.
+	ClientID string
+	UserID   string // uid (Okta)
+	// Scopes come from scp (an array, or a space-separated string) or from
+	// scope (a space-separated string, RFC 9068).
+	Scopes []string
+	Groups []string // groups
+	Nonce  string   // nonce (ID tokens)
+
+	raw json.RawMessage
+}
+
+// HasScope reports whether the token was granted scope s.
+func (c *Claims) HasScope(s string) bool { return slices.Contains(c.Scopes, s) }
+
+// InGroup reports whether the groups claim contains g.
+func (c *Claims) InGroup(g string) bool { return slices.Contains(c.Groups, g) }
+
+// Claim returns the raw value of any claim, decoded from JSON (strings,
+// float64 numbers, bools, []any, map[string]any), and whether it is present.
+func (c *Claims) Claim(name string) (any, bool) {
+	var m map[string]any
+	if err := json.Unmarshal(c.raw, &m); err != nil {
+		return nil, false
+	}
+	v, ok := m[name]
+	return v, ok
+}
+
+// Map returns all claims decoded from JSON.
+func (c *Claims) Map() map[string]any {
+	var m map[string]any
+	_ = json.Unmarshal(c.raw, &m) // raw was decoded once already: it is valid JSON
+	return m
+}
+
+// MarshalJSON returns the token's verified payload as it was signed.
+func (c *Claims) MarshalJSON() ([]byte, error) {
+	if len(c.raw) == 0 {
+		return []byte("{}"), nil
+	}
+	return c.raw, nil
+}
+
+// wireClaims is the payload as decoded from JSON. encoding/json refuses a
+// number where a string belongs, and the custom types refuse values of the
+// wrong JSON type, so a token with "exp":"tomorrow" is malformed.
+type wireClaims struct {
+	Iss      string       `json:"iss"`
+	Sub      string       `json:"sub"`
+	Aud      stringList   `json:"aud"`
+	Exp      *numericDate `json:"exp"`
+	Nbf      *numericDate `json:"nbf"`
+	Iat      *numericDate `json:"iat"`
+	AuthTime *numericDate `json:"auth_time"`
+	Jti      string       `json:"jti"`
+	Ver      textValue    `json:"ver"`
+	Cid      string       `json:"cid"`
+	ClientID string       `json:"client_id"`
+	Azp      string       `json:"azp"`
+	UID      string       `json:"uid"`
+	Scp      scopeList    `json:"scp"`
+	Scope    string       `json:"scope"`
+	Groups   stringList   `json:"groups"`
+	Nonce    string       `json:"nonce"`
+	AtHash   string       `json:"at_hash"`
+	CHash    string       `json:"c_hash"`
+}
+
+var errClaimType = errors.New("claim of the wrong type")
+
+// textValue accepts a JSON string or number and keeps it as text.
+type textValue string
+
+func (t *textValue) UnmarshalJSON(b []byte) error {
+	switch {
+	case len(b) > 0 && b[0] == '"':
+		var v string
+		if err := json.Unmarshal(b, &v); err != nil {
+			return err
+		}
+		*t = textValue(v)
+	case string(b) == "null":
+	case len(b) > 0 && (b[0] == '-' || (b[0] >= '0' && b[0] <= '9')):
+		*t = textValue(b)
+	default:
+		return errClaimType
+	}
+	return nil
+}
+
+// stringList accepts a JSON string (one element) or an array of strings.
+type stringList []string
+
+func (l *stringList) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	switch {
+	case len(b) > 0 && b[0] == '"':
+		var v string
+		if err := json.Unmarshal(b, &v); err != nil {
+			return err
+		}
+		*l = stringList{v}
+	case len(b) > 0 && b[0] == '[':
+		var v []string
+		if err := json.Unmarshal(b, &v); err != nil {
+			return errClaimType
+		}
+		*l = v
+	case string(b) == "null":
+	default:
+		return errClaimType
+	}
+	return nil
+}
+
+// scopeList accepts an array of scopes or a space-separated string of them.
+type scopeList []string
+
+func (l *scopeList) UnmarshalJSON(b []byte) error {
+	var v stringList
+	if err := v.UnmarshalJSON(b); err != nil {
+		return err
+	}
+	if len(b) > 0 && b[0] == '"' {
+		v = strings.Fields(v[0])
+	}
+	*l = scopeList(v)
+	return nil
+}
+
+// numericDate is a JSON number of seconds since the epoch (RFC 7519 §2).
+// Strings, booleans, non-finite and absurd values are refused.
+type numericDate struct{ t time.Time }
+
+// maxNumericDate bounds dates to something time.Time and int64 can hold.
+const maxNumericDate = 1 << 40
+
+func (d *numericDate) UnmarshalJSON(b []byte) error {
+	if len(b) == 0 || !(b[0] == '-' || (b[0] >= '0' && b[0] <= '9')) {
+		return errClaimType
+	}
+	if n, err := strconv.ParseInt(string(b), 10, 64); err == nil {
+		if n < -maxNumericDate || n > maxNumericDate {
+			return errClaimType
+		}
+		d.t = time.Unix(n, 0)
+		return nil
+	}
+	f, err := strconv.ParseFloat(string(b), 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f < -maxNumericDate || f > maxNumericDate {
+		return errClaimType
+	}
+	sec, frac := math.Modf(f)
+	d.t = time.Unix(int64(sec), int64(frac*1e9))
+	return nil
+}
+
+func (d *numericDate) time() time.Time {
+	if d == nil {
+		return time.Time{}
+	}
+	return d.t
+}
+
+// decodeClaims decodes a payload into Claims.
+func decodeClaims(payload []byte) (*Claims, *wireClaims, error) {
+	var w wireClaims
+	if err := json.Unmarshal(payload, &w); err != nil {
+		return nil, nil, refuse(ErrMalformed, "claims are not a JSON object of the expected types")
+	}
+	c := &Claims{
+		Issuer:    w.Iss,
+		Subject:   w.Sub,
+		Audience:  w.Aud,
+		Expiry:    w.Exp.time(),
+		NotBefore: w.Nbf.time(),
+		IssuedAt:  w.Iat.time(),
+		AuthTime:  w.AuthTime.time(),
+		ID:        w.Jti,
+		Version:   string(w.Ver),
+		UserID:    w.UID,
+		Groups:    w.Groups,
+		Nonce:     w.Nonce,
+		raw:       payload,
+	}
+	switch {
+	case w.Cid != "":
+		c.ClientID = w.Cid
+	case w.ClientID != "":
+		c.ClientID = w.ClientID
+	default:
+		c.ClientID = w.Azp
+	}
+	if w.Scp != nil {
+		c.Scopes = w.Scp
+	} else if w.Scope != "" {
+		c.Scopes = strings.Fields(w.Scope)
+	}
+	return c, &w, nil
+}

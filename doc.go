@@ -1,0 +1,38 @@
+// Package apiguard verifies OAuth 2.0 / OpenID Connect access tokens (JWTs)
+// issued by Okta or any standards-following authorization server, and
+// protects net/http handlers with them.
+//
+// # Use
+//
+//	v, err := apiguard.New(apiguard.Config{Issuer: "https://example.okta.com/oauth2/default"})
+//	if err != nil { … }
+//	mux.Handle("GET /orders", v.Middleware(orders, apiguard.RequireScopes("orders:read")))
+//
+// The handler finds the verified claims with [ClaimsFromContext].
+//
+// # What is checked
+//
+// Tokens are taken from the Authorization header only. A token must be a
+// compact JWS (exactly two dots, unpadded base64url, at most [MaxTokenSize]
+// bytes) signed with an allowed asymmetric algorithm by a key the issuer
+// publishes at the jwks_uri of its discovery document; jku, x5u, jwk and x5c
+// headers are ignored and crit, zip and nested tokens refused. iss must equal
+// the configured issuer exactly, aud must contain the audience
+// ("api://default" by default, as Okta's default authorization server), exp
+// is required, nbf and iat are honoured with a leeway. See SECURITY.md.
+//
+// # Errors
+//
+// Every refusal caused by the token wraps [ErrInvalidToken] and a specific
+// reason ([ErrExpired], [ErrAudience], …). When the issuer's keys cannot be
+// had, errors wrap [ErrKeysUnavailable] instead: that is the issuer's fault,
+// not the token's, and the middleware answers 503 rather than 401.
+//
+// # Keys and caching
+//
+// Keys are fetched on first use and cached per Cache-Control (bounded),
+// refreshed in the background when due, and kept while the issuer is down
+// (up to [Config.MaxStale]). An unknown kid triggers at most one fetch per
+// [Config.RefreshCooldown]. Verified tokens are cached until their exp, so a
+// client reusing its token skips the signature check.
+package apiguard

@@ -1,0 +1,150 @@
+package apiguard
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// ErrInvalidToken is wrapped by every error caused by the token itself: a
+// middleware maps it to 401 with error="invalid_token". Each specific reason
+// below wraps it too, so callers can test for the class or for the reason.
+var ErrInvalidToken = errors.New("invalid token")
+
+// ErrKeysUnavailable is wrapped by errors that mean the issuer's signing keys
+// could not be had (issuer down, discovery failed, keys never loaded). It says
+// nothing about the token: a middleware maps it to 503, never to 401.
+var ErrKeysUnavailable = errors.New("signing keys unavailable")
+
+// ErrForbidden is wrapped by policy refusals: the token is valid but lacks a
+// scope, group or claim the route requires. A middleware maps it to 403
+// insufficient_scope.
+var ErrForbidden = errors.New("insufficient privileges")
+
+// The reasons a token is refused. Each wraps [ErrInvalidToken].
+var (
+	// ErrMalformed: not a compact JWS, bad base64url or JSON, a claim of the
+	// wrong type, too large, or a header the verifier refuses (zip, crit).
+	ErrMalformed = newReason("malformed", "malformed token")
+	// ErrAlgorithm: the alg is not allowed or does not fit the key.
+	ErrAlgorithm = newReason("algorithm", "algorithm not allowed")
+	// ErrUnknownKey: the issuer publishes no usable key for the token's kid.
+	ErrUnknownKey = newReason("unknown_key", "unknown signing key")
+	// ErrSignature: the signature does not verify.
+	ErrSignature = newReason("signature", "invalid signature")
+	// ErrExpired: exp is missing or in the past (beyond the leeway).
+	ErrExpired = newReason("expired", "token expired")
+	// ErrNotYetValid: nbf is in the future (beyond the leeway).
+	ErrNotYetValid = newReason("not_yet_valid", "token not yet valid")
+	// ErrIssuedInFuture: iat is in the future (beyond the leeway).
+	ErrIssuedInFuture = newReason("issued_in_future", "token issued in the future")
+	// ErrIssuer: iss is not the configured issuer.
+	ErrIssuer = newReason("issuer", "wrong issuer")
+	// ErrAudience: aud does not contain the configured audience.
+	ErrAudience = newReason("audience", "wrong audience")
+	// ErrClient: the client id is not in the configured allowlist.
+	ErrClient = newReason("client", "client not allowed")
+	// ErrType: the typ header is not the required one, or the token is of
+	// the wrong kind (an ID token where an access token is expected).
+	ErrType = newReason("type", "wrong token type")
+)
+
+// reasonError is a specific reason for refusing a token. It matches
+// ErrInvalidToken in errors.Is.
+type reasonError struct {
+	label string
+	msg   string
+}
+
+func newReason(label, msg string) *reasonError { return &reasonError{label: label, msg: msg} }
+
+func (e *reasonError) Error() string { return e.msg }
+
+// Is reports whether target is ErrInvalidToken, so every reason is also an
+// invalid-token error.
+func (e *reasonError) Is(target error) bool { return target == ErrInvalidToken }
+
+// refuse returns an error wrapping reason with a detail for logs and the
+// client's error_description. Details never contain key material or the token.
+func refuse(reason *reasonError, format string, args ...any) error {
+	return &tokenError{reason: reason, detail: fmt.Sprintf(format, args...)}
+}
+
+// tokenError carries a reason and a detail.
+type tokenError struct {
+	reason *reasonError
+	detail string
+}
+
+func (e *tokenError) Error() string { return e.reason.msg + ": " + e.detail }
+func (e *tokenError) Unwrap() error { return e.reason }
+
+// KeysError reports that signing keys could not be had. It wraps
+// [ErrKeysUnavailable] and the underlying cause.
+type KeysError struct {
+	// Err is the cause: a network error, a bad discovery document, …
+	Err error
+	// RetryAfter is a hint for clients, used in the Retry-After header.
+	RetryAfter time.Duration
+}
+
+func (e *KeysError) Error() string {
+	if e.Err == nil {
+		return ErrKeysUnavailable.Error()
+	}
+	return ErrKeysUnavailable.Error() + ": " + e.Err.Error()
+}
+
+// Unwrap returns both ErrKeysUnavailable and the cause.
+func (e *KeysError) Unwrap() []error { return []error{ErrKeysUnavailable, e.Err} }
+
+// ForbiddenError is a policy refusal. It wraps [ErrForbidden].
+type ForbiddenError struct {
+	// Scopes lists the missing scopes when a scope policy refused; it goes
+	// into the challenge's scope parameter.
+	Scopes []string
+	// Detail says what was missing, for the error_description.
+	Detail string
+}
+
+func (e *ForbiddenError) Error() string { return ErrForbidden.Error() + ": " + e.Detail }
+func (e *ForbiddenError) Unwrap() error { return ErrForbidden }
+
+// Reason returns a short, stable label for err, for metrics and logs:
+// "expired", "audience", "signature", …; "keys_unavailable" for key-source
+// failures, "forbidden" for policy refusals, "invalid" for other token errors,
+// and "error" for anything else.
+func Reason(err error) string {
+	var re *reasonError
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &re):
+		return re.label
+	case errors.Is(err, ErrKeysUnavailable):
+		return "keys_unavailable"
+	case errors.Is(err, ErrForbidden):
+		return "forbidden"
+	case errors.Is(err, errNoToken):
+		return "no_token"
+	case errors.Is(err, errBadRequest):
+		return "invalid_request"
+	case errors.Is(err, ErrInvalidToken):
+		return "invalid"
+	}
+	return "error"
+}
+
+// describe returns the public error_description for err: the reason and its
+// detail, which never include key material or the token.
+func describe(err error) string {
+	var te *tokenError
+	if errors.As(err, &te) {
+		return te.Error()
+	}
+	var re *reasonError
+	if errors.As(err, &re) {
+		return re.msg
+	}
+	return ""
+}

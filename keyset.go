@@ -1,0 +1,501 @@
+package apiguard
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"golang.org/x/sync/singleflight"
+)
+
+// The JWKS cache is our own: the libraries that offer one either refetch on
+// every unknown kid (a flood of random kids becomes a flood of fetches), or
+// report an issuer outage as a bad token, or have no bound on staleness.
+// See SECURITY.md, "JWKS fetching".
+
+// FetchEvent describes one attempt to fetch the issuer's discovery document
+// and keys. [Config.OnFetch] receives one per attempt.
+type FetchEvent struct {
+	URL      string        // the jwks_uri (or the discovery URL if discovery failed)
+	Forced   bool          // triggered by an unknown kid rather than by age
+	Keys     int           // usable keys in the fetched set
+	Skipped  int           // keys in the set that were skipped (bad, enc, weak)
+	Duration time.Duration // how long the attempt took
+	Err      error         // nil on success
+}
+
+// key is one usable verification key of the issuer.
+type key struct {
+	kid string
+	alg string // the JWK's alg, "" when absent
+	pub crypto.PublicKey
+	// removed is set when the key leaves the issuer's key set, so cached
+	// verifications made with it stop counting.
+	removed atomic.Bool
+}
+
+// fits reports whether alg may be used with this key: the key type and
+// curve must match, and the JWK's own alg when it names one.
+func (k *key) fits(alg string) bool {
+	if k.alg != "" && k.alg != alg {
+		return false
+	}
+	switch pub := k.pub.(type) {
+	case *rsa.PublicKey:
+		return strings.HasPrefix(alg, "RS") || strings.HasPrefix(alg, "PS")
+	case *ecdsa.PublicKey:
+		switch alg {
+		case "ES256":
+			return pub.Curve == elliptic.P256()
+		case "ES384":
+			return pub.Curve == elliptic.P384()
+		case "ES512":
+			return pub.Curve == elliptic.P521()
+		}
+	case ed25519.PublicKey:
+		return alg == "EdDSA"
+	}
+	return false
+}
+
+// keySnapshot is an immutable set of keys as fetched at one time.
+type keySnapshot struct {
+	byKID     map[string]*key
+	only      *key      // the single key, when the set has exactly one
+	fetched   time.Time // when the set was fetched
+	refreshAt time.Time // when to fetch again (from Cache-Control, bounded)
+	staleAt   time.Time // after this, the set is not used at all
+}
+
+// keySet fetches and caches the issuer's keys.
+type keySet struct {
+	issuer     string
+	jwksURL    string // configured override, or "" to use discovery
+	client     *http.Client
+	now        func() time.Time
+	log        *slog.Logger
+	onFetch    func(FetchEvent)
+	checkURL   func(setting, raw string) error
+	timeout    time.Duration // per fetch
+	cooldown   time.Duration // minimum time between fetches not caused by age
+	minTTL     time.Duration
+	maxTTL     time.Duration
+	maxStale   time.Duration
+	maxBody    int64
+	unknownTTL time.Duration
+
+	cur    atomic.Pointer[keySnapshot]
+	flight singleflight.Group
+
+	mu          sync.Mutex
+	discovered  string // jwks_uri from discovery
+	lastAttempt time.Time
+	lastErr     error
+	unknown     map[string]time.Time // kids recently found missing, until when
+}
+
+const maxUnknownKIDs = 1024
+
+// lookup returns the key for kid that fits alg, fetching the key set when
+// it has none for kid and the cooldown allows.
+func (ks *keySet) lookup(ctx context.Context, kid, alg string) (*key, error) {
+	now := ks.now()
+	if snap := ks.cur.Load(); snap != nil && now.Before(snap.staleAt) {
+		if now.After(snap.refreshAt) {
+			ks.refreshInBackground(now)
+		}
+		if k, err := snap.find(kid); k != nil || err != nil {
+			return k, err
+		}
+	}
+	return ks.lookupSlow(ctx, kid, now)
+}
+
+// find returns the key for kid, nil if there is none, or an error when the
+// token names no kid and the set has several keys.
+func (s *keySnapshot) find(kid string) (*key, error) {
+	if kid == "" {
+		if s.only != nil {
+			return s.only, nil
+		}
+		return nil, refuse(ErrUnknownKey, "token has no kid and the issuer has %d keys", len(s.byKID))
+	}
+	return s.byKID[kid], nil
+}
+
+func (ks *keySet) lookupSlow(ctx context.Context, kid string, now time.Time) (*key, error) {
+	snap := ks.cur.Load()
+	usable := snap != nil && now.Before(snap.staleAt)
+
+	ks.mu.Lock()
+	if usable {
+		if until, ok := ks.unknown[kid]; ok && now.Before(until) {
+			ks.mu.Unlock()
+			return nil, refuse(ErrUnknownKey, "no key with kid %q", kid)
+		}
+	}
+	mayFetch := ks.mayFetch(now, usable)
+	lastErr := ks.lastErr
+	ks.mu.Unlock()
+
+	if !mayFetch {
+		if lastErr != nil {
+			return nil, &KeysError{Err: lastErr, RetryAfter: ks.cooldown}
+		}
+		return nil, refuse(ErrUnknownKey, "no key with kid %q", kid)
+	}
+	if err := ks.refresh(ctx, usable); err != nil {
+		return nil, err
+	}
+	snap = ks.cur.Load()
+	k, err := snap.find(kid)
+	if k == nil && err == nil {
+		ks.rememberUnknown(kid, now)
+		err = refuse(ErrUnknownKey, "no key with kid %q", kid)
+	}
+	return k, err
+}
+
+// mayFetch reports whether a fetch may start now; ks.mu must be held. With a
+// usable set, fetches for unknown kids are at most one per cooldown. With
+// none, a failed attempt is retried after at most a second, so start-up
+// during an issuer outage recovers by itself without hammering the issuer.
+func (ks *keySet) mayFetch(now time.Time, usable bool) bool {
+	wait := ks.cooldown
+	if !usable && ks.lastErr != nil {
+		wait = min(wait, time.Second)
+	} else if !usable {
+		wait = 0
+	}
+	return ks.lastAttempt.IsZero() || now.Sub(ks.lastAttempt) >= wait
+}
+
+func (ks *keySet) rememberUnknown(kid string, now time.Time) {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	if ks.unknown == nil || len(ks.unknown) >= maxUnknownKIDs {
+		ks.unknown = make(map[string]time.Time) // forget the oldest wholesale: bounded, and cheap
+	}
+	ks.unknown[kid] = now.Add(ks.unknownTTL)
+}
+
+// refresh fetches the key set once for all concurrent callers and waits for
+// the result or for ctx.
+func (ks *keySet) refresh(ctx context.Context, forced bool) error {
+	ch := ks.flight.DoChan("jwks", func() (any, error) {
+		return nil, ks.fetch(forced)
+	})
+	select {
+	case res := <-ch:
+		if res.Err != nil {
+			return &KeysError{Err: res.Err, RetryAfter: ks.retryAfter()}
+		}
+		return nil
+	case <-ctx.Done():
+		return &KeysError{Err: ctx.Err(), RetryAfter: ks.retryAfter()}
+	}
+}
+
+func (ks *keySet) retryAfter() time.Duration {
+	if ks.cooldown < time.Second {
+		return time.Second
+	}
+	return ks.cooldown
+}
+
+// refreshInBackground starts a fetch when the set is due and no fetch ran
+// within the cooldown. Callers keep using the current set meanwhile.
+func (ks *keySet) refreshInBackground(now time.Time) {
+	ks.mu.Lock()
+	due := now.Sub(ks.lastAttempt) >= ks.cooldown
+	ks.mu.Unlock()
+	if due {
+		ks.flight.DoChan("jwks", func() (any, error) { return nil, ks.fetch(false) })
+	}
+}
+
+// ready returns nil when a usable key set is loaded, fetching it if needed.
+func (ks *keySet) ready(ctx context.Context) error {
+	if snap := ks.cur.Load(); snap != nil && ks.now().Before(snap.staleAt) {
+		return nil
+	}
+	ks.mu.Lock()
+	mayFetch := ks.mayFetch(ks.now(), false)
+	lastErr := ks.lastErr
+	ks.mu.Unlock()
+	if !mayFetch {
+		return &KeysError{Err: lastErr, RetryAfter: ks.retryAfter()}
+	}
+	return ks.refresh(ctx, false)
+}
+
+// count returns the number of keys in the current set.
+func (ks *keySet) count() int {
+	if snap := ks.cur.Load(); snap != nil {
+		return len(snap.byKID)
+	}
+	return 0
+}
+
+// fetch runs discovery (once) and fetches the key set, replacing the current
+// set on success and keeping it on failure.
+func (ks *keySet) fetch(forced bool) (err error) {
+	start := ks.now()
+	ks.mu.Lock()
+	ks.lastAttempt = start
+	ks.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(context.Background(), ks.timeout)
+	defer cancel()
+
+	ev := FetchEvent{Forced: forced}
+	defer func() {
+		ev.Err = err
+		ev.Duration = ks.now().Sub(start)
+		ks.mu.Lock()
+		ks.lastErr = err
+		ks.mu.Unlock()
+		if err != nil {
+			ks.log.Warn("failed to fetch signing keys", "url", ev.URL, "err", err)
+		} else {
+			ks.log.Debug("fetched signing keys", "url", ev.URL, "keys", ev.Keys, "skipped", ev.Skipped)
+		}
+		if ks.onFetch != nil {
+			ks.onFetch(ev)
+		}
+	}()
+
+	jwksURL, err := ks.jwksLocation(ctx)
+	if err != nil {
+		ev.URL = discoveryURL(ks.issuer)
+		return err
+	}
+	ev.URL = jwksURL
+	body, header, err := ks.get(ctx, jwksURL, forced)
+	if err != nil {
+		return err
+	}
+	keys, skipped, err := parseJWKS(body, ks.log)
+	ev.Keys, ev.Skipped = len(keys), skipped
+	if err != nil {
+		return err
+	}
+	ks.install(keys, ks.ttl(header), ks.now())
+	return nil
+}
+
+// install replaces the current set. Keys unchanged since the last set keep
+// their identity (so cached verifications stay valid); keys that left the set
+// or changed are marked removed.
+func (ks *keySet) install(keys []*key, ttl time.Duration, now time.Time) {
+	old := ks.cur.Load()
+	snap := &keySnapshot{
+		byKID:     make(map[string]*key, len(keys)),
+		fetched:   now,
+		refreshAt: now.Add(ttl),
+		staleAt:   now.Add(ttl + ks.maxStale),
+	}
+	for _, k := range keys {
+		if prev, ok := old.lookupExact(k); ok {
+			k = prev
+		}
+		snap.byKID[k.kid] = k
+	}
+	if len(keys) == 1 {
+		snap.only = snap.byKID[keys[0].kid]
+	}
+	if old != nil {
+		for kid, k := range old.byKID {
+			if snap.byKID[kid] != k {
+				k.removed.Store(true)
+			}
+		}
+	}
+	ks.cur.Store(snap)
+	ks.mu.Lock()
+	clear(ks.unknown)
+	ks.mu.Unlock()
+}
+
+// lookupExact returns the key of this set with the same kid, alg and
+// material as k.
+func (s *keySnapshot) lookupExact(k *key) (*key, bool) {
+	if s == nil {
+		return nil, false
+	}
+	prev, ok := s.byKID[k.kid]
+	if !ok || prev.alg != k.alg {
+		return nil, false
+	}
+	eq, ok := prev.pub.(interface{ Equal(crypto.PublicKey) bool })
+	return prev, ok && eq.Equal(k.pub)
+}
+
+// ttl derives the set's lifetime from Cache-Control max-age, bounded.
+func (ks *keySet) ttl(h http.Header) time.Duration {
+	ttl := time.Hour
+	for _, directive := range strings.Split(h.Get("Cache-Control"), ",") {
+		name, value, _ := strings.Cut(strings.TrimSpace(directive), "=")
+		if strings.EqualFold(name, "max-age") {
+			if secs, err := strconv.ParseInt(strings.Trim(value, `"`), 10, 64); err == nil && secs >= 0 {
+				ttl = time.Duration(min(secs, int64(ks.maxTTL/time.Second))) * time.Second
+			}
+		}
+	}
+	return min(max(ttl, ks.minTTL), ks.maxTTL)
+}
+
+// jwksLocation returns the jwks_uri, from the configuration or from the
+// issuer's discovery document (fetched once, and again after failures).
+func (ks *keySet) jwksLocation(ctx context.Context) (string, error) {
+	if ks.jwksURL != "" {
+		return ks.jwksURL, nil
+	}
+	ks.mu.Lock()
+	u := ks.discovered
+	ks.mu.Unlock()
+	if u != "" {
+		return u, nil
+	}
+	body, _, err := ks.get(ctx, discoveryURL(ks.issuer), false)
+	if err != nil {
+		return "", fmt.Errorf("failed to discover the issuer: %w", err)
+	}
+	var doc struct {
+		Issuer  string `json:"issuer"`
+		JWKSURI string `json:"jwks_uri"`
+	}
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return "", fmt.Errorf("failed to decode the discovery document: %w", err)
+	}
+	if doc.Issuer != ks.issuer {
+		return "", fmt.Errorf("discovery document names issuer %q, want %q", doc.Issuer, ks.issuer)
+	}
+	if doc.JWKSURI == "" {
+		return "", errors.New("discovery document has no jwks_uri")
+	}
+	if err := ks.checkURL("jwks_uri", doc.JWKSURI); err != nil {
+		return "", err
+	}
+	ks.mu.Lock()
+	ks.discovered = doc.JWKSURI
+	ks.mu.Unlock()
+	return doc.JWKSURI, nil
+}
+
+func discoveryURL(issuer string) string {
+	return strings.TrimSuffix(issuer, "/") + "/.well-known/openid-configuration"
+}
+
+// get fetches url with the body capped at maxBody.
+func (ks *keySet) get(ctx context.Context, url string, noCache bool) ([]byte, http.Header, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	req.Header.Set("Accept", "application/json")
+	if noCache {
+		req.Header.Set("Cache-Control", "no-cache")
+	}
+	resp, err := ks.client.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, nil, fmt.Errorf("GET %s: status %d", url, resp.StatusCode)
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "" {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || !(mt == "application/json" || mt == "application/jwk-set+json") {
+			return nil, nil, fmt.Errorf("GET %s: content type %q is not JSON", url, ct)
+		}
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, ks.maxBody+1))
+	if err != nil {
+		return nil, nil, fmt.Errorf("GET %s: %w", url, err)
+	}
+	if int64(len(body)) > ks.maxBody {
+		return nil, nil, fmt.Errorf("GET %s: body larger than %d bytes", url, ks.maxBody)
+	}
+	return body, resp.Header, nil
+}
+
+// parseJWKS parses a JWK set. Keys that cannot be used to verify (bad,
+// symmetric, for encryption, RSA under 2048 bits) are skipped and counted;
+// a set with no usable key is an error.
+func parseJWKS(body []byte, log *slog.Logger) (keys []*key, skipped int, err error) {
+	var set struct {
+		Keys []json.RawMessage `json:"keys"`
+	}
+	if err := json.Unmarshal(body, &set); err != nil {
+		return nil, 0, fmt.Errorf("failed to decode the key set: %w", err)
+	}
+	seen := make(map[string]bool, len(set.Keys))
+	for i, raw := range set.Keys {
+		k, err := parseJWK(raw)
+		if err == nil && seen[k.kid] {
+			err = fmt.Errorf("duplicate kid %q", k.kid)
+		}
+		if err != nil {
+			skipped++
+			log.Warn("skipping a key in the issuer's key set", "index", i, "err", err)
+			continue
+		}
+		seen[k.kid] = true
+		keys = append(keys, k)
+	}
+	if len(keys) == 0 {
+		return nil, skipped, fmt.Errorf("key set has no usable key (%d skipped)", skipped)
+	}
+	return keys, skipped, nil
+}
+
+func parseJWK(raw json.RawMessage) (*key, error) {
+	var jwk jose.JSONWebKey
+	if err := jwk.UnmarshalJSON(raw); err != nil {
+		return nil, fmt.Errorf("failed to parse key: %w", err)
+	}
+	if jwk.Use != "" && jwk.Use != "sig" {
+		return nil, fmt.Errorf("key %q is for %q, not signatures", jwk.KeyID, jwk.Use)
+	}
+	k := &key{kid: jwk.KeyID, alg: jwk.Algorithm}
+	switch pub := jwk.Key.(type) {
+	case *rsa.PublicKey:
+		k.pub = pub
+	case *rsa.PrivateKey:
+		k.pub = &pub.PublicKey
+	case *ecdsa.PublicKey:
+		k.pub = pub
+	case *ecdsa.PrivateKey:
+		k.pub = &pub.PublicKey
+	case ed25519.PublicKey:
+		k.pub = pub
+	case ed25519.PrivateKey:
+		k.pub = pub.Public()
+	default:
+		return nil, fmt.Errorf("key %q has unsupported type %T", jwk.KeyID, jwk.Key)
+	}
+	if rk, ok := k.pub.(*rsa.PublicKey); ok && rk.N.BitLen() < 2048 {
+		return nil, fmt.Errorf("RSA key %q has %d bits, fewer than 2048", jwk.KeyID, rk.N.BitLen())
+	}
+	if k.alg != "" && !knownAlgorithm(k.alg) {
+		return nil, fmt.Errorf("key %q names algorithm %q", jwk.KeyID, k.alg)
+	}
+	return k, nil
+}

@@ -1,0 +1,230 @@
+package apiguard
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+var (
+	// errNoToken: the request carries no bearer credentials (RFC 6750 §3.1:
+	// a challenge with no error code).
+	errNoToken = errors.New("a bearer token is required")
+	// errBadRequest: the credentials are malformed or sent in a way that is
+	// not accepted (RFC 6750 §3.1 invalid_request).
+	errBadRequest = errors.New("invalid request")
+)
+
+// BearerToken returns the bearer token of r's Authorization header. The
+// scheme is case-insensitive. Tokens anywhere else are not accepted: a
+// request with an access_token query parameter, or with two Authorization
+// headers, is a bad request; a request with no bearer credentials gets an
+// error that maps to a plain 401 challenge.
+func BearerToken(r *http.Request) (string, error) {
+	values := r.Header.Values("Authorization")
+	if r.URL != nil && r.URL.Query().Has("access_token") {
+		return "", badRequest("tokens are accepted in the Authorization header only")
+	}
+	switch len(values) {
+	case 0:
+		return "", errNoToken
+	case 1:
+	default:
+		return "", badRequest("more than one Authorization header")
+	}
+	scheme, rest, _ := strings.Cut(values[0], " ")
+	if !strings.EqualFold(scheme, "Bearer") {
+		return "", errNoToken
+	}
+	token := strings.Trim(rest, " ")
+	if token == "" {
+		return "", badRequest("empty bearer token")
+	}
+	return token, nil
+}
+
+func badRequest(detail string) error {
+	return &requestError{detail: detail}
+}
+
+type requestError struct{ detail string }
+
+func (e *requestError) Error() string { return "invalid request: " + e.detail }
+func (e *requestError) Unwrap() error { return errBadRequest }
+
+// Middleware protects handlers with a [Verifier] and answers refusals as
+// RFC 6750 describes. Its zero value is not usable: set Verifier.
+type Middleware struct {
+	// Verifier checks the tokens. Required.
+	Verifier *Verifier
+
+	// Realm is the realm of WWW-Authenticate challenges. Default "apiguard".
+	Realm string
+
+	// ResourceMetadata is the URL of the protected resource metadata
+	// (RFC 9728), sent as resource_metadata in every challenge when set.
+	ResourceMetadata string
+
+	// OnRefuse, when set, is called for every refused request with the
+	// reason (see [Reason]); for metrics and logs. It must not block.
+	OnRefuse func(r *http.Request, err error)
+}
+
+// Middleware returns next protected by v with the default [Middleware]
+// settings and the given policies.
+func (v *Verifier) Middleware(next http.Handler, policies ...Policy) http.Handler {
+	m := &Middleware{Verifier: v}
+	return m.Handler(next, policies...)
+}
+
+// Check decides whether r may pass: it extracts the bearer token, verifies
+// it and applies the policies. It writes nothing.
+func (m *Middleware) Check(r *http.Request, policies ...Policy) (*Claims, error) {
+	token, err := BearerToken(r)
+	if err != nil {
+		return nil, err
+	}
+	c, err := m.Verifier.Verify(r.Context(), token)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range policies {
+		if err := p(c); err != nil {
+			return c, err
+		}
+	}
+	return c, nil
+}
+
+// Handler returns next protected by m and the given policies (all must
+// pass). The verified claims are in the request's context
+// ([ClaimsFromContext]).
+func (m *Middleware) Handler(next http.Handler, policies ...Policy) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := m.Check(r, policies...)
+		if err != nil {
+			if m.OnRefuse != nil {
+				m.OnRefuse(r, err)
+			}
+			m.WriteError(w, err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(ContextWithClaims(r.Context(), c)))
+	})
+}
+
+// WriteError writes the response for an error from [Middleware.Check]:
+//   - no credentials: 401 with a bare Bearer challenge;
+//   - malformed credentials: 400 invalid_request;
+//   - a refused token: 401 invalid_token;
+//   - a policy refusal: 403 insufficient_scope (with the missing scopes);
+//   - keys unavailable: 503 with Retry-After;
+//   - anything else: 500.
+//
+// Bodies are JSON {"error":…,"error_description":…}.
+func (m *Middleware) WriteError(w http.ResponseWriter, err error) {
+	var (
+		status      int
+		code        string
+		description string
+		scope       string
+		challenge   = true
+	)
+	var fe *ForbiddenError
+	var ke *KeysError
+	switch {
+	case errors.Is(err, errNoToken):
+		status, description = http.StatusUnauthorized, errNoToken.Error()
+	case errors.Is(err, errBadRequest):
+		var re *requestError
+		errors.As(err, &re)
+		status, code, description = http.StatusBadRequest, "invalid_request", re.detail
+	case errors.Is(err, ErrInvalidToken):
+		status, code, description = http.StatusUnauthorized, "invalid_token", describe(err)
+	case errors.As(err, &fe):
+		status, code, description = http.StatusForbidden, "insufficient_scope", fe.Detail
+		scope = strings.Join(fe.Scopes, " ")
+	case errors.Is(err, ErrForbidden):
+		status, code, description = http.StatusForbidden, "insufficient_scope", ErrForbidden.Error()
+	case errors.As(err, &ke):
+		challenge = false
+		status, code, description = http.StatusServiceUnavailable, "temporarily_unavailable", "the issuer's signing keys are unavailable; try again later"
+		w.Header().Set("Retry-After", strconv.Itoa(int(max(ke.RetryAfter, time.Second)/time.Second)))
+	default:
+		challenge = false
+		status, code, description = http.StatusInternalServerError, "server_error", "internal error"
+	}
+	if challenge {
+		w.Header().Set("WWW-Authenticate", m.challenge(code, description, scope))
+	}
+	if code == "" {
+		code = "unauthorized"
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description,omitempty"`
+	}{code, description})
+}
+
+// challenge builds a WWW-Authenticate: Bearer value (RFC 6750 §3, RFC 9728 §5.1).
+func (m *Middleware) challenge(code, description, scope string) string {
+	realm := m.Realm
+	if realm == "" {
+		realm = "apiguard"
+	}
+	var b strings.Builder
+	b.WriteString(`Bearer realm="`)
+	b.WriteString(quotable(realm))
+	b.WriteByte('"')
+	if code != "" {
+		b.WriteString(`, error="` + code + `"`)
+		if description != "" {
+			b.WriteString(`, error_description="` + quotable(description) + `"`)
+		}
+	}
+	if scope != "" {
+		b.WriteString(`, scope="` + quotable(scope) + `"`)
+	}
+	if m.ResourceMetadata != "" {
+		b.WriteString(`, resource_metadata="` + quotable(m.ResourceMetadata) + `"`)
+	}
+	return b.String()
+}
+
+// quotable keeps the characters RFC 6750 §3 allows in a quoted parameter
+// (%x20-21 / %x23-5B / %x5D-7E) and caps the length: descriptions can carry
+// values taken from the token.
+func quotable(s string) string {
+	const maxLen = 200
+	var b strings.Builder
+	for i := 0; i < len(s) && b.Len() < maxLen; i++ {
+		c := s[i]
+		if c >= 0x20 && c <= 0x7e && c != '"' && c != '\\' {
+			b.WriteByte(c)
+		} else if c == '"' {
+			b.WriteByte('\'')
+		}
+	}
+	return b.String()
+}
+
+type claimsKey struct{}
+
+// ContextWithClaims returns ctx carrying c.
+func ContextWithClaims(ctx context.Context, c *Claims) context.Context {
+	return context.WithValue(ctx, claimsKey{}, c)
+}
+
+// ClaimsFromContext returns the claims the middleware verified for this
+// request.
+func ClaimsFromContext(ctx context.Context) (*Claims, bool) {
+	c, ok := ctx.Value(claimsKey{}).(*Claims)
+	return c, ok
+}

@@ -1,0 +1,439 @@
+package apiguard
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// DefaultAudience is the audience of Okta's default authorization server.
+const DefaultAudience = "api://default"
+
+// DefaultAlgorithms are the signature algorithms accepted when
+// [Config.Algorithms] is empty: every asymmetric JWS algorithm in use.
+var DefaultAlgorithms = []string{
+	"RS256", "RS384", "RS512",
+	"PS256", "PS384", "PS512",
+	"ES256", "ES384", "ES512",
+	"EdDSA",
+}
+
+// MaxTokenSize is the largest token Verify looks at; longer ones are
+// refused before any decoding.
+const MaxTokenSize = 8 << 10
+
+// Config configures a [Verifier]. The zero value of every field but Issuer
+// is the secure default.
+type Config struct {
+	// Issuer is the authorization server's issuer identifier, e.g.
+	// https://example.okta.com/oauth2/default. Required. Tokens' iss must
+	// equal it exactly. It must be https, or http on a loopback host.
+	Issuer string
+
+	// Audience must be contained in the token's aud. Default: "api://default"
+	// (Okta's default authorization server) for access tokens. With IDToken
+	// set it is the OIDC client id, and required.
+	Audience string
+
+	// Algorithms is the allowlist of JWS algorithms. Default:
+	// [DefaultAlgorithms]. Only asymmetric algorithms may be named.
+	Algorithms []string
+
+	// Leeway is the clock skew tolerated for exp, nbf and iat. Default 60s.
+	Leeway time.Duration
+
+	// ClientIDs, when not empty, is the allowlist of clients (cid, client_id
+	// or azp) whose tokens are accepted.
+	ClientIDs []string
+
+	// RequireType, when set (e.g. "at+jwt", RFC 9068), must match the
+	// token's typ header. Okta's access tokens carry no typ, so it is off by
+	// default.
+	RequireType string
+
+	// IDToken switches to verifying OpenID Connect ID tokens: Audience is
+	// the client id, and the checks that refuse ID tokens used as access
+	// tokens are off. Callers check the nonce themselves.
+	IDToken bool
+
+	// JWKSURL overrides the jwks_uri from the issuer's discovery document.
+	JWKSURL string
+
+	// HTTPClient fetches discovery and keys. Default: a client with a 10s
+	// timeout. Fetches are also bounded by FetchTimeout.
+	HTTPClient *http.Client
+
+	// FetchTimeout bounds one fetch of discovery plus keys. Default 10s.
+	FetchTimeout time.Duration
+
+	// RefreshCooldown is the least time between two key fetches caused by
+	// unknown kids, so a flood of made-up kids costs at most one fetch per
+	// cooldown. Default 10s.
+	RefreshCooldown time.Duration
+
+	// MaxStale is how long past its refresh time a key set keeps being used
+	// while the issuer cannot be reached. Default 12h.
+	MaxStale time.Duration
+
+	// CacheSize is the number of verified tokens kept so that a token seen
+	// again skips the signature check. Default 100,000. Entries never outlive
+	// the token's exp, nor the key that signed it.
+	CacheSize int
+
+	// DisableCache turns the verified-token cache off.
+	DisableCache bool
+
+	// OnFetch, when set, is called after every attempt to fetch keys (for
+	// metrics). It must not block.
+	OnFetch func(FetchEvent)
+
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+
+	// Logger receives key-fetch events. Default: discard. Tokens are never
+	// logged.
+	Logger *slog.Logger
+
+	// InsecureAllowHTTP allows http:// issuer and JWKS URLs on hosts that
+	// are not loopback. Never set it in production.
+	InsecureAllowHTTP bool
+}
+
+// Verifier verifies access tokens (or ID tokens) of one issuer. It is safe
+// for concurrent use.
+type Verifier struct {
+	cfg      Config
+	algs     map[string]jwt.SigningMethod
+	keys     *keySet
+	cache    *tokenCache
+	leeway   time.Duration
+	now      func() time.Time
+	typ      string
+	clients  []string
+	audience string
+}
+
+// New returns a Verifier for cfg. It does not contact the issuer: keys are
+// fetched on first use (or by [Verifier.Ready]), so New succeeds while the
+// issuer is down and Verify reports [ErrKeysUnavailable] until keys arrive.
+func New(cfg Config) (*Verifier, error) {
+	if cfg.Issuer == "" {
+		return nil, errors.New("apiguard: Config.Issuer is required")
+	}
+	if err := checkURL("Issuer", cfg.Issuer, cfg.InsecureAllowHTTP); err != nil {
+		return nil, err
+	}
+	if cfg.JWKSURL != "" {
+		if err := checkURL("JWKSURL", cfg.JWKSURL, cfg.InsecureAllowHTTP); err != nil {
+			return nil, err
+		}
+	}
+	v := &Verifier{cfg: cfg, audience: cfg.Audience, leeway: cfg.Leeway, now: cfg.Now, clients: cfg.ClientIDs}
+	if v.audience == "" {
+		if cfg.IDToken {
+			return nil, errors.New("apiguard: Config.Audience (the client id) is required with IDToken")
+		}
+		v.audience = DefaultAudience
+	}
+	switch {
+	case v.leeway < 0 || v.leeway > 5*time.Minute:
+		return nil, fmt.Errorf("apiguard: Config.Leeway %s is out of range (0 to 5m)", v.leeway)
+	case v.leeway == 0:
+		v.leeway = 60 * time.Second
+	}
+	if v.now == nil {
+		v.now = time.Now
+	}
+	algs := cfg.Algorithms
+	if len(algs) == 0 {
+		algs = DefaultAlgorithms
+	}
+	v.algs = make(map[string]jwt.SigningMethod, len(algs))
+	for _, a := range algs {
+		if !knownAlgorithm(a) {
+			return nil, fmt.Errorf("apiguard: Config.Algorithms: %q is not an allowed asymmetric algorithm", a)
+		}
+		v.algs[a] = jwt.GetSigningMethod(a)
+	}
+	if t := cfg.RequireType; t != "" {
+		v.typ = normalizeType(t)
+	}
+	client := cfg.HTTPClient
+	if client == nil {
+		client = &http.Client{Timeout: 10 * time.Second}
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	v.keys = &keySet{
+		issuer:     cfg.Issuer,
+		jwksURL:    cfg.JWKSURL,
+		client:     client,
+		now:        v.now,
+		log:        logger,
+		onFetch:    cfg.OnFetch,
+		checkURL:   func(setting, raw string) error { return checkURL(setting, raw, cfg.InsecureAllowHTTP) },
+		timeout:    orDefault(cfg.FetchTimeout, 10*time.Second),
+		cooldown:   orDefault(cfg.RefreshCooldown, 10*time.Second),
+		minTTL:     time.Minute,
+		maxTTL:     24 * time.Hour,
+		maxStale:   orDefault(cfg.MaxStale, 12*time.Hour),
+		maxBody:    1 << 20,
+		unknownTTL: time.Minute,
+	}
+	if !cfg.DisableCache {
+		size := cfg.CacheSize
+		if size <= 0 {
+			size = 100_000
+		}
+		v.cache = newTokenCache(size)
+	}
+	return v, nil
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}
+
+// knownAlgorithm reports whether alg is one of the asymmetric algorithms
+// apiguard can verify. none and HS* are not.
+func knownAlgorithm(alg string) bool { return slices.Contains(DefaultAlgorithms, alg) }
+
+func normalizeType(t string) string {
+	t = strings.ToLower(t)
+	return strings.TrimPrefix(t, "application/")
+}
+
+// checkURL refuses URLs that are not https, except http on loopback hosts
+// (or anywhere with insecure set).
+func checkURL(setting, raw string, insecure bool) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || u.Opaque != "" {
+		return fmt.Errorf("apiguard: %s %q is not an absolute URL", setting, raw)
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("apiguard: %s %q must not have a query or fragment", setting, raw)
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		if insecure || isLoopback(u.Hostname()) {
+			return nil
+		}
+		return fmt.Errorf("apiguard: %s %q uses plain http on a non-loopback host (set InsecureAllowHTTP only for development)", setting, raw)
+	}
+	return fmt.Errorf("apiguard: %s %q must be an https URL", setting, raw)
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// Issuer returns the configured issuer.
+func (v *Verifier) Issuer() string { return v.cfg.Issuer }
+
+// Audience returns the audience tokens must carry.
+func (v *Verifier) Audience() string { return v.audience }
+
+// Ready returns nil once the issuer's keys are loaded, fetching them if
+// needed; otherwise an error wrapping [ErrKeysUnavailable].
+func (v *Verifier) Ready(ctx context.Context) error { return v.keys.ready(ctx) }
+
+// KeyCount returns the number of keys in the current key set.
+func (v *Verifier) KeyCount() int { return v.keys.count() }
+
+// Verify checks token and returns its claims. Every refusal caused by the
+// token wraps [ErrInvalidToken] and one specific reason ([ErrExpired],
+// [ErrAudience], …); when the issuer's keys cannot be had, the error wraps
+// [ErrKeysUnavailable] instead. The returned Claims must not be modified.
+func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
+	if len(token) > MaxTokenSize {
+		return nil, refuse(ErrMalformed, "token longer than %d bytes", MaxTokenSize)
+	}
+	now := v.now()
+	if v.cache != nil {
+		if c := v.cache.get(token, now); c != nil {
+			return c, nil
+		}
+	}
+	c, k, err := v.verify(ctx, token, now)
+	if err != nil {
+		return nil, err
+	}
+	if v.cache != nil {
+		v.cache.put(token, c, k, now)
+	}
+	return c, nil
+}
+
+// header is the JOSE header. Headers that could point at keys (jku, x5u,
+// jwk, x5c) are not decoded: keys come only from the issuer.
+type header struct {
+	Alg  string          `json:"alg"`
+	Kid  string          `json:"kid"`
+	Typ  string          `json:"typ"`
+	Cty  string          `json:"cty"`
+	Crit json.RawMessage `json:"crit"`
+	Zip  json.RawMessage `json:"zip"`
+	Enc  json.RawMessage `json:"enc"`
+}
+
+var b64 = base64.RawURLEncoding.Strict()
+
+func (v *Verifier) verify(ctx context.Context, token string, now time.Time) (*Claims, *key, error) {
+	h64, p64, s64, err := split(token)
+	if err != nil {
+		return nil, nil, err
+	}
+
+	// The header: small, decoded on the stack.
+	var hbuf [512]byte
+	if b64.DecodedLen(len(h64)) > len(hbuf) {
+		return nil, nil, refuse(ErrMalformed, "header too large")
+	}
+	n, err := b64.Decode(hbuf[:], []byte(h64))
+	if err != nil {
+		return nil, nil, refuse(ErrMalformed, "header is not base64url")
+	}
+	var h header
+	if err := json.Unmarshal(hbuf[:n], &h); err != nil {
+		return nil, nil, refuse(ErrMalformed, "header is not a JSON object of the expected types")
+	}
+	switch {
+	case h.Crit != nil:
+		return nil, nil, refuse(ErrMalformed, "header has crit parameters")
+	case h.Zip != nil || h.Enc != nil:
+		return nil, nil, refuse(ErrMalformed, "encrypted or compressed tokens are not accepted")
+	case h.Cty != "" && strings.EqualFold(normalizeType(h.Cty), "jwt"):
+		return nil, nil, refuse(ErrMalformed, "nested tokens are not accepted")
+	}
+	method, ok := v.algs[h.Alg]
+	if !ok {
+		return nil, nil, refuse(ErrAlgorithm, "alg %q is not allowed", h.Alg)
+	}
+	if v.typ != "" && normalizeType(h.Typ) != v.typ {
+		return nil, nil, refuse(ErrType, "typ %q, want %q", h.Typ, v.typ)
+	}
+
+	// The claims: cheap checks before any signature work.
+	payload := make([]byte, b64.DecodedLen(len(p64)))
+	n, err = b64.Decode(payload, []byte(p64))
+	if err != nil {
+		return nil, nil, refuse(ErrMalformed, "payload is not base64url")
+	}
+	c, w, err := decodeClaims(payload[:n])
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := v.checkClaims(c, w, now); err != nil {
+		return nil, nil, err
+	}
+
+	// The signature, with the issuer's key for kid.
+	k, err := v.keys.lookup(ctx, h.Kid, h.Alg)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !k.fits(h.Alg) {
+		return nil, nil, refuse(ErrAlgorithm, "alg %q does not fit key %q", h.Alg, h.Kid)
+	}
+	var sbuf [1024]byte
+	if b64.DecodedLen(len(s64)) > len(sbuf) {
+		return nil, nil, refuse(ErrSignature, "signature too large")
+	}
+	n, err = b64.Decode(sbuf[:], []byte(s64))
+	if err != nil {
+		return nil, nil, refuse(ErrMalformed, "signature is not base64url")
+	}
+	// The JOSE library checks the signature: PKCS#1 v1.5, PSS, ECDSA with
+	// the r||s size checked against the curve, Ed25519.
+	if err := method.Verify(token[:len(h64)+1+len(p64)], sbuf[:n], k.pub); err != nil {
+		return nil, nil, refuse(ErrSignature, "signature does not verify")
+	}
+	return c, k, nil
+}
+
+// split cuts a compact JWS into its three parts, refusing anything but
+// exactly two dots and the base64url alphabet (no padding, no '+' or '/',
+// no whitespace, which the base64 decoder would otherwise skip).
+func split(token string) (h, p, s string, err error) {
+	if token == "" {
+		return "", "", "", refuse(ErrMalformed, "empty token")
+	}
+	dots := 0
+	for i := 0; i < len(token); i++ {
+		switch c := token[i]; {
+		case c == '.':
+			dots++
+		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-', c == '_':
+		default:
+			return "", "", "", refuse(ErrMalformed, "character %q at offset %d is not base64url", c, i)
+		}
+	}
+	if dots != 2 {
+		return "", "", "", refuse(ErrMalformed, "a compact JWS has 2 dots, this token has %d", dots)
+	}
+	h, rest, _ := strings.Cut(token, ".")
+	p, s, _ = strings.Cut(rest, ".")
+	if h == "" || p == "" || s == "" {
+		return "", "", "", refuse(ErrMalformed, "empty header, payload or signature")
+	}
+	return h, p, s, nil
+}
+
+// checkClaims applies every claim check; any one failure refuses the token.
+func (v *Verifier) checkClaims(c *Claims, w *wireClaims, now time.Time) error {
+	if c.Issuer != v.cfg.Issuer {
+		return refuse(ErrIssuer, "iss %q, want %q", c.Issuer, v.cfg.Issuer)
+	}
+	if !slices.Contains(c.Audience, v.audience) {
+		return refuse(ErrAudience, "aud %q does not contain %q", c.Audience, v.audience)
+	}
+	if w.Exp == nil {
+		return refuse(ErrExpired, "no exp claim")
+	}
+	if now.After(c.Expiry.Add(v.leeway)) {
+		return refuse(ErrExpired, "expired at %s", c.Expiry.UTC().Format(time.RFC3339))
+	}
+	if w.Nbf != nil && now.Add(v.leeway).Before(c.NotBefore) {
+		return refuse(ErrNotYetValid, "not valid before %s", c.NotBefore.UTC().Format(time.RFC3339))
+	}
+	if w.Iat != nil && now.Add(v.leeway).Before(c.IssuedAt) {
+		return refuse(ErrIssuedInFuture, "issued at %s", c.IssuedAt.UTC().Format(time.RFC3339))
+	}
+	if len(v.clients) > 0 && !slices.Contains(v.clients, c.ClientID) {
+		return refuse(ErrClient, "client %q is not allowed", c.ClientID)
+	}
+	if v.cfg.IDToken {
+		if len(c.Audience) > 1 && w.Azp != "" && w.Azp != v.audience {
+			return refuse(ErrAudience, "azp %q, want %q", w.Azp, v.audience)
+		}
+		return nil
+	}
+	// An ID token carries nonce, at_hash or c_hash; an access token none of
+	// them. Refuse ID tokens presented as access tokens.
+	if w.Nonce != "" || w.AtHash != "" || w.CHash != "" {
+		return refuse(ErrType, "an ID token is not an access token")
+	}
+	return nil
+}
