@@ -1,0 +1,406 @@
+package gateway
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/apiguard/apiguard"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Identity headers the gateway sends upstream (and answers /auth with).
+// Any inbound header with the X-Auth- prefix is removed first.
+const (
+	HeaderSubject  = "X-Auth-Subject"   // the token's sub
+	HeaderClientID = "X-Auth-Client-Id" // cid / client_id / azp
+	HeaderScopes   = "X-Auth-Scopes"    // granted scopes, space-separated
+	HeaderGroups   = "X-Auth-Groups"    // groups, comma-separated
+)
+
+// Reserved paths. Without an admin listener they are answered by the
+// gateway itself on the main listener and never proxied (exact matches only:
+// "/healthz/x" is proxied as usual).
+const (
+	PathHealth  = "/healthz" // liveness: always 200
+	PathReady   = "/readyz"  // 200 once the issuer's signing keys are loaded
+	PathMetrics = "/metrics" // Prometheus text format
+	PathAuth    = "/auth"    // decision endpoint for nginx auth_request and Traefik ForwardAuth
+)
+
+// Options are the parts a Gateway is built from besides its Config.
+type Options struct {
+	// Middleware decides every protected request and writes RFC 6750
+	// refusals. Required, with its Verifier set.
+	Middleware *apiguard.Middleware
+	// Transport reaches the upstreams. Default: a clone of
+	// http.DefaultTransport.
+	Transport http.RoundTripper
+	// Registry receives the gateway's metrics and is served on /metrics.
+	// Default: a new registry with Go and process collectors.
+	Registry *prometheus.Registry
+	// Logger receives reloads, upstream failures and refusals (never a
+	// token). Default: slog.Default().
+	Logger *slog.Logger
+}
+
+// Gateway is an http.Handler that checks requests against route rules and
+// proxies the allowed ones. Its rules can be replaced at run time with
+// Reload, ReloadFile or Watch; requests in flight keep the rules they
+// started with.
+type Gateway struct {
+	mw       *apiguard.Middleware
+	log      *slog.Logger
+	proxy    *httputil.ReverseProxy
+	registry *prometheus.Registry
+	metrics  *metrics
+	split    bool // admin endpoints on their own listener
+	rules    atomic.Pointer[ruleset]
+}
+
+// New validates cfg and builds a Gateway.
+func New(cfg *Config, opts Options) (*Gateway, error) {
+	if opts.Middleware == nil || opts.Middleware.Verifier == nil {
+		return nil, errors.New("gateway: Options.Middleware with a Verifier is required")
+	}
+	rs, err := compile(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("invalid gateway config: %w", err)
+	}
+	g := &Gateway{
+		mw:       opts.Middleware,
+		log:      opts.Logger,
+		registry: opts.Registry,
+		split:    cfg.AdminListen != "",
+	}
+	if g.log == nil {
+		g.log = slog.Default()
+	}
+	if g.registry == nil {
+		g.registry = prometheus.NewRegistry()
+		g.registry.MustRegister(
+			collectors.NewGoCollector(),
+			collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		)
+	}
+	g.metrics, err = newMetrics(g.registry)
+	if err != nil {
+		return nil, err
+	}
+	transport := opts.Transport
+	if transport == nil {
+		transport = http.DefaultTransport.(*http.Transport).Clone()
+	}
+	g.proxy = &httputil.ReverseProxy{
+		Rewrite:      g.rewrite,
+		Transport:    &timedTransport{next: transport, hist: g.metrics.upstream},
+		ErrorHandler: g.proxyError,
+		ErrorLog:     slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
+		// Responses of unknown length (chunked) and text/event-stream are
+		// flushed on every write by ReverseProxy itself; everything else
+		// is buffered, which is what large downloads want.
+	}
+	g.rules.Store(rs)
+	return g, nil
+}
+
+// Registry returns the registry the gateway's metrics are in.
+func (g *Gateway) Registry() *prometheus.Registry { return g.registry }
+
+// ServeHTTP serves the main listener: the reserved paths (unless the config
+// sets admin_listen) and the proxy.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !g.split && g.serveReserved(w, r) {
+		return
+	}
+	g.serveProxy(w, r)
+}
+
+// AdminHandler serves /healthz, /readyz, /metrics and /auth, and 404 for
+// anything else. Mount it on admin_listen when the config sets one.
+func (g *Gateway) AdminHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !g.serveReserved(w, r) {
+			writeJSON(w, http.StatusNotFound, "not_found", "no such endpoint")
+		}
+	})
+}
+
+func (g *Gateway) serveReserved(w http.ResponseWriter, r *http.Request) bool {
+	switch r.URL.Path {
+	case PathHealth:
+		writeStatus(w, http.StatusOK, "ok")
+	case PathReady:
+		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+		defer cancel()
+		if err := g.mw.Verifier.Ready(ctx); err != nil {
+			g.log.Warn("not ready", "reason", apiguard.Reason(err), "err", err)
+			writeStatus(w, http.StatusServiceUnavailable, "unavailable")
+			return true
+		}
+		writeStatus(w, http.StatusOK, "ready")
+	case PathMetrics:
+		promhttp.HandlerFor(g.registry, promhttp.HandlerOpts{}).ServeHTTP(w, r)
+	case PathAuth:
+		g.serveAuth(w, r)
+	default:
+		return false
+	}
+	return true
+}
+
+// ctxKey carries a request's decision from ServeHTTP to Rewrite.
+type ctxKey struct{}
+
+type decision struct {
+	rule   *rule
+	claims *apiguard.Claims // nil on public routes
+}
+
+func (g *Gateway) serveProxy(w http.ResponseWriter, r *http.Request) {
+	sw := &statusWriter{ResponseWriter: w}
+	name, reason := "", ""
+	defer func() { g.metrics.count("proxy", name, sw.status, reason) }()
+
+	p, err := routePath(r.URL)
+	if err != nil {
+		reason = "bad_path"
+		writeJSON(sw, http.StatusBadRequest, "invalid_request", "path is not in canonical form")
+		return
+	}
+	ru := g.rules.Load().match(r.Method, p)
+	if ru == nil {
+		reason = "no_route"
+		writeJSON(sw, http.StatusNotFound, "not_found", "no route matches")
+		return
+	}
+	name = ru.name
+	d := &decision{rule: ru}
+	if !ru.public {
+		claims, err := g.mw.Check(r, ru.policies...)
+		if err != nil {
+			reason = apiguard.Reason(err)
+			g.mw.WriteError(sw, err)
+			return
+		}
+		d.claims = claims
+	}
+	if ru.upstream == nil {
+		reason = "no_upstream"
+		writeJSON(sw, http.StatusNotFound, "not_found", "route has no upstream")
+		return
+	}
+	g.proxy.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), ctxKey{}, d)))
+}
+
+// rewrite builds the upstream request: spoofable headers out, our own in.
+func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
+	d := pr.In.Context().Value(ctxKey{}).(*decision)
+	h := pr.Out.Header
+	for k := range h {
+		if spoofable(k) {
+			delete(h, k)
+		}
+	}
+	if !d.rule.forwardToken {
+		delete(h, "Authorization")
+	}
+	if !d.rule.forwardCookies {
+		delete(h, "Cookie")
+	}
+	pr.SetURL(d.rule.upstream)
+	pr.SetXForwarded()
+	setIdentity(h, d.claims)
+}
+
+// spoofable reports whether an inbound header must not reach an upstream:
+// X-Auth-*, X-Forwarded-*, X-Original-*, X-Real-Ip and Forwarded, compared
+// case-insensitively with "_" read as "-" (CGI-style upstreams merge them).
+func spoofable(key string) bool {
+	return hasPrefixNorm(key, "x-auth-") || hasPrefixNorm(key, "x-forwarded-") ||
+		hasPrefixNorm(key, "x-original-") || (len(key) == len("x-real-ip") && hasPrefixNorm(key, "x-real-ip")) ||
+		(len(key) == len("forwarded") && hasPrefixNorm(key, "forwarded"))
+}
+
+func hasPrefixNorm(s, prefix string) bool {
+	if len(s) < len(prefix) {
+		return false
+	}
+	for i := 0; i < len(prefix); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		} else if c == '_' {
+			c = '-'
+		}
+		if c != prefix[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// setIdentity adds the identity headers for claims (none when nil).
+func setIdentity(h http.Header, c *apiguard.Claims) {
+	if c == nil {
+		return
+	}
+	if c.Subject != "" {
+		h.Set(HeaderSubject, c.Subject)
+	}
+	if c.ClientID != "" {
+		h.Set(HeaderClientID, c.ClientID)
+	}
+	if len(c.Scopes) > 0 {
+		h.Set(HeaderScopes, strings.Join(c.Scopes, " "))
+	}
+	if len(c.Groups) > 0 {
+		h.Set(HeaderGroups, strings.Join(c.Groups, ","))
+	}
+}
+
+func (g *Gateway) proxyError(w http.ResponseWriter, r *http.Request, err error) {
+	route := ""
+	if d, ok := r.Context().Value(ctxKey{}).(*decision); ok {
+		route = d.rule.name
+	}
+	if r.Context().Err() != nil {
+		g.log.Debug("client went away", "route", route, "err", err)
+	} else {
+		g.log.Warn("upstream failed", "route", route, "err", err)
+	}
+	writeJSON(w, http.StatusBadGateway, "bad_gateway", "upstream unavailable")
+}
+
+// serveAuth answers a forward-auth decision for the request described by
+// X-Forwarded-Method/X-Forwarded-Uri (Traefik) or
+// X-Original-Method/X-Original-URI (nginx).
+func (g *Gateway) serveAuth(w http.ResponseWriter, r *http.Request) {
+	sw := &statusWriter{ResponseWriter: w}
+	name, reason := "", ""
+	defer func() { g.metrics.count("auth", name, sw.status, reason) }()
+
+	method := firstNonEmpty(r.Header.Get("X-Forwarded-Method"), r.Header.Get("X-Original-Method"), r.Method)
+	uri := firstNonEmpty(r.Header.Get("X-Forwarded-Uri"), r.Header.Get("X-Original-Uri"))
+	if uri == "" {
+		reason = "bad_request"
+		writeJSON(sw, http.StatusBadRequest, "invalid_request", "missing X-Forwarded-Uri or X-Original-URI")
+		return
+	}
+	u, err := url.ParseRequestURI(uri)
+	if err != nil {
+		reason = "bad_request"
+		writeJSON(sw, http.StatusBadRequest, "invalid_request", "unparsable forwarded URI")
+		return
+	}
+	p, err := routePath(u)
+	if err != nil {
+		reason = "bad_path"
+		writeJSON(sw, http.StatusBadRequest, "invalid_request", "path is not in canonical form")
+		return
+	}
+	ru := g.rules.Load().match(method, p)
+	if ru == nil {
+		reason = "no_route"
+		writeJSON(sw, http.StatusNotFound, "not_found", "no route matches")
+		return
+	}
+	name = ru.name
+	if !ru.public {
+		claims, err := g.mw.Check(r, ru.policies...)
+		if err != nil {
+			reason = apiguard.Reason(err)
+			g.mw.WriteError(sw, err)
+			return
+		}
+		setIdentity(sw.Header(), claims)
+	}
+	sw.Header().Set("Cache-Control", "no-store")
+	sw.WriteHeader(http.StatusOK)
+}
+
+func firstNonEmpty(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func writeJSON(w http.ResponseWriter, status int, code, desc string) {
+	body, _ := json.Marshal(struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
+	}{code, desc})
+	writeBody(w, status, body)
+}
+
+func writeStatus(w http.ResponseWriter, status int, s string) {
+	body, _ := json.Marshal(struct {
+		Status string `json:"status"`
+	}{s})
+	writeBody(w, status, body)
+}
+
+func writeBody(w http.ResponseWriter, status int, body []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Length", strconv.Itoa(len(body)+1))
+	w.WriteHeader(status)
+	_, _ = w.Write(append(body, '\n'))
+}
+
+// statusWriter records the status sent to the client. It unwraps for
+// http.ResponseController (flushes, deadlines) and records 101 on a hijack
+// (WebSocket upgrades).
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 && code >= 200 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Flush() {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	_ = http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err == nil && w.status == 0 {
+		w.status = http.StatusSwitchingProtocols
+	}
+	return conn, brw, err
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

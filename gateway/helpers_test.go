@@ -1,0 +1,224 @@
+package gateway_test
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/apiguard/apiguard"
+	"github.com/apiguard/apiguard/gateway"
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// testIssuer is a minimal Okta-shaped issuer on loopback: discovery, a JWKS
+// with one RSA key, and tokens minted with golang-jwt.
+type testIssuer struct {
+	srv *httptest.Server
+	key *rsa.PrivateKey
+	kid string
+	URL string // the issuer identifier
+}
+
+func newTestIssuer(t *testing.T) *testIssuer {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatalf("failed to generate key: %v", err)
+	}
+	ti := &testIssuer{key: key, kid: "test-key-1"}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /oauth2/default/.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{
+			"issuer":   ti.URL,
+			"jwks_uri": ti.URL + "/v1/keys",
+		})
+	})
+	mux.HandleFunc("GET /oauth2/default/v1/keys", func(w http.ResponseWriter, r *http.Request) {
+		b64 := base64.RawURLEncoding.EncodeToString
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"keys": []map[string]string{{
+			"kty": "RSA", "alg": "RS256", "use": "sig", "kid": ti.kid,
+			"n": b64(key.N.Bytes()), "e": b64(big.NewInt(int64(key.E)).Bytes()),
+		}}})
+	})
+	ti.srv = httptest.NewServer(mux)
+	t.Cleanup(ti.srv.Close)
+	ti.URL = ti.srv.URL + "/oauth2/default"
+	return ti
+}
+
+// token mints an access token for sub; extra claims override the defaults.
+func (ti *testIssuer) token(t *testing.T, extra map[string]any) string {
+	t.Helper()
+	return ti.tokenWithKey(t, ti.key, extra)
+}
+
+func (ti *testIssuer) tokenWithKey(t *testing.T, key *rsa.PrivateKey, extra map[string]any) string {
+	t.Helper()
+	now := time.Now()
+	claims := jwt.MapClaims{
+		"ver": 1, "jti": "AT.test", "iss": ti.URL, "aud": "api://default",
+		"iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
+		"cid": "client-1", "uid": "00u1", "sub": "alice@example.com",
+		"scp": []string{}, "groups": []string{},
+	}
+	for k, v := range extra {
+		claims[k] = v
+	}
+	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, claims)
+	tok.Header["kid"] = ti.kid
+	s, err := tok.SignedString(key)
+	if err != nil {
+		t.Fatalf("failed to sign token: %v", err)
+	}
+	return s
+}
+
+// syncBuffer is a goroutine-safe log sink.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// echo is what the echo upstream answers: what it received.
+type echo struct {
+	Upstream string      `json:"upstream"`
+	Method   string      `json:"method"`
+	Path     string      `json:"path"`
+	Query    string      `json:"query"`
+	Header   http.Header `json:"header"`
+}
+
+// newEcho starts an upstream that answers with the request it received.
+func newEcho(t *testing.T, name string) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(echo{Upstream: name, Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header})
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// fixture is a running gateway in front of upstreams, with its issuer.
+type fixture struct {
+	gw     *gateway.Gateway
+	srv    *httptest.Server
+	issuer *testIssuer
+	logs   *syncBuffer
+}
+
+// newFixture starts a gateway for the YAML config text; "{{issuer}}" in it is
+// replaced by the test issuer's URL and "{{name}}" by vars[name].
+func newFixture(t *testing.T, ti *testIssuer, config string, vars map[string]string) *fixture {
+	t.Helper()
+	for k, v := range vars {
+		config = strings.ReplaceAll(config, "{{"+k+"}}", v)
+	}
+	cfg, err := gateway.ParseConfig([]byte(config))
+	if err != nil {
+		t.Fatalf("ParseConfig: %v", err)
+	}
+	logs := &syncBuffer{}
+	gw := newGateway(t, ti.URL, cfg, logs)
+	srv := httptest.NewServer(gw)
+	t.Cleanup(srv.Close)
+	return &fixture{gw: gw, srv: srv, issuer: ti, logs: logs}
+}
+
+func newGateway(t *testing.T, issuer string, cfg *gateway.Config, logs io.Writer) *gateway.Gateway {
+	t.Helper()
+	v, err := apiguard.New(apiguard.Config{Issuer: issuer, FetchTimeout: 2 * time.Second})
+	if err != nil {
+		t.Fatalf("apiguard.New: %v", err)
+	}
+	gw, err := gateway.New(cfg, gateway.Options{
+		Middleware: &apiguard.Middleware{Verifier: v},
+		Logger:     slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	})
+	if err != nil {
+		t.Fatalf("gateway.New: %v", err)
+	}
+	return gw
+}
+
+// do sends a request through the gateway; token "" sends none.
+func (f *fixture) do(t *testing.T, method, path, token string, header http.Header) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest(method, f.srv.URL+path, nil)
+	if err != nil {
+		t.Fatalf("NewRequest: %v", err)
+	}
+	for k, vs := range header {
+		req.Header[k] = vs
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := f.srv.Client().Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	return resp
+}
+
+// decode reads a JSON body into v.
+func decode(t *testing.T, resp *http.Response, v any) {
+	t.Helper()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("failed to read body: %v", err)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		t.Fatalf("failed to decode body %q: %v", body, err)
+	}
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func errorCode(t *testing.T, resp *http.Response) string {
+	t.Helper()
+	var body struct {
+		Error string `json:"error"`
+	}
+	decode(t, resp, &body)
+	return body.Error
+}
+
+var _ = fmt.Sprintf

@@ -1,0 +1,60 @@
+package gateway
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the gateway's collectors, all in the gateway's own registry.
+type metrics struct {
+	requests *prometheus.CounterVec
+	upstream *prometheus.HistogramVec
+	reloads  *prometheus.CounterVec
+}
+
+func newMetrics(reg *prometheus.Registry) (*metrics, error) {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "apiguard_gateway_requests_total",
+			Help: "Requests by handler (proxy or auth), route name, status code and refusal reason.",
+		}, []string{"handler", "route", "status", "reason"}),
+		upstream: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "apiguard_gateway_upstream_duration_seconds",
+			Help:    "Time from sending a request upstream to receiving its response headers, by route.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+		}, []string{"route"}),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "apiguard_gateway_config_reloads_total",
+			Help: "Configuration reloads by result (success or failure).",
+		}, []string{"result"}),
+	}
+	for _, c := range []prometheus.Collector{m.requests, m.upstream, m.reloads} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("failed to register gateway metrics: %w", err)
+		}
+	}
+	return m, nil
+}
+
+func (m *metrics) count(handler, route string, status int, reason string) {
+	m.requests.WithLabelValues(handler, route, strconv.Itoa(status), reason).Inc()
+}
+
+// timedTransport observes upstream latency per route.
+type timedTransport struct {
+	next http.RoundTripper
+	hist *prometheus.HistogramVec
+}
+
+func (t *timedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	start := time.Now()
+	resp, err := t.next.RoundTrip(req)
+	if d, ok := req.Context().Value(ctxKey{}).(*decision); ok && err == nil {
+		t.hist.WithLabelValues(d.rule.name).Observe(time.Since(start).Seconds())
+	}
+	return resp, err
+}
