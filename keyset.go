@@ -116,15 +116,26 @@ const maxUnknownKIDs = 1024
 // it has none for kid and the cooldown allows.
 func (ks *keySet) lookup(ctx context.Context, kid, alg string) (*key, error) {
 	now := ks.now()
-	if snap := ks.cur.Load(); snap != nil && now.Before(snap.staleAt) {
-		if now.After(snap.refreshAt) {
-			ks.refreshInBackground(now)
-		}
-		if k, err := snap.find(kid); k != nil || err != nil {
+	if ks.usable(now) {
+		if k, err := ks.cur.Load().find(kid); k != nil || err != nil {
 			return k, err
 		}
 	}
 	return ks.lookupSlow(ctx, kid, now)
+}
+
+// usable reports whether the current set may be used at now, starting a
+// background refresh when it is due. Cache hits call it so that a refresh
+// (and with it the removal of keys) happens even when every token is cached.
+func (ks *keySet) usable(now time.Time) bool {
+	snap := ks.cur.Load()
+	if snap == nil || !now.Before(snap.staleAt) {
+		return false
+	}
+	if now.After(snap.refreshAt) {
+		ks.refreshInBackground(now)
+	}
+	return true
 }
 
 // find returns the key for kid, nil if there is none, or an error when the

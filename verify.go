@@ -272,7 +272,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 	}
 	now := v.now()
 	if v.cache != nil {
-		if c := v.cache.get(token, now); c != nil {
+		if c := v.cache.get(token, now); c != nil && v.keys.usable(now) {
 			return c, nil
 		}
 	}
