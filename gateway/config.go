@@ -39,6 +39,10 @@ type Config struct {
 	// Audience is the expected aud; OKTA_AUDIENCE overrides it. Default
 	// "api://default". Changing it needs a restart.
 	Audience string `yaml:"audience"`
+	// ClientIDs, when set, is the allowlist of clients (cid, client_id or
+	// azp) whose tokens are accepted; OKTA_CLIENT_ID overrides it with a
+	// single client. Changing it needs a restart.
+	ClientIDs []string `yaml:"client_ids"`
 	// Routes are tried in order; the first match wins. A request matching no
 	// route is refused with 404.
 	Routes []Route `yaml:"routes"`
@@ -88,6 +92,11 @@ func ParseConfig(data []byte) (*Config, error) {
 	if err := dec.Decode(&cfg); err != nil {
 		if errors.Is(err, io.EOF) {
 			return nil, errors.New("config is empty")
+		}
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			// One line per problem, "line N: field x not found in type …".
+			return nil, fmt.Errorf("failed to decode config: %s", strings.Join(te.Errors, "; "))
 		}
 		return nil, fmt.Errorf("failed to decode config: %w", err)
 	}

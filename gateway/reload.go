@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -17,7 +18,7 @@ const reloadDelay = 100 * time.Millisecond
 
 // Reload validates cfg and, if it is good, swaps it in atomically for new
 // requests. A bad cfg returns an error and the running rules stay. Listen,
-// admin_listen, issuer and audience cannot change at run time: a change to
+// admin_listen, issuer, audience and client_ids cannot change at run time: a change to
 // them is logged and takes effect at the next restart.
 func (g *Gateway) Reload(cfg *Config) error {
 	rs, err := compile(cfg)
@@ -32,6 +33,7 @@ func (g *Gateway) Reload(cfg *Config) error {
 		{"admin_listen", old.cfg.AdminListen, cfg.AdminListen},
 		{"issuer", old.cfg.Issuer, cfg.Issuer},
 		{"audience", old.cfg.Audience, cfg.Audience},
+		{"client_ids", strings.Join(old.cfg.ClientIDs, " "), strings.Join(cfg.ClientIDs, " ")},
 	} {
 		if f.was != f.now {
 			g.log.Warn("gateway config setting changed; it takes effect after a restart", "setting", f.name)
@@ -115,4 +117,3 @@ func (g *Gateway) logReload(path, trigger string, err error) {
 	}
 	g.log.Info("gateway config reloaded", "path", path, "trigger", trigger, "routes", len(g.rules.Load().rules))
 }
-

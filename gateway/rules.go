@@ -61,6 +61,11 @@ func compile(cfg *Config) (*ruleset, error) {
 			return nil, fmt.Errorf("issuer %q: want an absolute http(s) URL", cfg.Issuer)
 		}
 	}
+	for _, id := range cfg.ClientIDs {
+		if !validName(id) {
+			return nil, fmt.Errorf("client_ids: bad client id %q", id)
+		}
+	}
 	var defUpstream *url.URL
 	if cfg.Upstream != "" {
 		u, err := parseUpstream(cfg.Upstream)

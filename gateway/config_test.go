@@ -1,0 +1,103 @@
+package gateway_test
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/apiguard/apiguard/gateway"
+)
+
+func TestExampleConfig(t *testing.T) {
+	cfg, err := gateway.LoadConfig("testdata/example.yaml")
+	if err != nil {
+		t.Fatalf("LoadConfig: %v", err)
+	}
+	if got, want := len(cfg.Routes), 5; got != want {
+		t.Fatalf("got %d routes, want %d", got, want)
+	}
+	if got, want := cfg.Routes[4].Upstream, "http://127.0.0.1:9100/v1"; got != want {
+		t.Errorf("got routes[4].upstream %q, want %q", got, want)
+	}
+	if !cfg.Routes[4].ForwardToken || cfg.Routes[1].ForwardToken {
+		t.Errorf("got forward_token %v/%v, want only the legacy route", cfg.Routes[1].ForwardToken, cfg.Routes[4].ForwardToken)
+	}
+	if got := cfg.Routes[3].Claims["cid"]; len(got) != 1 || got[0] != "0oa-admin-client" {
+		t.Errorf("got claims.cid %q, want [0oa-admin-client]", got)
+	}
+}
+
+func TestParseConfigErrors(t *testing.T) {
+	const head = "upstream: http://127.0.0.1:9000\nroutes:\n"
+	tests := []struct {
+		name   string
+		config string
+		want   []string // every one must appear in the error
+	}{
+		{"empty", "", []string{"empty"}},
+		{"unknown top-level field", "listn: :80\n" + head + "  - path: /a\n", []string{"line 1", "listn"}},
+		{"unknown route field", head + "  - path: /a\n    scope: [x]\n", []string{"line 4", "scope"}},
+		{"wrong type", head + "  - path: /a\n    public: maybe\n", []string{"line 4"}},
+		{"duplicate key", head + "  - path: /a\n    path: /b\n", []string{"line 4", "path"}},
+		{"two documents", head + "  - path: /a\n---\nlisten: x\n", []string{"one YAML document"}},
+		{"no routes", "upstream: http://127.0.0.1:9000\n", []string{"routes"}},
+		{"bad glob", head + "  - path: /a\n  - path: /b*\n", []string{"line 4", "routes[1]", "bad glob"}},
+		{"relative glob", head + "  - path: a/b\n", []string{"routes[0]", "start with /"}},
+		{"missing path", head + "  - public: true\n", []string{"routes[0]", "path is required"}},
+		{"unknown method", head + "  - path: /a\n    methods: [GETT]\n", []string{"line 3", "unknown method", "GETT"}},
+		{"public with scopes", head + "  - path: /a\n    public: true\n    scopes: [x]\n", []string{"routes[0]", "public"}},
+		{"public with claims", head + "  - path: /a\n    public: true\n    claims: {cid: [x]}\n", []string{"public"}},
+		{"claim without values", head + "  - path: /a\n    claims: {cid: []}\n", []string{"claims.cid"}},
+		{"scope with space", head + "  - path: /a\n    scopes: [\"a b\"]\n", []string{"bad scope"}},
+		{"bad upstream scheme", "upstream: ftp://x\nroutes:\n  - path: /a\n", []string{"upstream", "scheme"}},
+		{"upstream without host", "upstream: http://\nroutes:\n  - path: /a\n", []string{"upstream", "host"}},
+		{"upstream with query", "upstream: http://x/?a=1\nroutes:\n  - path: /a\n", []string{"upstream", "query"}},
+		{"upstream with credentials", "upstream: http://u:p@x/\nroutes:\n  - path: /a\n", []string{"upstream", "credentials"}},
+		{"bad route upstream", head + "  - path: /a\n    upstream: localhost:9000\n", []string{"routes[0]", "upstream"}},
+		{"bad listen", "listen: nope\n" + head + "  - path: /a\n", []string{"listen"}},
+		{"same admin_listen", "listen: 127.0.0.1:1\nadmin_listen: 127.0.0.1:1\n" + head + "  - path: /a\n", []string{"admin_listen"}},
+		{"bad issuer", "issuer: example.com\n" + head + "  - path: /a\n", []string{"issuer"}},
+		{"shadowed route", head + "  - path: /a/**\n  - path: /a/**\n    methods: [GET]\n", []string{"routes[1]", "never matches"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := gateway.ParseConfig([]byte(tt.config))
+			if err == nil {
+				t.Fatalf("got no error, want one mentioning %q", tt.want)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("got error %q, want it to mention %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestParseConfigAccepts(t *testing.T) {
+	// Same path, disjoint methods: both routes can match, so both are kept.
+	cfg, err := gateway.ParseConfig([]byte("routes:\n  - path: /a/**\n    methods: [GET]\n  - path: /a/**\n    methods: [post]\n"))
+	if err != nil {
+		t.Fatalf("ParseConfig: %v", err)
+	}
+	if got := len(cfg.Routes); got != 2 {
+		t.Errorf("got %d routes, want 2", got)
+	}
+}
+
+func TestLoadConfigNamesFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "gateway.yaml")
+	if err := os.WriteFile(path, []byte("routes: []\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := gateway.LoadConfig(path)
+	if err == nil || !strings.Contains(err.Error(), path) {
+		t.Errorf("got error %v, want it to name %s", err, path)
+	}
+	if _, err := gateway.LoadConfig(filepath.Join(t.TempDir(), "missing.yaml")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("got error %v, want a not-exist error", err)
+	}
+}
