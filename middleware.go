@@ -44,6 +44,9 @@ func BearerToken(r *http.Request) (string, error) {
 	if token == "" {
 		return "", badRequest("empty bearer token")
 	}
+	if strings.Contains(token, " ") {
+		return "", badRequest("bearer token contains a space")
+	}
 	return token, nil
 }
 
