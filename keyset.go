@@ -508,5 +508,8 @@ func parseJWK(raw json.RawMessage) (*key, error) {
 	if k.alg != "" && !knownAlgorithm(k.alg) {
 		return nil, fmt.Errorf("key %q names algorithm %q", jwk.KeyID, k.alg)
 	}
+	if k.alg != "" && !k.fits(k.alg) {
+		return nil, fmt.Errorf("key %q names algorithm %q, which does not fit its key type", jwk.KeyID, k.alg)
+	}
 	return k, nil
 }
