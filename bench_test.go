@@ -1,0 +1,209 @@
+package apiguard_test
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"math/big"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apiguard/apiguard"
+	"github.com/apiguard/apiguard/internal/testissuer"
+)
+
+// The benchmarks here put Verify beside the floor: the least work any
+// verifier must do for the same token with the same checks. Peers and the
+// HTTP overhead are measured in the bench/ module (its own go.mod), and
+// scripts/bench.sh turns both into BENCHMARKS.md.
+
+// floorVerify is a plain hand-written verifier with no caching: split on
+// dots, base64url-decode the three parts, JSON-decode the header and the
+// claims (into a map, as such code does), SHA-256 (not for EdDSA, which
+// hashes by itself), the standard library's signature check, and the same
+// claim checks as apiguard's defaults (alg, iss, aud, exp).
+//
+// It is kept in step with floorVerify in bench/floor_test.go.
+func floorVerify(token string, keys map[string]crypto.PublicKey, alg, iss, aud string, now time.Time) error {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return errors.New("not three parts")
+	}
+	hb, err := base64.RawURLEncoding.DecodeString(parts[0])
+	if err != nil {
+		return err
+	}
+	pb, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return err
+	}
+	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
+	if err != nil {
+		return err
+	}
+	var h struct {
+		Alg string `json:"alg"`
+		Kid string `json:"kid"`
+	}
+	if err := json.Unmarshal(hb, &h); err != nil {
+		return err
+	}
+	if h.Alg != alg {
+		return errors.New("alg")
+	}
+	pub, ok := keys[h.Kid]
+	if !ok {
+		return errors.New("kid")
+	}
+	var c map[string]any
+	if err := json.Unmarshal(pb, &c); err != nil {
+		return err
+	}
+	signed := token[:len(parts[0])+1+len(parts[1])]
+	switch pub := pub.(type) {
+	case *rsa.PublicKey:
+		sum := sha256.Sum256([]byte(signed))
+		if err := rsa.VerifyPKCS1v15(pub, crypto.SHA256, sum[:], sig); err != nil {
+			return err
+		}
+	case *ecdsa.PublicKey:
+		sum := sha256.Sum256([]byte(signed))
+		if len(sig) != 64 {
+			return errors.New("signature size")
+		}
+		r, s := new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])
+		if !ecdsa.Verify(pub, sum[:], r, s) {
+			return errors.New("signature")
+		}
+	case ed25519.PublicKey:
+		if !ed25519.Verify(pub, []byte(signed), sig) {
+			return errors.New("signature")
+		}
+	default:
+		return errors.New("key type")
+	}
+	if c["iss"] != iss {
+		return errors.New("iss")
+	}
+	switch a := c["aud"].(type) {
+	case string:
+		if a != aud {
+			return errors.New("aud")
+		}
+	case []any:
+		found := false
+		for _, v := range a {
+			found = found || v == aud
+		}
+		if !found {
+			return errors.New("aud")
+		}
+	default:
+		return errors.New("aud")
+	}
+	exp, ok := c["exp"].(float64)
+	if !ok || now.After(time.Unix(int64(exp), 0).Add(time.Minute)) {
+		return errors.New("exp")
+	}
+	return nil
+}
+
+// benchAlgs are the algorithms benchmarked, with the test issuer's kids.
+var benchAlgs = []struct{ alg, kid string }{{"RS256", "rs256"}, {"ES256", "es256"}, {"EdDSA", "eddsa"}}
+
+// BenchmarkVerify measures, for each algorithm and in one run, the floor,
+// Verify with the cache off (every call checks the signature) and Verify
+// with a cache hit. Keys are fetched before the timer starts.
+func BenchmarkVerify(b *testing.B) {
+	iss := testissuer.New(b)
+	ctx := context.Background()
+	newV := func(disable bool) *apiguard.Verifier {
+		v, err := apiguard.New(apiguard.Config{Issuer: iss.URL, DisableCache: disable})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := v.Ready(ctx); err != nil {
+			b.Fatal(err)
+		}
+		return v
+	}
+	cold, cached := newV(true), newV(false)
+	for _, a := range benchAlgs {
+		token := iss.Sign(b, a.kid, iss.Claims(time.Now()), nil)
+		keys := map[string]crypto.PublicKey{a.kid: iss.Key(a.kid).Private.Public()}
+		b.Run(a.alg+"/floor", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := floorVerify(token, keys, a.alg, iss.URL, apiguard.DefaultAudience, time.Now()); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(a.alg+"/cold", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := cold.Verify(ctx, token); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(a.alg+"/cached", func(b *testing.B) {
+			if _, err := cached.Verify(ctx, token); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := cached.Verify(ctx, token); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// TestFloorVerify checks that the floor does the checks it is compared on,
+// so a floor that skipped work could not make Verify look slow.
+func TestFloorVerify(t *testing.T) {
+	iss := testissuer.New(t)
+	now := time.Now()
+	for _, a := range benchAlgs {
+		keys := map[string]crypto.PublicKey{a.kid: iss.Key(a.kid).Private.Public()}
+		good := iss.Sign(t, a.kid, iss.Claims(now), nil)
+		tampered := good[:len(good)-4] + "AAAA"
+		claims := func(kv ...any) string {
+			c := iss.Claims(now)
+			for i := 0; i < len(kv); i += 2 {
+				c[kv[i].(string)] = kv[i+1]
+			}
+			return iss.Sign(t, a.kid, c, nil)
+		}
+		tests := []struct {
+			name  string
+			token string
+			ok    bool
+		}{
+			{"valid", good, true},
+			{"aud array", claims("aud", []string{"x", apiguard.DefaultAudience}), true},
+			{"bad signature", tampered, false},
+			{"wrong issuer", claims("iss", "https://evil.example"), false},
+			{"wrong audience", claims("aud", "api://other"), false},
+			{"expired", claims("exp", now.Add(-time.Hour).Unix()), false},
+			{"unknown kid", iss.Sign(t, a.kid, iss.Claims(now), map[string]any{"kid": "other"}), false},
+		}
+		for _, tt := range tests {
+			t.Run(a.alg+"/"+tt.name, func(t *testing.T) {
+				err := floorVerify(tt.token, keys, a.alg, iss.URL, apiguard.DefaultAudience, now)
+				if got := err == nil; got != tt.ok {
+					t.Errorf("floorVerify: got ok=%v (err %v), want ok=%v", got, err, tt.ok)
+				}
+			})
+		}
+	}
+}
