@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"sync"
 	"time"
+	"unsafe"
 )
 
 // tokenCache remembers verified tokens until their exp, so a client that
@@ -43,7 +44,7 @@ func newTokenCache(size int) *tokenCache {
 // get returns the claims of token if it was verified before, has not
 // reached its exp and its key is still in the issuer's set.
 func (c *tokenCache) get(token string, now time.Time) *Claims {
-	sum := sha256.Sum256([]byte(token))
+	sum := digest(token)
 	s := &c.shards[sum[0]%cacheShards]
 	s.mu.RLock()
 	e, ok := s.m[sum]
@@ -54,11 +55,20 @@ func (c *tokenCache) get(token string, now time.Time) *Claims {
 	return e.claims
 }
 
+// digest is the SHA-256 of token, the cache key. It hashes the string's
+// bytes in place: []byte(token) would copy the token to the heap on every
+// lookup (Sum256's argument escapes), and a hit must not allocate.
+// Sum256 only reads its input, so viewing the immutable string as a
+// []byte is safe.
+func digest(token string) [sha256.Size]byte {
+	return sha256.Sum256(unsafe.Slice(unsafe.StringData(token), len(token)))
+}
+
 // put remembers a verified token. When the shard is full it first drops a
 // few expired entries, and otherwise an arbitrary one (Go's map iteration
 // starts at a random place, so this is random eviction at O(1)).
 func (c *tokenCache) put(token string, claims *Claims, k *key, now time.Time) {
-	sum := sha256.Sum256([]byte(token))
+	sum := digest(token)
 	e := cacheEntry{claims: claims, exp: claims.Expiry.UnixNano(), key: k}
 	s := &c.shards[sum[0]%cacheShards]
 	s.mu.Lock()
