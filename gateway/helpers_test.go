@@ -222,3 +222,18 @@ func errorCode(t *testing.T, resp *http.Response) string {
 }
 
 var _ = fmt.Sprintf
+
+// newAdmin serves the fixture's admin endpoints.
+func newAdmin(t *testing.T, f *fixture) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(f.gw.AdminHandler())
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func newServer(t *testing.T, h http.Handler) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv
+}
