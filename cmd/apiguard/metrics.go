@@ -1,0 +1,82 @@
+package main
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/apiguard/apiguard"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// metrics are the Prometheus metrics of `apiguard serve`, in a registry of
+// their own (no global state).
+type metrics struct {
+	reg           *prometheus.Registry
+	requests      *prometheus.CounterVec
+	duration      *prometheus.HistogramVec
+	refusals      *prometheus.CounterVec
+	fetches       *prometheus.CounterVec
+	fetchDuration prometheus.Histogram
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "apiguard_http_requests_total",
+			Help: "HTTP requests by route pattern, method and status code.",
+		}, []string{"route", "method", "status"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "apiguard_http_request_duration_seconds",
+			Help:    "HTTP request latency by route pattern.",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"route"}),
+		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "apiguard_token_refusals_total",
+			Help: "Requests refused by the token check, by reason (expired, audience, signature, keys_unavailable, no_token, forbidden, …).",
+		}, []string{"reason"}),
+		fetches: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "apiguard_jwks_fetches_total",
+			Help: "Attempts to fetch the issuer's signing keys, by outcome (ok or error) and trigger (age or unknown_kid).",
+		}, []string{"outcome", "trigger"}),
+		fetchDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "apiguard_jwks_fetch_duration_seconds",
+			Help: "Duration of signing key fetches (discovery included).",
+		}),
+	}
+	m.reg.MustRegister(m.requests, m.duration, m.refusals, m.fetches, m.fetchDuration,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// watchKeys exports the verifier's key count.
+func (m *metrics) watchKeys(v *apiguard.Verifier) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "apiguard_jwks_keys",
+		Help: "Signing keys in the current key set.",
+	}, func() float64 { return float64(v.KeyCount()) }))
+}
+
+func (m *metrics) observeFetch(e apiguard.FetchEvent) {
+	outcome, trigger := "ok", "age"
+	if e.Err != nil {
+		outcome = "error"
+	}
+	if e.Forced {
+		trigger = "unknown_kid"
+	}
+	m.fetches.WithLabelValues(outcome, trigger).Inc()
+	m.fetchDuration.Observe(e.Duration.Seconds())
+}
+
+func (m *metrics) observeRequest(route, method string, status int, took time.Duration) {
+	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
+	m.duration.WithLabelValues(route).Observe(took.Seconds())
+}
+
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}

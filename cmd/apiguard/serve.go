@@ -1,0 +1,404 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/apiguard/apiguard"
+	"github.com/apiguard/apiguard/devissuer"
+	"github.com/rs/cors"
+)
+
+// serveConfig is the validated configuration of `apiguard serve`.
+type serveConfig struct {
+	addr           string
+	publicURL      string // "" until the listener is known, when not set
+	issuer         string // "" = embedded development issuer
+	audience       string
+	clientID       string
+	clientSecret   string
+	origins        []string
+	redisURL       string
+	requiredScopes []string
+	issuerConfig   string
+	sessionSecret  string
+	logFormat      string
+	logLevel       slog.Level
+}
+
+func parseServeConfig(args []string, stderr io.Writer) (*serveConfig, error) {
+	s := newSettings("serve", stderr)
+	addr := s.add("addr", "APIGUARD_ADDR", "127.0.0.1:5000", "listen address")
+	publicURL := s.add("public-url", "APIGUARD_PUBLIC_URL", "", "URL users reach the service at (default: from --addr)")
+	issuer := s.add("issuer", "OKTA_ISSUER", "", "issuer URL, e.g. https://your-okta-domain/oauth2/default (default: the embedded development issuer)")
+	audience := s.add("audience", "OKTA_AUDIENCE", apiguard.DefaultAudience, "audience of access tokens")
+	clientID := s.add("client-id", "OKTA_CLIENT_ID", "", "OAuth client id (browser login; the development issuer's client)")
+	clientSecret := s.add("client-secret", "OKTA_CLIENT_SECRET", "", "OAuth client secret")
+	origins := s.add("allowed-origins", "ALLOWED_ORIGINS", "", "CORS: comma-separated allowed origins (off when empty)")
+	redisURL := s.add("redis-url", "APIGUARD_REDIS_URL", "", "redis:// or rediss:// URL for shared sessions (default: in memory)")
+	scopes := s.add("require-scope", "APIGUARD_REQUIRED_SCOPES", "", "scopes /secure-data requires, comma-separated (default: none)")
+	issuerConfig := s.add("issuer-config", "APIGUARD_ISSUER_CONFIG", "", "YAML file of the embedded development issuer's clients, users and scopes")
+	sessionSecret := s.add("session-secret", "APIGUARD_SESSION_SECRET", "", "secret that encrypts sessions in Redis (at least 32 characters)")
+	logFormat := s.add("log-format", "APIGUARD_LOG_FORMAT", "text", "log format: text or json")
+	logLevel := s.add("log-level", "APIGUARD_LOG_LEVEL", "info", "log level: debug, info, warn or error")
+	if err := s.parse(args); err != nil {
+		return nil, err
+	}
+	cfg := &serveConfig{
+		addr: *addr, publicURL: strings.TrimSuffix(*publicURL, "/"), issuer: *issuer, audience: *audience,
+		clientID: *clientID, clientSecret: *clientSecret, origins: splitList(*origins), redisURL: *redisURL,
+		requiredScopes: splitList(*scopes), issuerConfig: *issuerConfig, sessionSecret: *sessionSecret,
+		logFormat: *logFormat,
+	}
+	if err := checkAddr(cfg.addr); err != nil {
+		return nil, s.bad(addr, "%v", err)
+	}
+	if cfg.publicURL != "" {
+		if err := checkHTTPURL(cfg.publicURL); err != nil {
+			return nil, s.bad(publicURL, "%v", err)
+		}
+	}
+	if cfg.issuer != "" {
+		if strings.Contains(cfg.issuer, "your-okta-domain") {
+			return nil, s.bad(issuer, "%q is the tutorial's placeholder: put your Okta domain there (Okta admin console > Security > API > Authorization Servers > Issuer URI), or unset it to use the embedded development issuer", cfg.issuer)
+		}
+		if err := checkHTTPURL(cfg.issuer); err != nil {
+			return nil, s.bad(issuer, "%v", err)
+		}
+	}
+	if cfg.audience == "" {
+		return nil, s.bad(audience, "must not be empty")
+	}
+	for _, o := range cfg.origins {
+		if o == "*" {
+			continue
+		}
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			return nil, s.bad(origins, "%q is not an origin like https://app.example.com", o)
+		}
+	}
+	if cfg.redisURL != "" {
+		u, err := url.Parse(cfg.redisURL)
+		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+			return nil, s.bad(redisURL, "%q is not a redis:// or rediss:// URL", redactURL(cfg.redisURL))
+		}
+		if len(cfg.sessionSecret) < 32 {
+			return nil, s.bad(sessionSecret, "at least 32 characters are required with a Redis session store (e.g. the output of 'openssl rand -base64 32')")
+		}
+	} else if cfg.sessionSecret != "" && len(cfg.sessionSecret) < 32 {
+		return nil, s.bad(sessionSecret, "at least 32 characters are required")
+	}
+	if cfg.issuerConfig != "" && cfg.issuer != "" {
+		return nil, s.bad(issuerConfig, "configures the embedded development issuer, which is not used when OKTA_ISSUER is set")
+	}
+	switch cfg.logFormat {
+	case "text", "json":
+	default:
+		return nil, s.bad(logFormat, "%q is not text or json", cfg.logFormat)
+	}
+	if err := cfg.logLevel.UnmarshalText([]byte(*logLevel)); err != nil {
+		return nil, s.bad(logLevel, "%q is not debug, info, warn or error", *logLevel)
+	}
+	return cfg, nil
+}
+
+// redactURL hides the password of a URL for messages.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparseable URL)"
+	}
+	return u.Redacted()
+}
+
+func newLogger(format string, level slog.Level, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return serve(ctx, args, stdout, stderr, nil)
+}
+
+// serve runs `apiguard serve` until ctx is done. onListen, when set, is told
+// the bound address (tests listen on port 0).
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer, onListen func(addr string)) error {
+	cfg, err := parseServeConfig(args, stderr)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg.logFormat, cfg.logLevel, stderr)
+
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return &usageError{fmt.Errorf("APIGUARD_ADDR (--addr): failed to listen on %s: %w", cfg.addr, err)}
+	}
+	defer ln.Close()
+	if cfg.publicURL == "" {
+		cfg.publicURL = "http://" + ln.Addr().String()
+	}
+
+	app, err := newApp(ctx, cfg, log, stdout)
+	if err != nil {
+		return err
+	}
+	defer app.close()
+
+	srv := &http.Server{
+		Handler:           app.handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("listening", "addr", ln.Addr().String(), "public_url", cfg.publicURL, "issuer", app.issuerURL)
+	if onListen != nil {
+		onListen(ln.Addr().String())
+	}
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("server stopped: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing requests in flight")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("failed to shut down gracefully: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// maxHeaderBytes caps request headers: a token is at most 8 KiB.
+const maxHeaderBytes = 16 << 10
+
+// app is the wired service.
+type app struct {
+	handler   http.Handler
+	issuerURL string
+	verifier  *apiguard.Verifier
+	close     func()
+}
+
+func newApp(ctx context.Context, cfg *serveConfig, log *slog.Logger, stdout io.Writer) (*app, error) {
+	a := &app{close: func() {}}
+	mux := http.NewServeMux()
+	m := newMetrics()
+
+	a.issuerURL = cfg.issuer
+	insecureHTTP := false
+	if cfg.issuer == "" {
+		dev, err := newDevIssuer(cfg, log, stdout)
+		if err != nil {
+			return nil, err
+		}
+		a.issuerURL = dev.URL()
+		mux.Handle(strings.TrimPrefix(dev.URL(), cfg.publicURL)+"/", dev)
+		runCtx, cancel := context.WithCancel(ctx)
+		go func() { _ = dev.Run(runCtx) }()
+		a.close = cancel
+		insecureHTTP = true // the development issuer lives at the public URL, whatever it is
+	}
+
+	v, err := apiguard.New(apiguard.Config{
+		Issuer:            a.issuerURL,
+		Audience:          cfg.audience,
+		Logger:            log,
+		OnFetch:           m.observeFetch,
+		InsecureAllowHTTP: insecureHTTP,
+	})
+	if err != nil {
+		return nil, &usageError{fmt.Errorf("OKTA_ISSUER (--issuer): %w", err)}
+	}
+	a.verifier = v
+	m.watchKeys(v)
+
+	resourceMetadata := cfg.publicURL + "/.well-known/oauth-protected-resource"
+	guard := &apiguard.Middleware{
+		Verifier:         v,
+		ResourceMetadata: resourceMetadata,
+		OnRefuse: func(r *http.Request, err error) {
+			reason := apiguard.Reason(err)
+			m.refusals.WithLabelValues(reason).Inc()
+			if info := requestInfoFrom(r.Context()); info != nil {
+				info.reason = reason
+			}
+		},
+	}
+	var policies []apiguard.Policy
+	if len(cfg.requiredScopes) > 0 {
+		policies = append(policies, apiguard.RequireScopes(cfg.requiredScopes...))
+	}
+
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"message": "Public API endpoint"})
+	})
+	mux.Handle("GET /secure-data", guard.Handler(http.HandlerFunc(secureData), policies...))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		rctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+		defer cancel()
+		if err := v.Ready(rctx); err != nil {
+			w.Header().Set("Retry-After", "5")
+			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "error": "signing keys unavailable"})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "keys": v.KeyCount()})
+	})
+	mux.Handle("GET /metrics", m.handler())
+	mux.HandleFunc("GET /.well-known/oauth-protected-resource", func(w http.ResponseWriter, r *http.Request) {
+		scopes := cfg.requiredScopes
+		if scopes == nil {
+			scopes = []string{}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{
+			"resource":                 cfg.publicURL,
+			"resource_name":            "apiguard",
+			"authorization_servers":    []string{a.issuerURL},
+			"bearer_methods_supported": []string{"header"},
+			"scopes_supported":         scopes,
+		})
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "not_found", "error_description": "no such route"})
+	})
+
+	var h http.Handler = mux
+	if len(cfg.origins) > 0 {
+		h = cors.New(cors.Options{
+			AllowedOrigins: cfg.origins,
+			AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodHead},
+			AllowedHeaders: []string{"Authorization", "Content-Type"},
+			ExposedHeaders: []string{"WWW-Authenticate", "Retry-After", "X-Request-Id"},
+			MaxAge:         600,
+		}).Handler(h)
+	}
+	a.handler = accessLog(log, m, h)
+	return a, nil
+}
+
+func secureData(w http.ResponseWriter, r *http.Request) {
+	claims, _ := apiguard.ClaimsFromContext(r.Context())
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, struct {
+		Message string           `json:"message"`
+		User    *apiguard.Claims `json:"user"`
+	}{"Secure data accessed!", claims})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// newDevIssuer builds the embedded development issuer at
+// {public URL}/oauth2/default and prints how to use it.
+func newDevIssuer(cfg *serveConfig, log *slog.Logger, stdout io.Writer) (*devissuer.Issuer, error) {
+	var (
+		dcfg devissuer.Config
+		gen  devissuer.Generated
+		err  error
+	)
+	if cfg.issuerConfig != "" {
+		dcfg, err = devissuer.LoadConfig(cfg.issuerConfig)
+		if err != nil {
+			return nil, &usageError{fmt.Errorf("APIGUARD_ISSUER_CONFIG (--issuer-config): %w", err)}
+		}
+	} else {
+		bases := []string{"http://localhost:5000", "http://127.0.0.1:5000", cfg.publicURL}
+		if host, port, err := net.SplitHostPort(strings.TrimPrefix(cfg.publicURL, "http://")); err == nil && host == "127.0.0.1" {
+			bases = append(bases, "http://localhost:"+port)
+		}
+		dcfg, gen, err = devissuer.DefaultConfig(devissuer.Defaults{
+			ClientID:     cfg.clientID,
+			ClientSecret: cfg.clientSecret,
+			Username:     os.Getenv("APIGUARD_DEV_USER"),
+			Password:     os.Getenv("APIGUARD_DEV_PASSWORD"),
+			BaseURLs:     bases,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("failed to configure the development issuer: %w", err)
+		}
+	}
+	dcfg.Issuer = cfg.publicURL + "/oauth2/default"
+	dcfg.Logger = log
+	if dcfg.Audience == "" {
+		dcfg.Audience = cfg.audience
+	}
+	dev, err := devissuer.New(dcfg)
+	if err != nil {
+		return nil, fmt.Errorf("failed to start the development issuer: %w", err)
+	}
+	printDevBanner(stdout, dev.Config(), gen, cfg)
+	return dev, nil
+}
+
+func printDevBanner(w io.Writer, c devissuer.Config, gen devissuer.Generated, cfg *serveConfig) {
+	client := c.Clients[0]
+	scope := ""
+	for _, s := range c.Scopes {
+		if s.Default {
+			scope = s.Name
+			break
+		}
+	}
+	fmt.Fprintf(w, `
+  ┌──────────────────────────────────────────────────────────────────────┐
+  │  DEVELOPMENT ISSUER: no OKTA_ISSUER is set, so apiguard runs its own │
+  │  Okta-shaped issuer. It is for development only, never production.   │
+  └──────────────────────────────────────────────────────────────────────┘
+  issuer:        %s
+  client id:     %s%s
+  client secret: %s%s
+`, c.Issuer, client.ID, generatedNote(gen.ClientID, "OKTA_CLIENT_ID"), client.Secret, generatedNote(gen.ClientSecret, "OKTA_CLIENT_SECRET"))
+	if len(c.Users) > 0 {
+		u := c.Users[0]
+		fmt.Fprintf(w, "  user:          %s / %s%s\n", u.Username, u.Password, generatedNote(gen.Username || gen.Password, "APIGUARD_DEV_USER/APIGUARD_DEV_PASSWORD"))
+	}
+	scopeArg := ""
+	if scope != "" {
+		scopeArg = " -d scope=" + scope
+	}
+	fmt.Fprintf(w, `
+  Get an access token (the tutorial's step 5.2):
+
+    TOKEN=$(curl -s -u '%s:%s' -d grant_type=client_credentials%s %s/v1/token | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
+
+  Call the protected route (step 5.3):
+
+    curl -s %s/secure-data -H "Authorization: Bearer $TOKEN"
+
+  Log in with a browser: %s/profile
+
+`, client.ID, client.Secret, scopeArg, c.Issuer, cfg.publicURL, cfg.publicURL)
+}
+
+func generatedNote(generated bool, env string) string {
+	if generated {
+		return "   (generated; set " + env + " to choose)"
+	}
+	return ""
+}
