@@ -174,7 +174,9 @@ func (m *Manager) ttl(s *Session, now time.Time) time.Duration {
 }
 
 // Save stores s, restarting its idle timeout, and sets the session cookie
-// on w. It returns ErrExpired if the absolute timeout has passed.
+// on w. w may be nil when the cookie need not change (s was loaded from the
+// request and not rotated). It returns ErrExpired if the absolute timeout
+// has passed.
 func (m *Manager) Save(ctx context.Context, w http.ResponseWriter, s *Session) error {
 	now := m.now()
 	s.LastSeen = now
@@ -188,6 +190,9 @@ func (m *Manager) Save(ctx context.Context, w http.ResponseWriter, s *Session) e
 	}
 	if err := m.store.Save(ctx, s.id, blob, ttl); err != nil {
 		return err
+	}
+	if w == nil {
+		return nil
 	}
 	http.SetCookie(w, &http.Cookie{
 		Name:     m.cookie,
