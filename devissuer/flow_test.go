@@ -316,3 +316,38 @@ func (f *fixture) introspect(t *testing.T, token string) bool {
 	}
 	return body["active"] == true
 }
+
+// TestBasicCredentialsEncoding accepts client_secret_basic credentials both
+// form-encoded (RFC 6749 §2.3.1, as x/oauth2 sends them) and raw (as curl -u
+// sends them), and refuses a wrong secret either way.
+func TestBasicCredentialsEncoding(t *testing.T) {
+	const id, secret = "odd client", "p+ss/w%rd:x"
+	f := newFixture(t, func(c *devissuer.Config) {
+		c.Clients = append(c.Clients, devissuer.Client{ID: id, Secret: secret})
+	})
+	tests := []struct {
+		name       string
+		user, pass string
+		wantStatus int
+	}{
+		{"form-encoded", url.QueryEscape(id), url.QueryEscape(secret), http.StatusOK},
+		{"raw", id, secret, http.StatusOK},
+		{"raw, wrong", id, "p ss/w%rd:x", http.StatusUnauthorized},
+		{"encoded, wrong", url.QueryEscape(id), url.QueryEscape("p ss/w%rd:x"), http.StatusUnauthorized},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest(http.MethodPost, f.endpoint("token"), strings.NewReader("grant_type=client_credentials"))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.SetBasicAuth(tt.user, tt.pass)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tt.wantStatus {
+				t.Errorf("got %d, want %d", resp.StatusCode, tt.wantStatus)
+			}
+		})
+	}
+}

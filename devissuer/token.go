@@ -97,12 +97,15 @@ func postForm(w http.ResponseWriter, r *http.Request) (url.Values, *oauthError) 
 // public client) its client_id alone.
 func (iss *Issuer) authenticateClient(r *http.Request, form url.Values) (*Client, *oauthError) {
 	id, secret, basic := r.BasicAuth()
+	// RFC 6749 §2.3.1 form-encodes Basic credentials (x/oauth2 does); curl -u
+	// and many clients send them raw. Either spelling of the secret is accepted.
+	rawSecret := secret
 	if basic {
-		var err1, err2 error
-		id, err1 = url.QueryUnescape(id)
-		secret, err2 = url.QueryUnescape(secret)
-		if err1 != nil || err2 != nil {
-			return nil, &oauthError{http.StatusUnauthorized, "invalid_client", "The client credentials in the Authorization header are malformed."}
+		if uid, err := url.QueryUnescape(id); err == nil && iss.clients[id] == nil {
+			id = uid
+		}
+		if s, err := url.QueryUnescape(secret); err == nil {
+			secret = s
 		}
 		if form.Has("client_secret") {
 			return nil, errInvalidRequest("Cannot supply multiple client credentials. Use one of the following: credentials in the Authorization header or credentials in the post body.")
@@ -125,7 +128,7 @@ func (iss *Issuer) authenticateClient(r *http.Request, form url.Values) (*Client
 		return nil, &oauthError{http.StatusUnauthorized, "invalid_client", "The client is public and must not send a client secret."}
 	case !c.public() && secret == "":
 		return nil, &oauthError{http.StatusUnauthorized, "invalid_client", "Client authentication failed. Either the client or the client credentials are invalid."}
-	case !c.public() && !secretEqual(secret, c.Secret):
+	case !c.public() && !secretEqual(secret, c.Secret) && !(basic && secretEqual(rawSecret, c.Secret)):
 		return nil, &oauthError{http.StatusUnauthorized, "invalid_client", "The client secret supplied for a confidential client is invalid."}
 	}
 	return c, nil

@@ -1,0 +1,226 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/apiguard/apiguard/devissuer"
+)
+
+func runIssuer(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return issuer(ctx, args, stdout, stderr, nil)
+}
+
+// issuerConfig is the validated configuration of `apiguard issuer`.
+type issuerConfig struct {
+	addr, publicURL, configPath, audience string
+	clientID, clientSecret                string
+	appURLs                               []string
+	rotateEvery                           time.Duration
+}
+
+func parseIssuerConfig(args []string, stderr io.Writer) (*issuerConfig, error) {
+	s := newSettings("issuer", stderr)
+	addr := s.add("addr", "APIGUARD_ISSUER_ADDR", "127.0.0.1:9000", "listen address")
+	publicURL := s.add("public-url", "APIGUARD_ISSUER_PUBLIC_URL", "", "URL the issuer is reached at, without /oauth2/default (default: from --addr)")
+	configPath := s.add("config", "APIGUARD_ISSUER_CONFIG", "", "YAML file of clients, users and scopes (default: one client and one user)")
+	audience := s.add("audience", "OKTA_AUDIENCE", devissuer.DefaultAudience, "audience of access tokens")
+	clientID := s.add("client-id", "OKTA_CLIENT_ID", "", "id of the default client (default: generated)")
+	clientSecret := s.add("client-secret", "OKTA_CLIENT_SECRET", "", "secret of the default client (default: generated)")
+	appURLs := s.add("app-url", "", "http://localhost:5000,http://127.0.0.1:5000", "comma-separated URLs of the application; each gives the default client a /login/callback and a /logout/callback redirect URI")
+	rotate := s.add("rotate-every", "APIGUARD_ISSUER_ROTATE_EVERY", "0", "rotate the signing key at this period, e.g. 1h (0: only on SIGHUP)")
+	if err := s.parse(args); err != nil {
+		return nil, err
+	}
+	cfg := &issuerConfig{addr: *addr, publicURL: strings.TrimSuffix(*publicURL, "/"), configPath: *configPath,
+		audience: *audience, clientID: *clientID, clientSecret: *clientSecret, appURLs: splitList(*appURLs)}
+	if err := checkAddr(cfg.addr); err != nil {
+		return nil, s.bad(addr, "%v", err)
+	}
+	if cfg.publicURL != "" {
+		if err := checkHTTPURL(cfg.publicURL); err != nil {
+			return nil, s.bad(publicURL, "%v", err)
+		}
+	}
+	for _, u := range cfg.appURLs {
+		if err := checkHTTPURL(u); err != nil {
+			return nil, s.bad(appURLs, "%v", err)
+		}
+	}
+	d, err := time.ParseDuration(*rotate)
+	if err != nil || d < 0 || (d > 0 && d < time.Second) {
+		return nil, s.bad(rotate, "%q is not a duration of at least 1s, like 1h or 15m (0 turns rotation off)", *rotate)
+	}
+	cfg.rotateEvery = d
+	if cfg.audience == "" {
+		return nil, s.bad(audience, "must not be empty")
+	}
+	return cfg, nil
+}
+
+// issuer runs `apiguard issuer` until ctx is done: the development issuer
+// alone, at {public URL}/oauth2/default. onListen, when set, is told the
+// bound address (tests listen on port 0). SIGHUP rotates the signing key.
+func issuer(ctx context.Context, args []string, stdout, stderr io.Writer, onListen func(addr string)) error {
+	cfg, err := parseIssuerConfig(args, stderr)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return &usageError{fmt.Errorf("APIGUARD_ISSUER_ADDR (--addr): failed to listen on %s: %w", cfg.addr, err)}
+	}
+	defer ln.Close()
+	if cfg.publicURL == "" {
+		cfg.publicURL = "http://" + ln.Addr().String()
+	}
+
+	var (
+		dcfg devissuer.Config
+		gen  devissuer.Generated
+	)
+	if cfg.configPath != "" {
+		if dcfg, err = devissuer.LoadConfig(cfg.configPath); err != nil {
+			return &usageError{fmt.Errorf("APIGUARD_ISSUER_CONFIG (--config): %w", err)}
+		}
+	} else {
+		dcfg, gen, err = devissuer.DefaultConfig(devissuer.Defaults{
+			ClientID:     cfg.clientID,
+			ClientSecret: cfg.clientSecret,
+			Username:     os.Getenv("APIGUARD_DEV_USER"),
+			Password:     os.Getenv("APIGUARD_DEV_PASSWORD"),
+			BaseURLs:     cfg.appURLs,
+		})
+		if err != nil {
+			return fmt.Errorf("failed to configure the development issuer: %w", err)
+		}
+	}
+	dcfg.Issuer = cfg.publicURL + "/oauth2/default"
+	dcfg.RotateEvery = cfg.rotateEvery
+	dcfg.Logger = log
+	if dcfg.Audience == "" {
+		dcfg.Audience = cfg.audience
+	}
+	dev, err := devissuer.New(dcfg)
+	if err != nil {
+		return &usageError{fmt.Errorf("failed to start the development issuer: %w", err)}
+	}
+
+	srv := &http.Server{
+		Handler:           dev,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() { _ = dev.Run(runCtx) }()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go rotateOn(runCtx, hup, dev, log)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+
+	printIssuerBanner(stdout, dev.Config(), gen)
+	if onListen != nil {
+		onListen(ln.Addr().String())
+	}
+	select {
+	case err := <-errc:
+		return fmt.Errorf("server stopped: %w", err)
+	case <-ctx.Done():
+	}
+	shutdownCtx, stop := context.WithTimeout(context.Background(), 10*time.Second)
+	defer stop()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("failed to shut down gracefully: %w", err)
+	}
+	return nil
+}
+
+// rotateOn rotates the signing key on every signal from hup until ctx is done.
+func rotateOn(ctx context.Context, hup <-chan os.Signal, dev *devissuer.Issuer, log *slog.Logger) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			if err := dev.Rotate(); err != nil {
+				log.Error("failed to rotate the signing key", "error", err)
+			}
+		}
+	}
+}
+
+// printIssuerBanner says loudly that this issuer is for development and
+// prints what a user needs: the issuer URL, the credentials it made up, and
+// the tutorial's token request.
+func printIssuerBanner(w io.Writer, c devissuer.Config, gen devissuer.Generated) {
+	fmt.Fprintf(w, `
+  ┌──────────────────────────────────────────────────────────────────────┐
+  │  DEVELOPMENT ISSUER, Okta-shaped. For development only, never        │
+  │  production: its users, clients and keys live in this process.       │
+  └──────────────────────────────────────────────────────────────────────┘
+  issuer (OKTA_ISSUER): %s
+`, c.Issuer)
+	var client *devissuer.Client
+	for i := range c.Clients {
+		if c.Clients[i].Secret != "" && slices.Contains(c.Clients[i].GrantTypes, devissuer.GrantClientCredentials) {
+			client = &c.Clients[i]
+			break
+		}
+	}
+	if client == nil {
+		fmt.Fprintln(w, "  (no client may use client credentials)")
+		return
+	}
+	fmt.Fprintf(w, "  client id:     %s%s\n", client.ID, generatedNote(gen.ClientID, "OKTA_CLIENT_ID"))
+	if gen.ClientSecret {
+		fmt.Fprintf(w, "  client secret: %s%s\n", client.Secret, generatedNote(true, "OKTA_CLIENT_SECRET"))
+	}
+	if len(c.Users) > 0 && (gen.Username || gen.Password) {
+		u := c.Users[0]
+		fmt.Fprintf(w, "  user:          %s / %s%s\n", u.Username, u.Password, generatedNote(true, "APIGUARD_DEV_USER/APIGUARD_DEV_PASSWORD"))
+	}
+	scope := ""
+	for _, s := range c.Scopes {
+		if s.Default {
+			scope = s.Name
+			break
+		}
+	}
+	if scope == "" && len(client.Scopes) > 0 {
+		scope = client.Scopes[0]
+	}
+	scopeArg := ""
+	if scope != "" {
+		scopeArg = " -d scope=" + shellQuote(scope)
+	}
+	fmt.Fprintf(w, `
+  Get an access token (the tutorial's step 5.2):
+
+    curl -s -u %s -d grant_type=client_credentials%s %s
+
+`, shellQuote(client.ID+":"+client.Secret), scopeArg, shellQuote(c.Issuer+"/v1/token"))
+}
+
+// shellQuote quotes s for a POSIX shell.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
