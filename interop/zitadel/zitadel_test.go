@@ -78,10 +78,10 @@ func (k *signingKey) ID() string                                  { return k.id 
 
 type publicKey struct{ k *signingKey }
 
-func (p publicKey) ID() string                          { return p.k.id }
+func (p publicKey) ID() string                         { return p.k.id }
 func (p publicKey) Algorithm() jose.SignatureAlgorithm { return jose.RS256 }
-func (p publicKey) Use() string                         { return "sig" }
-func (p publicKey) Key() any                            { return &p.k.priv.PublicKey }
+func (p publicKey) Use() string                        { return "sig" }
+func (p publicKey) Key() any                           { return &p.k.priv.PublicKey }
 
 // jwtClient makes a client of the example storage get JWT access tokens.
 type jwtClient struct{ op.Client }
