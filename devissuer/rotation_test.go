@@ -14,6 +14,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"golang.org/x/oauth2/clientcredentials"
 
+	"github.com/apiguard/apiguard"
 	"github.com/apiguard/apiguard/devissuer"
 )
 
@@ -205,5 +206,68 @@ func TestRunRotatesAndCapsMaxAge(t *testing.T) {
 	resp, _ = get(t, http.DefaultClient, g.endpoint("keys"))
 	if cc := resp.Header.Get("Cache-Control"); !strings.HasPrefix(cc, "max-age=30,") {
 		t.Errorf("got Cache-Control %q, want max-age=30 (half of 1m)", cc)
+	}
+}
+
+// TestRotationSeenByAPIGuardVerifier runs hourly rotations on a fake clock
+// against apiguard's own verifier: every token verifies, and the verifier
+// never needs a fetch forced by an unknown kid, because each new signing key
+// was in the set it had already refreshed by age.
+func TestRotationSeenByAPIGuardVerifier(t *testing.T) {
+	f := newFixture(t, func(c *devissuer.Config) { c.RotateEvery = time.Hour })
+	var mu sync.Mutex
+	var events []apiguard.FetchEvent
+	fetches := func() (all, forced int) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, e := range events {
+			if e.Err != nil {
+				t.Errorf("key fetch failed: %v", e.Err)
+			}
+			if e.Forced {
+				forced++
+			}
+		}
+		return len(events), forced
+	}
+	v, err := apiguard.New(apiguard.Config{
+		Issuer: f.issuerURL,
+		Now:    f.clock.Now,
+		OnFetch: func(e apiguard.FetchEvent) {
+			mu.Lock()
+			events = append(events, e)
+			mu.Unlock()
+		},
+		DisableCache: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	verify := func(when string) {
+		t.Helper()
+		if _, err := v.Verify(ctx(t), f.ccToken(t)); err != nil {
+			t.Fatalf("%s: token refused: %v", when, err)
+		}
+	}
+	verify("start")
+	for i := range 6 {
+		// An hour on: the key set is due, and a request starts its refresh.
+		f.clock.Advance(time.Hour)
+		before, _ := fetches()
+		verify("before rotation")
+		deadline := time.Now().Add(10 * time.Second)
+		for n, _ := fetches(); n == before; n, _ = fetches() {
+			if time.Now().After(deadline) {
+				t.Fatalf("rotation %d: the verifier did not refresh its due key set within 10s", i)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		if err := f.iss.Rotate(); err != nil {
+			t.Fatal(err)
+		}
+		verify("after rotation")
+	}
+	if _, forced := fetches(); forced != 0 {
+		t.Errorf("got %d fetches forced by an unknown kid, want 0: the next key was not published ahead", forced)
 	}
 }
