@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Runs apiguard's tests, installing what they need first.
+#
+#   ./scripts/test.sh                          everything: all modules, benchmarks once, short fuzzing
+#   ./scripts/test.sh -run TestX ./devissuer   only `go test -race -count=1 ARGS` in the root module
+#
+# What the tests need: redis-server and chromium (Debian packages), installed
+# with apt-get when they are not on PATH. Then:
+#   1. go test -race -count=1 ./...  in the root module;
+#   2. the same in every nested module (any other go.mod outside testdata/),
+#      and in bench/ also its benchmarks once, briefly (-benchtime 10x);
+#   3. every fuzz target (func FuzzXxx(*testing.F)) for FUZZTIME each
+#      (default 10s; 0 or "skip" skips fuzzing).
+# Every step runs even when an earlier one failed; the script exits non-zero
+# if any failed and lists them at the end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# The Go toolchain for every step. The machine's go1.26.8 has standard-library
+# vulnerabilities (net/http, crypto/tls, crypto/x509, html/template; fixed in
+# go1.26.9/go1.26.10) that govulncheck finds reachable from apiguard; go1.27.3
+# has them fixed, and the go command fetches it from the Go module proxy on
+# first use (about 76 MB). GOTOOLCHAIN=local runs the machine's own Go instead.
+export GOTOOLCHAIN=${GOTOOLCHAIN:-go1.27.3}
+
+FUZZTIME=${FUZZTIME:-10s}
+
+log() { printf '==> %s\n' "$*"; }
+
+as_root() {
+	if [[ $(id -u) -eq 0 ]]; then
+		"$@"
+	else
+		sudo "$@"
+	fi
+}
+
+# quiet runs a command with its output held back, and shows it only if the command fails.
+quiet() {
+	local out
+	if ! out=$("$@" 2>&1); then
+		printf '%s\n' "$out" >&2
+		echo "test.sh: failed: $*" >&2
+		return 1
+	fi
+}
+
+install_deps() {
+	local missing=()
+	command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+	command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+	if [[ ${#missing[@]} -eq 0 ]]; then
+		return 0
+	fi
+	log "installing ${missing[*]} with apt-get"
+	quiet as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
+	quiet as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+install_deps
+
+# With arguments: one go test in the root module, nothing else.
+if [[ $# -gt 0 ]]; then
+	exec go test -race -count=1 "$@"
+fi
+
+failed=()
+timings=()
+
+# step NAME DIR CMD...: runs CMD in DIR, timing it and recording a failure.
+step() {
+	local name=$1 dir=$2
+	shift 2
+	local start=$SECONDS
+	log "$name"
+	if ! (cd "$dir" && "$@"); then
+		failed+=("$name")
+	fi
+	timings+=("$(printf '%5ss  %s' $((SECONDS - start)) "$name")")
+}
+
+# Nested modules, in a stable order; testdata holds fixtures, not modules.
+mapfile -t nested < <(find . -name go.mod -not -path ./go.mod -not -path '*/testdata/*' -not -path './.git/*' |
+	sed 's|/go.mod$||' | sort)
+
+step "go test (root module)" . go test -race -count=1 ./...
+
+for mod in "${nested[@]}"; do
+	step "go test (${mod#./})" "$mod" go test -race -count=1 ./...
+	if [[ $mod == ./bench ]]; then
+		step "benchmarks (bench, 10x)" "$mod" go test -run '^$' -bench . -benchtime 10x ./...
+	fi
+done
+
+# module_root DIR: the nearest directory at or above DIR holding a go.mod.
+module_root() {
+	local d=$1
+	while [[ $d != . && ! -f $d/go.mod ]]; do
+		d=$(dirname "$d")
+	done
+	echo "$d"
+}
+
+if [[ $FUZZTIME == 0 || $FUZZTIME == skip ]]; then
+	log "fuzzing skipped (FUZZTIME=$FUZZTIME)"
+else
+	# "dir name" pairs, one per fuzz target.
+	mapfile -t targets < <(
+		grep -rEo --include='*_test.go' '^func Fuzz[A-Za-z0-9_]*\([A-Za-z0-9_]+ \*testing\.F\)' . 2>/dev/null |
+			grep -v -e '/testdata/' -e '^\./\.git/' |
+			sed -E 's|^(.*)/[^/]+_test\.go:func (Fuzz[A-Za-z0-9_]*)\(.*$|\1 \2|' |
+			sort -u
+	)
+	if [[ ${#targets[@]} -eq 0 ]]; then
+		log "no fuzz targets found"
+	fi
+	for t in "${targets[@]}"; do
+		dir=${t% *}
+		name=${t##* }
+		root=$(module_root "$dir")
+		rel=${dir#"$root"}
+		rel=${rel#/}
+		pkg=./${rel:-.}
+		step "fuzz ${dir#./} $name ($FUZZTIME)" "$root" \
+			go test -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" "$pkg"
+	done
+fi
+
+log "test.sh timings"
+printf '%s\n' "${timings[@]}"
+if [[ ${#failed[@]} -gt 0 ]]; then
+	echo "test.sh: FAILED:" >&2
+	printf '  - %s\n' "${failed[@]}" >&2
+	exit 1
+fi
+echo "test.sh: all steps passed"
