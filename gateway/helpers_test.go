@@ -6,7 +6,6 @@ import (
 	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"math/big"
@@ -31,7 +30,7 @@ type testIssuer struct {
 	URL string // the issuer identifier
 }
 
-func newTestIssuer(t *testing.T) *testIssuer {
+func newTestIssuer(t testing.TB) *testIssuer {
 	t.Helper()
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -61,12 +60,12 @@ func newTestIssuer(t *testing.T) *testIssuer {
 }
 
 // token mints an access token for sub; extra claims override the defaults.
-func (ti *testIssuer) token(t *testing.T, extra map[string]any) string {
+func (ti *testIssuer) token(t testing.TB, extra map[string]any) string {
 	t.Helper()
 	return ti.tokenWithKey(t, ti.key, extra)
 }
 
-func (ti *testIssuer) tokenWithKey(t *testing.T, key *rsa.PrivateKey, extra map[string]any) string {
+func (ti *testIssuer) tokenWithKey(t testing.TB, key *rsa.PrivateKey, extra map[string]any) string {
 	t.Helper()
 	now := time.Now()
 	claims := jwt.MapClaims{
@@ -115,7 +114,7 @@ type echo struct {
 }
 
 // newEcho starts an upstream that answers with the request it received.
-func newEcho(t *testing.T, name string) *httptest.Server {
+func newEcho(t testing.TB, name string) *httptest.Server {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -151,7 +150,7 @@ func newFixture(t *testing.T, ti *testIssuer, config string, vars map[string]str
 	return &fixture{gw: gw, srv: srv, issuer: ti, logs: logs}
 }
 
-func newGateway(t *testing.T, issuer string, cfg *gateway.Config, logs io.Writer) *gateway.Gateway {
+func newGateway(t testing.TB, issuer string, cfg *gateway.Config, logs io.Writer) *gateway.Gateway {
 	t.Helper()
 	v, err := apiguard.New(apiguard.Config{Issuer: issuer, FetchTimeout: 2 * time.Second})
 	if err != nil {
@@ -221,7 +220,6 @@ func errorCode(t *testing.T, resp *http.Response) string {
 	return body.Error
 }
 
-var _ = fmt.Sprintf
 
 // newAdmin serves the fixture's admin endpoints.
 func newAdmin(t *testing.T, f *fixture) *httptest.Server {
