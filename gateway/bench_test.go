@@ -51,4 +51,3 @@ func BenchmarkProxy(b *testing.B) {
 	b.Run("gateway-public", func(b *testing.B) { run(b, srv.URL+"/public/1", "") })
 	b.Run("gateway-token", func(b *testing.B) { run(b, srv.URL+"/orders/1", token) })
 }
-

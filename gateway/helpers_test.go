@@ -220,7 +220,6 @@ func errorCode(t *testing.T, resp *http.Response) string {
 	return body.Error
 }
 
-
 // newAdmin serves the fixture's admin endpoints.
 func newAdmin(t *testing.T, f *fixture) *httptest.Server {
 	t.Helper()
