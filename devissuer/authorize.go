@@ -1,6 +1,8 @@
 package devissuer
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"net/http"
 	"net/url"
 	"slices"
@@ -10,6 +12,17 @@ import (
 
 // sessionCookie names the issuer's own browser session, scoped to its path.
 const sessionCookie = "devissuer_session"
+
+// maxPendingLogins bounds the login forms waiting for a user, so a loop
+// fetching /v1/authorize cannot grow memory without end.
+const maxPendingLogins = 10000
+
+// validChallenge reports whether c is an S256 code challenge: the
+// base64url encoding, without padding, of a SHA-256 hash.
+func validChallenge(c string) bool {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	return err == nil && len(b) == sha256.Size
+}
 
 // loginRequest is a validated authorization request waiting for the user to
 // sign in through the form.
@@ -156,7 +169,7 @@ func (iss *Issuer) authorize(w http.ResponseWriter, r *http.Request) {
 		fail("invalid_request", "PKCE is required: the 'code_challenge' parameter is missing.")
 	case q.Get("code_challenge_method") != "S256":
 		fail("invalid_request", "The 'code_challenge_method' parameter must be S256.")
-	case len(q.Get("code_challenge")) != 43 || !validVerifier(q.Get("code_challenge")+"AAAAAAAA"):
+	case !validChallenge(q.Get("code_challenge")):
 		fail("invalid_request", "The 'code_challenge' parameter is not a base64url-encoded SHA-256 hash.")
 	case len(scopes) == 0:
 		fail("invalid_scope", "The 'scope' parameter is required.")
@@ -197,8 +210,15 @@ func (iss *Issuer) continueAuthorize(w http.ResponseWriter, r *http.Request, lr 
 	lr.expires = now.Add(loginTTL)
 	iss.mu.Lock()
 	iss.pruneLocked(now)
-	iss.logins[id] = lr
+	full := len(iss.logins) >= maxPendingLogins
+	if !full {
+		iss.logins[id] = lr
+	}
 	iss.mu.Unlock()
+	if full {
+		iss.renderPage(w, http.StatusServiceUnavailable, page{Title: "Sign-in error", Error: "Too many sign-ins in progress; try again in a few minutes."})
+		return
+	}
 	iss.renderPage(w, http.StatusOK, page{Title: "Sign in", Action: iss.path + "/v1/authorize", Request: id,
 		ClientName: clientName(lr.client), Username: lr.loginHint})
 }

@@ -2,6 +2,7 @@ package devissuer_test
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -212,4 +213,28 @@ func TestSessionAndLogout(t *testing.T) {
 			t.Errorf("got %d %q, want 200 and a signed-out page", resp.StatusCode, body)
 		}
 	})
+}
+
+// TestPendingLoginsAreBounded keeps a loop of authorization requests from
+// growing memory: past the bound the form is refused until forms expire.
+func TestPendingLoginsAreBounded(t *testing.T) {
+	f := newFixture(t, nil)
+	u := f.authURL(nil)
+	status := func() int {
+		rec := httptest.NewRecorder()
+		f.iss.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, u, nil))
+		return rec.Code
+	}
+	for i := range 10000 {
+		if got := status(); got != http.StatusOK {
+			t.Fatalf("form %d: got %d, want 200", i+1, got)
+		}
+	}
+	if got := status(); got != http.StatusServiceUnavailable {
+		t.Errorf("form 10001: got %d, want 503", got)
+	}
+	f.clock.Advance(11 * time.Minute)
+	if got := status(); got != http.StatusOK {
+		t.Errorf("after the forms expired: got %d, want 200", got)
+	}
 }

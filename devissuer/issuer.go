@@ -26,12 +26,13 @@ type Issuer struct {
 	mux     *http.ServeMux
 	page    *template.Template
 
-	mu       sync.Mutex
-	logins   map[string]*loginRequest   // pending authorize requests, by id
-	codes    map[string]*codeGrant      // by SHA-256 of the code
-	refresh  map[string]*refreshGrant   // by SHA-256 of the token
-	revoked  map[string]time.Time       // access token jti → its expiry
-	sessions map[string]*browserSession // by SHA-256 of the cookie value
+	mu        sync.Mutex
+	logins    map[string]*loginRequest   // pending authorize requests, by id
+	codes     map[string]*codeGrant      // by SHA-256 of the code
+	refresh   map[string]*refreshGrant   // by SHA-256 of the token
+	revoked   map[string]time.Time       // access token jti → its expiry
+	sessions  map[string]*browserSession // by SHA-256 of the cookie value
+	lastPrune time.Time
 }
 
 // New validates cfg, generates the first signing key and the next one, and

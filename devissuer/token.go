@@ -338,8 +338,13 @@ func (iss *Issuer) revokeFamilyLocked(family string) {
 }
 
 // pruneLocked forgets expired codes, refresh tokens, revocations, logins and
-// sessions. The caller holds iss.mu.
+// sessions, at most once a minute so that inserts stay cheap; lookups check
+// expiry themselves. The caller holds iss.mu.
 func (iss *Issuer) pruneLocked(now time.Time) {
+	if now.Sub(iss.lastPrune) < time.Minute {
+		return
+	}
+	iss.lastPrune = now
 	for k, g := range iss.codes {
 		// Keep used codes until their tokens expire, to answer a replay.
 		if !now.Before(g.expires) && !now.Before(g.issuedExpiry) {
