@@ -351,3 +351,32 @@ func TestBasicCredentialsEncoding(t *testing.T) {
 		})
 	}
 }
+
+// TestPublicClientCodeFlow runs the code flow for a public client (no
+// secret), which PKCE alone protects, through x/oauth2.
+func TestPublicClientCodeFlow(t *testing.T) {
+	f := newFixture(t, nil)
+	conf := &oauth2.Config{
+		ClientID:    "spa",
+		RedirectURL: "http://127.0.0.1:3000/cb",
+		Scopes:      []string{"openid", "api:read"},
+		Endpoint:    oauth2.Endpoint{AuthURL: f.endpoint("authorize"), TokenURL: f.endpoint("token"), AuthStyle: oauth2.AuthStyleInParams},
+	}
+	verifier := oauth2.GenerateVerifier()
+	b := newBrowser(t)
+	req := f.openLoginForm(t, b, conf.AuthCodeURL("st", oauth2.S256ChallengeOption(verifier)))
+	q := redirectParams(t, f.submitLogin(t, b, req, userName, userPass, "login"), conf.RedirectURL)
+	if _, err := conf.Exchange(ctx(t), q.Get("code"), oauth2.VerifierOption(oauth2.GenerateVerifier())); err == nil {
+		t.Error("public client with a wrong verifier: got a token, want invalid_grant")
+	}
+	tok, err := conf.Exchange(ctx(t), q.Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatalf("exchange: %v", err)
+	}
+	if c := payload(t, tok.AccessToken); c["cid"] != "spa" || c["uid"] != "00ualice" {
+		t.Errorf("got cid %v uid %v, want spa and 00ualice", c["cid"], c["uid"])
+	}
+	if tok.RefreshToken != "" {
+		t.Error("got a refresh token without offline_access")
+	}
+}
