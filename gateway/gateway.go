@@ -149,7 +149,7 @@ func (g *Gateway) serveReserved(w http.ResponseWriter, r *http.Request) bool {
 		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 		defer cancel()
 		if err := g.mw.Verifier.Ready(ctx); err != nil {
-			g.log.Warn("not ready", "reason", apiguard.Reason(err), "err", err)
+			g.log.Debug("not ready", "reason", apiguard.Reason(err), "err", err)
 			writeStatus(w, http.StatusServiceUnavailable, "unavailable")
 			return true
 		}
@@ -194,8 +194,7 @@ func (g *Gateway) serveProxy(w http.ResponseWriter, r *http.Request) {
 	if !ru.public {
 		claims, err := g.mw.Check(r, ru.policies...)
 		if err != nil {
-			reason = apiguard.Reason(err)
-			g.mw.WriteError(sw, err)
+			reason = g.refuse(sw, r, err)
 			return
 		}
 		d.claims = claims
@@ -324,14 +323,23 @@ func (g *Gateway) serveAuth(w http.ResponseWriter, r *http.Request) {
 	if !ru.public {
 		claims, err := g.mw.Check(r, ru.policies...)
 		if err != nil {
-			reason = apiguard.Reason(err)
-			g.mw.WriteError(sw, err)
+			reason = g.refuse(sw, r, err)
 			return
 		}
 		setIdentity(sw.Header(), claims)
 	}
 	sw.Header().Set("Cache-Control", "no-store")
 	sw.WriteHeader(http.StatusOK)
+}
+
+// refuse answers a failed check as apiguard's middleware does (calling its
+// OnRefuse hook) and returns the reason label.
+func (g *Gateway) refuse(w http.ResponseWriter, r *http.Request, err error) string {
+	if g.mw.OnRefuse != nil {
+		g.mw.OnRefuse(r, err)
+	}
+	g.mw.WriteError(w, err)
+	return apiguard.Reason(err)
 }
 
 func firstNonEmpty(vals ...string) string {
