@@ -1,4 +1,4 @@
-package apiguard_test
+package apiguard
 
 import (
 	"context"
@@ -10,12 +10,12 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math/big"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/apiguard/apiguard"
 	"github.com/apiguard/apiguard/internal/testissuer"
 )
 
@@ -124,8 +124,8 @@ var benchAlgs = []struct{ alg, kid string }{{"RS256", "rs256"}, {"ES256", "es256
 func BenchmarkVerify(b *testing.B) {
 	iss := testissuer.New(b)
 	ctx := context.Background()
-	newV := func(disable bool) *apiguard.Verifier {
-		v, err := apiguard.New(apiguard.Config{Issuer: iss.URL, DisableCache: disable})
+	newV := func(disable bool) *Verifier {
+		v, err := New(Config{Issuer: iss.URL, DisableCache: disable})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -141,7 +141,7 @@ func BenchmarkVerify(b *testing.B) {
 		b.Run(a.alg+"/floor", func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if err := floorVerify(token, keys, a.alg, iss.URL, apiguard.DefaultAudience, time.Now()); err != nil {
+				if err := floorVerify(token, keys, a.alg, iss.URL, DefaultAudience, time.Now()); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -190,7 +190,7 @@ func TestFloorVerify(t *testing.T) {
 			ok    bool
 		}{
 			{"valid", good, true},
-			{"aud array", claims("aud", []string{"x", apiguard.DefaultAudience}), true},
+			{"aud array", claims("aud", []string{"x", DefaultAudience}), true},
 			{"bad signature", tampered, false},
 			{"wrong issuer", claims("iss", "https://evil.example"), false},
 			{"wrong audience", claims("aud", "api://other"), false},
@@ -199,11 +199,45 @@ func TestFloorVerify(t *testing.T) {
 		}
 		for _, tt := range tests {
 			t.Run(a.alg+"/"+tt.name, func(t *testing.T) {
-				err := floorVerify(tt.token, keys, a.alg, iss.URL, apiguard.DefaultAudience, now)
+				err := floorVerify(tt.token, keys, a.alg, iss.URL, DefaultAudience, now)
 				if got := err == nil; got != tt.ok {
 					t.Errorf("floorVerify: got ok=%v (err %v), want ok=%v", got, err, tt.ok)
 				}
 			})
 		}
+	}
+}
+
+// TestCacheHoldsSize checks that a cache of size n holds n tokens: the bound
+// is global, so tokens that spread unevenly over the shards are not evicted
+// early (with a bound per shard, 116 of 1,000 missed, each miss paying a
+// full signature check). It also checks that the bound holds when more
+// tokens arrive.
+func TestCacheHoldsSize(t *testing.T) {
+	now := time.Now()
+	k := &key{kid: "k"}
+	claims := &Claims{Expiry: now.Add(time.Hour)}
+	for _, size := range []int{64, 1000, 20_000} {
+		t.Run(fmt.Sprint(size), func(t *testing.T) {
+			c := newTokenCache(size)
+			for i := range size {
+				c.put(fmt.Sprintf("token-%d", i), claims, k, now)
+			}
+			misses := 0
+			for i := range size {
+				if c.get(fmt.Sprintf("token-%d", i), now) == nil {
+					misses++
+				}
+			}
+			if misses != 0 {
+				t.Errorf("got %d misses of %d tokens in a cache of %d, want 0", misses, size, size)
+			}
+			for i := range size {
+				c.put(fmt.Sprintf("more-%d", i), claims, k, now)
+			}
+			if got, limit := c.len(), size+2*cacheShards; got < size || got > limit {
+				t.Errorf("got %d entries after %d puts into a cache of %d, want %d to %d", got, 2*size, size, size, limit)
+			}
+		})
 	}
 }

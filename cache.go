@@ -3,6 +3,7 @@ package apiguard
 import (
 	"crypto/sha256"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 )
@@ -16,8 +17,14 @@ import (
 // must not allocate, entries die at their own exp, and eviction can be
 // simple because every entry expires within the token lifetime anyway.
 type tokenCache struct {
-	shards   [cacheShards]cacheShard
-	perShard int
+	shards [cacheShards]cacheShard
+	// size bounds the entries over all shards. The bound is global, not per
+	// shard: tokens do not spread evenly over the shards, and a per-shard
+	// bound of size/cacheShards evicted from the fuller shards long before
+	// the cache held size tokens (filled to its size, a cache of 1,000
+	// then missed 116 of its tokens, and one of 20,000 missed 460).
+	size int64
+	n    atomic.Int64 // entries, over all shards
 }
 
 const cacheShards = 64
@@ -34,7 +41,7 @@ type cacheEntry struct {
 }
 
 func newTokenCache(size int) *tokenCache {
-	c := &tokenCache{perShard: max(1, size/cacheShards)}
+	c := &tokenCache{size: int64(max(1, size))}
 	for i := range c.shards {
 		c.shards[i].m = make(map[[sha256.Size]byte]cacheEntry)
 	}
@@ -64,24 +71,31 @@ func digest(token string) [sha256.Size]byte {
 	return sha256.Sum256(unsafe.Slice(unsafe.StringData(token), len(token)))
 }
 
-// put remembers a verified token. When the shard is full it first drops a
-// few expired entries, and otherwise an arbitrary one (Go's map iteration
-// starts at a random place, so this is random eviction at O(1)).
+// put remembers a verified token. When the cache is full it first drops a
+// few expired entries of the token's shard, and otherwise an arbitrary one
+// (Go's map iteration starts at a random place, so this is random eviction
+// at O(1)). A full cache whose token's shard is empty takes the entry
+// anyway, as do shards that find it not quite full at the same moment, so
+// the cache passes size by at most a few entries per shard.
 func (c *tokenCache) put(token string, claims *Claims, k *key, now time.Time) {
 	sum := digest(token)
 	e := cacheEntry{claims: claims, exp: claims.Expiry.UnixNano(), key: k}
 	s := &c.shards[sum[0]%cacheShards]
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.m[sum]; !ok && len(s.m) >= c.perShard {
-		s.evict(now.UnixNano())
+	if _, ok := s.m[sum]; !ok {
+		if c.n.Load() >= c.size {
+			c.n.Add(-int64(s.evict(now.UnixNano())))
+		}
+		c.n.Add(1)
 	}
 	s.m[sum] = e
 }
 
 // evict removes expired or voided entries among the first few it visits,
-// or else one arbitrary entry.
-func (s *cacheShard) evict(now int64) {
+// or else one arbitrary entry, and returns how many it removed; s.mu must
+// be held.
+func (s *cacheShard) evict(now int64) int {
 	const sample = 8
 	seen, dropped := 0, 0
 	var victim [sha256.Size]byte
@@ -98,7 +112,9 @@ func (s *cacheShard) evict(now int64) {
 	}
 	if dropped == 0 && seen > 0 {
 		delete(s.m, victim)
+		dropped++
 	}
+	return dropped
 }
 
 // len returns the number of entries (for tests and metrics).
