@@ -220,11 +220,18 @@ func safeCode(c string) string {
 	return c
 }
 
-// describeOAuthError returns err's OAuth error code, or err itself.
+// describeOAuthError returns err's OAuth error code, or its HTTP status,
+// for logs; never the response body.
 func describeOAuthError(err error) string {
 	var re *oauth2.RetrieveError
-	if errors.As(err, &re) && re.ErrorCode != "" {
-		return re.ErrorCode
+	if errors.As(err, &re) {
+		if re.ErrorCode != "" {
+			return re.ErrorCode
+		}
+		if re.Response != nil {
+			return "token endpoint answered " + re.Response.Status
+		}
+		return "token endpoint refused the request"
 	}
 	return err.Error()
 }

@@ -1,7 +1,6 @@
 package login_test
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"html"
@@ -68,6 +67,9 @@ type fixture struct {
 	apps      []*app
 	// refreshes counts refresh_token grants at the issuer's token endpoint.
 	refreshes atomic.Int64
+	// swapNonce, when set, makes the authorization requests reaching the
+	// issuer carry another nonce than the one the service sent.
+	swapNonce atomic.Bool
 }
 
 type fixtureOptions struct {
@@ -78,6 +80,8 @@ type fixtureOptions struct {
 	absolute    time.Duration
 	logger      *slog.Logger
 	noAccessVer bool
+	// refreshTTL is the issuer's refresh token life; default its own.
+	refreshTTL time.Duration
 }
 
 func newFixture(t *testing.T, opts fixtureOptions) *fixture {
@@ -100,6 +104,11 @@ func newFixture(t *testing.T, opts fixtureOptions) *fixture {
 	}
 	var issuerHandler http.Handler
 	f.issuerSrv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if f.swapNonce.Load() && r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/v1/authorize") {
+			q := r.URL.Query()
+			q.Set("nonce", "a-nonce-the-service-never-sent")
+			r.URL.RawQuery = q.Encode()
+		}
 		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/v1/token") {
 			body, _ := io.ReadAll(r.Body)
 			if q, _ := url.ParseQuery(string(body)); q.Get("grant_type") == "refresh_token" {
@@ -121,6 +130,7 @@ func newFixture(t *testing.T, opts fixtureOptions) *fixture {
 	cfg.Issuer = f.issuerURL
 	cfg.Now = f.clock.Now
 	cfg.Users[0].Name = userFullName
+	cfg.RefreshTokenTTL = opts.refreshTTL
 	f.issuer, err = devissuer.New(cfg)
 	if err != nil {
 		t.Fatalf("devissuer.New: %v", err)
@@ -318,10 +328,4 @@ func sessionCookie(t *testing.T, b *browser, a *app) *http.Cookie {
 		}
 	}
 	return nil
-}
-
-func ctx(t *testing.T) context.Context {
-	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	return c
 }

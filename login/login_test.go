@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
@@ -541,5 +542,60 @@ func TestNewValidates(t *testing.T) {
 	}
 	if got, want := svc.PostLogoutRedirectURL(), "https://app.example/api/logout/callback"; got != want {
 		t.Errorf("PostLogoutRedirectURL = %q, want %q", got, want)
+	}
+}
+
+func TestNonceMismatch(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	a := f.apps[0]
+	f.swapNonce.Store(true)
+	b := newBrowser(t)
+	resp, body := b.get(a.url("/login"))
+	resp, body = f.submitLogin(b, resp.Request.URL, body, "login", true)
+	if resp.StatusCode != http.StatusBadRequest || resp.Request.URL.Path != "/login/callback" || title(body) != "Sign-in link not valid" {
+		t.Errorf("ID token with another nonce: %d %s %q, want 400 Sign-in link not valid at the callback",
+			resp.StatusCode, resp.Request.URL.Path, title(body))
+	}
+	if resp, _ := b.getNoFollow(a.url("/profile")); resp.StatusCode != http.StatusFound {
+		t.Errorf("/profile after the refused login: %d, want 302 to /login (not logged in)", resp.StatusCode)
+	}
+}
+
+func TestRefreshRefused(t *testing.T) {
+	// The refresh token dies before the access token: the next refresh is
+	// refused and the session ends.
+	f := newFixture(t, fixtureOptions{idle: 2 * time.Hour, refreshTTL: 30 * time.Minute})
+	a := f.apps[0]
+	b := newBrowser(t)
+	f.login(b, a, "")
+	f.clock.Advance(59 * time.Minute)
+	resp, body := b.getNoFollow(a.url("/profile"))
+	if resp.StatusCode != http.StatusUnauthorized || title(body) != "Your session has expired" {
+		t.Errorf("/profile after a refused refresh: %d %q, want 401 expired", resp.StatusCode, title(body))
+	}
+	if f.refreshes.Load() != 1 {
+		t.Errorf("refresh attempts = %d, want 1", f.refreshes.Load())
+	}
+	if resp, _ := b.getNoFollow(a.url("/secure-data")); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("/secure-data after the session ended: %d, want 401", resp.StatusCode)
+	}
+}
+
+func TestIssuerDown(t *testing.T) {
+	down := httptest.NewServer(http.NotFoundHandler())
+	issuer := down.URL + "/oauth2/default"
+	down.Close()
+	app := httptest.NewServer(nil)
+	defer app.Close()
+	svc, err := login.New(login.Config{Issuer: issuer, ClientID: clientID, PublicURL: app.URL})
+	if err != nil {
+		t.Fatalf("New with the issuer down: %v, want nil (discovery is lazy)", err)
+	}
+	mux := http.NewServeMux()
+	svc.Register(mux)
+	app.Config.Handler = mux
+	resp, body := newBrowser(t).getNoFollow(app.URL + "/login")
+	if resp.StatusCode != http.StatusBadGateway || title(body) != "Sign-in failed" {
+		t.Errorf("/login with the issuer down: %d %q, want 502 Sign-in failed", resp.StatusCode, title(body))
 	}
 }

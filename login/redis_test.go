@@ -39,7 +39,7 @@ func TestTwoInstancesShareSessions(t *testing.T) {
 	a, b := f.apps[0], f.apps[1]
 	br := newBrowser(t)
 
-	resp, body := f.login(br, a, "")
+	resp, _ := f.login(br, a, "")
 	if resp.StatusCode != http.StatusOK || resp.Request.URL.Host != strings.TrimPrefix(a.srv.URL, "http://") {
 		t.Fatalf("login through A ended at %d %s, want 200 on A", resp.StatusCode, resp.Request.URL)
 	}
@@ -49,7 +49,7 @@ func TestTwoInstancesShareSessions(t *testing.T) {
 	}
 
 	// B knows the session: its profile shows the user, its API accepts it.
-	resp, body = br.getNoFollow(b.url("/profile"))
+	resp, body := br.getNoFollow(b.url("/profile"))
 	if resp.StatusCode != http.StatusOK || !strings.Contains(body, userFullName) {
 		t.Fatalf("/profile on B: %d %q, want 200 with %s", resp.StatusCode, title(body), userFullName)
 	}
