@@ -599,3 +599,30 @@ func TestIssuerDown(t *testing.T) {
 		t.Errorf("/login with the issuer down: %d %q, want 502 Sign-in failed", resp.StatusCode, title(body))
 	}
 }
+
+func TestSecureCookieOverHTTPS(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	svc, err := login.New(login.Config{Issuer: f.issuerURL, ClientID: clientID, ClientSecret: clientSecret, PublicURL: "https://app.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	svc.Register(mux)
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "https://app.example/login", nil))
+	if rec.Code != http.StatusFound {
+		t.Fatalf("GET /login: %d, want 302", rec.Code)
+	}
+	loc, _ := url.Parse(rec.Header().Get("Location"))
+	if got, want := loc.Query().Get("redirect_uri"), "https://app.example/login/callback"; got != want {
+		t.Errorf("redirect_uri = %q, want %q", got, want)
+	}
+	cs := rec.Result().Cookies()
+	if len(cs) != 1 {
+		t.Fatalf("got %d cookies, want 1", len(cs))
+	}
+	c := cs[0]
+	if c.Name != "__Host-apiguard_session" || !c.Secure || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Path != "/" || c.Domain != "" {
+		t.Errorf("cookie = %+v, want __Host-apiguard_session, Secure, HttpOnly, SameSite=Lax, Path=/, no Domain", c)
+	}
+}
