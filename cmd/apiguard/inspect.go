@@ -139,10 +139,14 @@ func hintFor(err error, claims map[string]any, issuer, audience string) string {
 	switch {
 	case errors.Is(err, apiguard.ErrAudience):
 		aud := fmt.Sprint(claims["aud"])
-		if cid, _ := claims["cid"].(string); cid != "" && strings.Contains(aud, cid) || claims["nonce"] != nil {
-			return "the audience is a client id: this is an ID token, or the API expects the wrong audience. Okta access tokens carry the authorization server's audience (api://default for the default server), not the client id."
+		cid, _ := claims["cid"].(string)
+		switch {
+		case cid != "" && audience == cid:
+			return fmt.Sprintf("the audience expected is a client id (the tutorial's mistake): access tokens carry the authorization server's audience, here %s (api://default for Okta's default server); set OKTA_AUDIENCE to it", aud)
+		case cid != "" && strings.Contains(aud, cid) || claims["nonce"] != nil:
+			return "the audience is a client id: this is an ID token; send the access token. Okta access tokens carry the authorization server's audience (api://default for the default server)."
 		}
-		return fmt.Sprintf("the token's aud is %s; set OKTA_AUDIENCE to the audience of your authorization server if %q is wrong", aud, audience)
+		return fmt.Sprintf("the token's aud is %s; set OKTA_AUDIENCE to your authorization server's audience if %q is wrong", aud, audience)
 	case errors.Is(err, apiguard.ErrIssuer):
 		if iss, _ := claims["iss"].(string); strings.TrimSuffix(iss, "/") == strings.TrimSuffix(issuer, "/") {
 			return "the issuers differ only by a trailing slash; OKTA_ISSUER must be exactly the token's iss"

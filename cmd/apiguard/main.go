@@ -104,7 +104,8 @@ func (e *usageError) Error() string { return e.err.Error() }
 func (e *usageError) Unwrap() error { return e.err }
 
 // loadDotEnv adds the variables of a .env file to the environment, without
-// overriding variables already set (the environment wins over the file).
+// overriding variables set to a value (the environment wins over the file;
+// an empty variable counts as unset, as it does for every setting).
 func loadDotEnv(path string) error {
 	vars, err := godotenv.Read(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -114,7 +115,7 @@ func loadDotEnv(path string) error {
 		return fmt.Errorf("failed to read %s: %w", path, err)
 	}
 	for k, v := range vars {
-		if _, set := os.LookupEnv(k); !set {
+		if os.Getenv(k) == "" {
 			if err := os.Setenv(k, v); err != nil {
 				return fmt.Errorf("failed to set %s from %s: %w", k, path, err)
 			}
