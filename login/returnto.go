@@ -12,7 +12,8 @@ const maxReturnTo = 2048
 // safeReturnTo reports whether s is a path on this site that is safe to
 // redirect to: it starts with one "/" (not "//" or "/\"), holds no
 // backslash, whitespace or control character, and still does after one more
-// round of percent-decoding, and parses as a path with no scheme or host.
+// round of percent-decoding, and parses, decoded or not, as a path with no
+// scheme or host.
 func safeReturnTo(s string) bool {
 	if s == "" || len(s) > maxReturnTo || !localPath(s) {
 		return false
@@ -21,9 +22,11 @@ func safeReturnTo(s string) bool {
 	if err != nil || !localPath(dec) {
 		return false
 	}
-	u, err := url.Parse(s)
-	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
-		return false
+	for _, v := range []string{s, dec} {
+		u, err := url.Parse(v)
+		if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
+			return false
+		}
 	}
 	return true
 }
