@@ -59,6 +59,22 @@ func TestStoreContract(t *testing.T) {
 			st, _ := newRedisStore(t, addr, testSecret)
 			return st
 		},
+		"redis cluster": func(t *testing.T) Store {
+			srv := redistest.NewCluster(t)
+			client, err := NewRedisClient("redis://" + srv.Addr() + "?cluster=true")
+			if err != nil {
+				t.Fatalf("NewRedisClient: %v", err)
+			}
+			t.Cleanup(func() { _ = client.Close() })
+			if _, ok := client.(*redis.ClusterClient); !ok {
+				t.Fatalf("NewRedisClient(cluster=true) = %T, want *redis.ClusterClient", client)
+			}
+			st, err := NewRedisStore(RedisConfig{Client: client, Secret: testSecret})
+			if err != nil {
+				t.Fatalf("NewRedisStore: %v", err)
+			}
+			return st
+		},
 	}
 	for name, newStore := range stores {
 		t.Run(name, func(t *testing.T) {

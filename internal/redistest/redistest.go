@@ -10,6 +10,9 @@
 //	srv.Stop()    // clients now see connection refused
 //	srv.Restart() // same address, empty data set
 //
+// NewCluster starts a one-node Redis Cluster (cluster mode, all 16384 slots
+// on the one node), for clients that speak the cluster protocol.
+//
 // The server listens on a free 127.0.0.1 port, keeps nothing on disk
 // (--save "" --appendonly no) and runs in a temporary directory.
 //
@@ -25,10 +28,13 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -39,10 +45,11 @@ const readyTimeout = 15 * time.Second
 
 // Server is a redis-server process owned by one test.
 type Server struct {
-	t    testing.TB
-	bin  string
-	dir  string
-	addr string
+	t       testing.TB
+	bin     string
+	dir     string
+	addr    string
+	cluster bool
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -61,6 +68,18 @@ func Start(t testing.TB) string {
 // The server is killed when the test ends.
 func New(t testing.TB) *Server {
 	t.Helper()
+	return newServer(t, false)
+}
+
+// NewCluster launches a one-node Redis Cluster that owns every slot and
+// returns it once the cluster state is ok. It is killed when the test ends.
+func NewCluster(t testing.TB) *Server {
+	t.Helper()
+	return newServer(t, true)
+}
+
+func newServer(t testing.TB, cluster bool) *Server {
+	t.Helper()
 	bin, err := lookBinary()
 	if err != nil {
 		if os.Getenv("APIGUARD_SKIP_REDIS") == "1" {
@@ -68,7 +87,7 @@ func New(t testing.TB) *Server {
 		}
 		t.Fatalf("redistest: %v; install it (Debian: apt-get install -y redis-server) or set APIGUARD_SKIP_REDIS=1 to skip", err)
 	}
-	s := &Server{t: t, bin: bin, dir: t.TempDir()}
+	s := &Server{t: t, bin: bin, dir: t.TempDir(), cluster: cluster}
 	t.Cleanup(s.Stop)
 
 	// A port picked by the kernel can be taken by someone else before
@@ -122,7 +141,7 @@ func (s *Server) start() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	_, port, _ := net.SplitHostPort(s.addr)
-	cmd := exec.Command(s.bin,
+	args := []string{
 		"--port", port,
 		"--bind", "127.0.0.1",
 		"--save", "",
@@ -131,7 +150,16 @@ func (s *Server) start() error {
 		"--daemonize", "no",
 		"--protected-mode", "yes",
 		"--loglevel", "warning",
-	)
+	}
+	if s.cluster {
+		// A restarted node starts empty: forget the previous node's config.
+		nodes := filepath.Join(s.dir, "nodes-"+port+".conf")
+		if err := os.Remove(nodes); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("failed to remove %s: %w", nodes, err)
+		}
+		args = append(args, "--cluster-enabled", "yes", "--cluster-config-file", nodes)
+	}
+	cmd := exec.Command(s.bin, args...)
 	out := &syncBuffer{}
 	cmd.Stdout = out
 	cmd.Stderr = out
@@ -147,6 +175,9 @@ func (s *Server) start() error {
 	deadline := time.Now().Add(readyTimeout)
 	for {
 		err := ping(s.addr)
+		if err == nil && s.cluster {
+			err = clusterReady(s.addr)
+		}
 		if err == nil {
 			s.cmd, s.out, s.done = cmd, out, done
 			return nil
@@ -210,6 +241,64 @@ func ping(addr string) error {
 		return fmt.Errorf("unexpected PING reply %q", line)
 	}
 	return nil
+}
+
+// clusterReady assigns every slot to the node if none is assigned yet and
+// reports whether the cluster state is ok.
+func clusterReady(addr string) error {
+	info, err := command(addr, "CLUSTER INFO")
+	if err != nil {
+		return err
+	}
+	if strings.Contains(info, "cluster_state:ok") {
+		return nil
+	}
+	if strings.Contains(info, "cluster_slots_assigned:0\r\n") {
+		if reply, err := command(addr, "CLUSTER ADDSLOTSRANGE 0 16383"); err != nil {
+			return err
+		} else if reply != "OK" {
+			return fmt.Errorf("CLUSTER ADDSLOTSRANGE answered %q", reply)
+		}
+	}
+	return errors.New("cluster state not ok yet")
+}
+
+// command sends one inline command and returns a simple or bulk string
+// reply.
+func command(addr, cmd string) (string, error) {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(time.Second))
+	if _, err := c.Write([]byte(cmd + "\r\n")); err != nil {
+		return "", err
+	}
+	r := bufio.NewReader(c)
+	line, err := r.ReadString('\n')
+	if err != nil {
+		return "", err
+	}
+	line = strings.TrimSuffix(line, "\r\n")
+	switch {
+	case strings.HasPrefix(line, "+"):
+		return line[1:], nil
+	case strings.HasPrefix(line, "-"):
+		return "", fmt.Errorf("%s: %s", cmd, line[1:])
+	case strings.HasPrefix(line, "$"):
+		n, err := strconv.Atoi(line[1:])
+		if err != nil || n < 0 {
+			return "", fmt.Errorf("%s: bad bulk reply %q", cmd, line)
+		}
+		buf := make([]byte, n+2)
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return "", err
+		}
+		return string(buf[:n]), nil
+	default:
+		return "", fmt.Errorf("%s: unexpected reply %q", cmd, line)
+	}
 }
 
 // syncBuffer collects the server's output for error messages.

@@ -26,6 +26,20 @@ func TestStartStopRestart(t *testing.T) {
 	}
 }
 
+func TestCluster(t *testing.T) {
+	srv := NewCluster(t)
+	for range 2 { // a restarted node is a cluster again
+		info, err := command(srv.Addr(), "CLUSTER INFO")
+		if err != nil || !strings.Contains(info, "cluster_state:ok") || !strings.Contains(info, "cluster_slots_assigned:16384") {
+			t.Fatalf("CLUSTER INFO = %q, %v; want state ok with 16384 slots", info, err)
+		}
+		if got, err := command(srv.Addr(), "SET k v"); err != nil || got != "OK" {
+			t.Fatalf("SET = %q, %v; want OK", got, err)
+		}
+		srv.Restart()
+	}
+}
+
 func TestStartReturnsReadyAddr(t *testing.T) {
 	addr := Start(t)
 	if !strings.HasPrefix(addr, "127.0.0.1:") {
