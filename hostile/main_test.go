@@ -10,7 +10,8 @@
 //     SECURITY.md rule it proves, beside a valid control in every algorithm.
 //   - faults_test.go: the issuer down, slow, rotating, serving garbage,
 //     flooded with unknown kids, or naming another issuer; with numbers.
-//   - race_test.go: many goroutines verifying during rotation and refresh.
+//   - concurrency_test.go: many goroutines verifying during rotation and
+//     refresh, in process and against serve (run them with -race).
 package hostile
 
 import (
