@@ -82,6 +82,11 @@ func (s *Service) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	d := decode(sess.Data)
 	now := s.now()
+	if d.User == nil {
+		// A session that only holds logins in progress lives as long as
+		// they do, so abandoned logins do not fill the store.
+		sess.Until = now.Add(loginTTL)
+	}
 	p := pending{State: randomString(), Verifier: oauth2.GenerateVerifier(), Nonce: randomString(), ReturnTo: returnTo, Created: now}
 	d.Pending = slices.DeleteFunc(d.Pending, func(p pending) bool { return !now.Before(p.Created.Add(loginTTL)) })
 	if len(d.Pending) >= maxPending {

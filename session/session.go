@@ -106,6 +106,10 @@ type Session struct {
 	// CSRFToken is a per-session random token for forms that change state;
 	// compare it with CheckCSRF. It changes when the session is rotated.
 	CSRFToken string
+	// Until, when not zero, ends the session at that time even if the
+	// timeouts would keep it longer: a short-lived session, such as one
+	// that only holds a login in progress. Rotate clears it.
+	Until time.Time
 	// Data is the application's payload.
 	Data []byte
 }
@@ -122,6 +126,7 @@ type envelope struct {
 	Created  time.Time `json:"created"`
 	LastSeen time.Time `json:"last_seen"`
 	CSRF     string    `json:"csrf"`
+	Until    time.Time `json:"until,omitzero"`
 	Data     []byte    `json:"data,omitempty"`
 }
 
@@ -154,7 +159,7 @@ func (m *Manager) Load(r *http.Request) (*Session, error) {
 	if err := json.Unmarshal(blob, &env); err != nil || env.Version != 1 {
 		return nil, ErrExpired
 	}
-	s := &Session{id: id, Created: env.Created, LastSeen: env.LastSeen, CSRFToken: env.CSRF, Data: env.Data}
+	s := &Session{id: id, Created: env.Created, LastSeen: env.LastSeen, CSRFToken: env.CSRF, Until: env.Until, Data: env.Data}
 	if m.ttl(s, m.now()) <= 0 {
 		if err := m.store.Delete(r.Context(), id); err != nil {
 			return nil, err
@@ -166,11 +171,19 @@ func (m *Manager) Load(r *http.Request) (*Session, error) {
 
 // ttl is how long s lives from now if saved now.
 func (m *Manager) ttl(s *Session, now time.Time) time.Duration {
+	return m.end(s).Sub(now)
+}
+
+// end is when s ends if not used again.
+func (m *Manager) end(s *Session) time.Time {
 	end := s.LastSeen.Add(m.idle)
 	if abs := s.Created.Add(m.absolute); abs.Before(end) {
 		end = abs
 	}
-	return end.Sub(now)
+	if !s.Until.IsZero() && s.Until.Before(end) {
+		end = s.Until
+	}
+	return end
 }
 
 // Save stores s, restarting its idle timeout, and sets the session cookie
@@ -184,7 +197,7 @@ func (m *Manager) Save(ctx context.Context, w http.ResponseWriter, s *Session) e
 	if ttl <= 0 {
 		return ErrExpired
 	}
-	blob, err := json.Marshal(envelope{Version: 1, Created: s.Created, LastSeen: s.LastSeen, CSRF: s.CSRFToken, Data: s.Data})
+	blob, err := json.Marshal(envelope{Version: 1, Created: s.Created, LastSeen: s.LastSeen, CSRF: s.CSRFToken, Until: s.Until, Data: s.Data})
 	if err != nil {
 		return fmt.Errorf("failed to encode session: %w", err)
 	}
@@ -198,7 +211,7 @@ func (m *Manager) Save(ctx context.Context, w http.ResponseWriter, s *Session) e
 		Name:     m.cookie,
 		Value:    s.id,
 		Path:     "/",
-		Expires:  s.Created.Add(m.absolute),
+		Expires:  m.cookieExpiry(s),
 		Secure:   m.secure,
 		HttpOnly: true,
 		SameSite: http.SameSiteLaxMode,
@@ -206,8 +219,8 @@ func (m *Manager) Save(ctx context.Context, w http.ResponseWriter, s *Session) e
 	return nil
 }
 
-// Rotate gives s a new id and CSRF token and restarts its absolute timeout,
-// deleting the old id from the store. Call it when privileges change (at
+// Rotate gives s a new id and CSRF token, restarts its absolute timeout and
+// clears Until, deleting the old id from the store. Call it when privileges change (at
 // login), then Save.
 func (m *Manager) Rotate(ctx context.Context, s *Session) error {
 	if s.id != "" {
@@ -216,7 +229,7 @@ func (m *Manager) Rotate(ctx context.Context, s *Session) error {
 		}
 	}
 	now := m.now()
-	s.id, s.CSRFToken, s.Created, s.LastSeen = randomToken(), randomToken(), now, now
+	s.id, s.CSRFToken, s.Created, s.LastSeen, s.Until = randomToken(), randomToken(), now, now, time.Time{}
 	return nil
 }
 
@@ -227,6 +240,16 @@ func (m *Manager) Destroy(ctx context.Context, w http.ResponseWriter, s *Session
 	}
 	m.ClearCookie(w)
 	return nil
+}
+
+// cookieExpiry is when the browser should drop the cookie: the absolute
+// timeout, or Until when earlier.
+func (m *Manager) cookieExpiry(s *Session) time.Time {
+	exp := s.Created.Add(m.absolute)
+	if !s.Until.IsZero() && s.Until.Before(exp) {
+		exp = s.Until
+	}
+	return exp
 }
 
 // ClearCookie expires the session cookie on w.

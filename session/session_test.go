@@ -180,6 +180,34 @@ func TestTimeouts(t *testing.T) {
 	})
 }
 
+func TestUntil(t *testing.T) {
+	clock := newFakeClock()
+	m := newManager(t, Config{Now: clock.Now})
+	s := m.New()
+	s.Until = clock.Now().Add(10 * time.Minute)
+	c := save(t, m, s)
+	if !c.Expires.Equal(s.Until) {
+		t.Errorf("cookie Expires = %v, want Until %v", c.Expires, s.Until)
+	}
+	clock.Advance(9 * time.Minute)
+	if _, err := m.Load(requestWith(c)); err != nil {
+		t.Fatalf("Load before Until: %v, want nil", err)
+	}
+	clock.Advance(time.Minute)
+	if _, err := m.Load(requestWith(c)); !errors.Is(err, ErrExpired) {
+		t.Errorf("Load at Until (idle timeout not reached): error = %v, want ErrExpired", err)
+	}
+
+	s = m.New()
+	s.Until = clock.Now().Add(time.Minute)
+	if err := m.Rotate(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+	if !s.Until.IsZero() {
+		t.Errorf("Until after Rotate = %v, want zero", s.Until)
+	}
+}
+
 func TestRotate(t *testing.T) {
 	clock := newFakeClock()
 	m := newManager(t, Config{Now: clock.Now, IdleTimeout: 45 * time.Minute, AbsoluteTimeout: time.Hour})
