@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,11 +11,14 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/apiguard/apiguard"
 	"github.com/apiguard/apiguard/devissuer"
+	"github.com/apiguard/apiguard/login"
+	"github.com/apiguard/apiguard/session"
 	"github.com/rs/cors"
 )
 
@@ -31,6 +35,7 @@ type serveConfig struct {
 	requiredScopes []string
 	issuerConfig   string
 	sessionSecret  string
+	loginScopes    []string
 	logFormat      string
 	logLevel       slog.Level
 }
@@ -48,6 +53,7 @@ func parseServeConfig(args []string, stderr io.Writer) (*serveConfig, error) {
 	scopes := s.add("require-scope", "APIGUARD_REQUIRED_SCOPES", "", "scopes /secure-data requires, comma-separated (default: none)")
 	issuerConfig := s.add("issuer-config", "APIGUARD_ISSUER_CONFIG", "", "YAML file of the embedded development issuer's clients, users and scopes")
 	sessionSecret := s.add("session-secret", "APIGUARD_SESSION_SECRET", "", "secret that encrypts sessions in Redis (at least 32 characters)")
+	loginScopes := s.add("login-scopes", "APIGUARD_LOGIN_SCOPES", "", "scopes asked for at browser login (default: openid profile email offline_access, plus groups on the development issuer and the required scopes)")
 	logFormat := s.add("log-format", "APIGUARD_LOG_FORMAT", "text", "log format: text or json")
 	logLevel := s.add("log-level", "APIGUARD_LOG_LEVEL", "info", "log level: debug, info, warn or error")
 	if err := s.parse(args); err != nil {
@@ -57,7 +63,8 @@ func parseServeConfig(args []string, stderr io.Writer) (*serveConfig, error) {
 		addr: *addr, publicURL: strings.TrimSuffix(*publicURL, "/"), issuer: *issuer, audience: *audience,
 		clientID: *clientID, clientSecret: *clientSecret, origins: splitList(*origins), redisURL: *redisURL,
 		requiredScopes: splitList(*scopes), issuerConfig: *issuerConfig, sessionSecret: *sessionSecret,
-		logFormat: *logFormat,
+		loginScopes: splitList(*loginScopes),
+		logFormat:   *logFormat,
 	}
 	if err := checkAddr(cfg.addr); err != nil {
 		return nil, s.bad(addr, "%v", err)
@@ -206,12 +213,21 @@ func newApp(ctx context.Context, cfg *serveConfig, log *slog.Logger, stdout io.W
 
 	a.issuerURL = cfg.issuer
 	insecureHTTP := false
+	clientID, clientSecret := cfg.clientID, cfg.clientSecret
+	var apiScopes []string // custom scopes asked for at browser login
 	if cfg.issuer == "" {
 		dev, err := newDevIssuer(cfg, log, stdout)
 		if err != nil {
 			return nil, err
 		}
 		a.issuerURL = dev.URL()
+		dc := dev.Config()
+		clientID, clientSecret = dc.Clients[0].ID, dc.Clients[0].Secret
+		for _, sc := range dc.Scopes {
+			if sc.Default {
+				apiScopes = append(apiScopes, sc.Name)
+			}
+		}
 		mux.Handle(strings.TrimPrefix(dev.URL(), cfg.publicURL)+"/", dev)
 		runCtx, cancel := context.WithCancel(ctx)
 		go func() { _ = dev.Run(runCtx) }()
@@ -252,7 +268,21 @@ func newApp(ctx context.Context, cfg *serveConfig, log *slog.Logger, stdout io.W
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"message": "Public API endpoint"})
 	})
-	mux.Handle("GET /secure-data", guard.Handler(http.HandlerFunc(secureData), policies...))
+	secure := guard.Handler(http.HandlerFunc(secureData), policies...)
+	if clientID == "" {
+		mux.Handle("GET /secure-data", secure)
+		mux.HandleFunc("/login", loginOff)
+		mux.HandleFunc("/profile", loginOff)
+	} else {
+		svc, closeStore, err := newLogin(cfg, a.issuerURL, clientID, clientSecret, apiScopes, v, log, insecureHTTP)
+		if err != nil {
+			return nil, err
+		}
+		closeIssuer := a.close
+		a.close = func() { closeIssuer(); closeStore() }
+		svc.Register(mux)
+		mux.Handle("GET /secure-data", sessionOrBearer(svc, guard, secure, policies))
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -296,6 +326,92 @@ func newApp(ctx context.Context, cfg *serveConfig, log *slog.Logger, stdout io.W
 	}
 	a.handler = accessLog(log, m, h)
 	return a, nil
+}
+
+// newLogin sets up the browser login with sessions in memory, or in Redis
+// when APIGUARD_REDIS_URL is set. Redis being down does not stop start-up:
+// login pages answer 503 until it is back, bearer tokens keep working.
+func newLogin(cfg *serveConfig, issuer, clientID, clientSecret string, apiScopes []string, v *apiguard.Verifier, log *slog.Logger, insecureHTTP bool) (*login.Service, func(), error) {
+	var store session.Store = session.NewMemoryStore(session.MemoryConfig{})
+	closeStore := func() {}
+	if cfg.redisURL != "" {
+		client, err := session.NewRedisClient(cfg.redisURL)
+		if err != nil {
+			return nil, nil, &usageError{fmt.Errorf("APIGUARD_REDIS_URL (--redis-url): %w", err)}
+		}
+		rs, err := session.NewRedisStore(session.RedisConfig{Client: client, Secret: []byte(cfg.sessionSecret)})
+		if err != nil {
+			client.Close()
+			return nil, nil, &usageError{fmt.Errorf("APIGUARD_SESSION_SECRET (--session-secret): %w", err)}
+		}
+		store = rs
+		closeStore = func() { client.Close() }
+	}
+	scopes := cfg.loginScopes
+	if len(scopes) == 0 {
+		scopes = []string{"openid", "profile", "email", "offline_access"}
+		if cfg.issuer == "" {
+			scopes = append(scopes, "groups") // the development issuer has it; an Okta server may not
+		}
+		for _, sc := range append(apiScopes, cfg.requiredScopes...) {
+			if !slices.Contains(scopes, sc) {
+				scopes = append(scopes, sc)
+			}
+		}
+	}
+	svc, err := login.New(login.Config{
+		Issuer:            issuer,
+		ClientID:          clientID,
+		ClientSecret:      clientSecret,
+		PublicURL:         cfg.publicURL,
+		Scopes:            scopes,
+		Store:             store,
+		AccessVerifier:    v,
+		Logger:            log,
+		InsecureAllowHTTP: insecureHTTP,
+	})
+	if err != nil {
+		closeStore()
+		return nil, nil, &usageError{fmt.Errorf("APIGUARD_PUBLIC_URL (--public-url) or OKTA_CLIENT_ID: failed to set up browser login: %w", err)}
+	}
+	return svc, closeStore, nil
+}
+
+// sessionOrBearer lets /secure-data be called with a bearer token or, when
+// the request has none, with the browser's login session.
+func sessionOrBearer(svc *login.Service, guard *apiguard.Middleware, bearer http.Handler, policies []apiguard.Policy) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if len(r.Header.Values("Authorization")) > 0 || len(r.Cookies()) == 0 {
+			bearer.ServeHTTP(w, r)
+			return
+		}
+		c, err := svc.Claims(r)
+		switch {
+		case errors.Is(err, session.ErrUnavailable):
+			w.Header().Set("Retry-After", "5")
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{
+				"error": "temporarily_unavailable", "error_description": "the session store is unavailable; try again later",
+			})
+			return
+		case err != nil:
+			bearer.ServeHTTP(w, r) // not logged in: the bearer challenge
+			return
+		}
+		for _, p := range policies {
+			if err := p(c); err != nil {
+				guard.WriteError(w, err)
+				return
+			}
+		}
+		secureData(w, r.WithContext(apiguard.ContextWithClaims(r.Context(), c)))
+	})
+}
+
+func loginOff(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusNotFound, map[string]string{
+		"error":             "not_found",
+		"error_description": "browser login is off: set OKTA_CLIENT_ID and OKTA_CLIENT_SECRET (a web application at the issuer)",
+	})
 }
 
 func secureData(w http.ResponseWriter, r *http.Request) {
