@@ -97,4 +97,3 @@ func cmdGet(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("unexpected status %d", res.StatusCode)
 	}
 }
-
