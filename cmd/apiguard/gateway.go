@@ -1,0 +1,214 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/apiguard/apiguard"
+	"github.com/apiguard/apiguard/gateway"
+)
+
+// gatewayConfig is the validated configuration of `apiguard gateway`.
+type gatewayConfig struct {
+	path      string          // the rules file, watched for changes
+	file      *gateway.Config // its contents
+	addr      string          // listen address: --addr, else the file's listen
+	issuer    string
+	audience  string
+	clientIDs []string
+	logFormat string
+	logLevel  slog.Level
+}
+
+// parseGatewayConfig reads flags, then the environment, then the file named
+// by --config, then defaults.
+func parseGatewayConfig(args []string, stderr io.Writer) (*gatewayConfig, error) {
+	s := newSettings("gateway", stderr)
+	path := s.add("config", "APIGUARD_GATEWAY_CONFIG", "gateway.yaml", "route rules file (reloaded on change and on SIGHUP)")
+	addr := s.add("addr", "", "", "listen address (default: the file's listen, else "+gateway.DefaultListen+")")
+	issuer := s.add("issuer", "OKTA_ISSUER", "", "issuer URL, e.g. https://your-okta-domain/oauth2/default (default: the file's issuer)")
+	audience := s.add("audience", "OKTA_AUDIENCE", "", "audience of access tokens (default: the file's audience, else "+apiguard.DefaultAudience+")")
+	clientID := s.add("client-id", "OKTA_CLIENT_ID", "", "accept only this client's tokens (default: the file's client_ids, else any client)")
+	logFormat := s.add("log-format", "APIGUARD_LOG_FORMAT", "text", "log format: text or json")
+	logLevel := s.add("log-level", "APIGUARD_LOG_LEVEL", "info", "log level: debug, info, warn or error")
+	if err := s.parse(args); err != nil {
+		return nil, err
+	}
+	file, err := gateway.LoadConfig(*path)
+	if err != nil {
+		return nil, s.bad(path, "%v", err)
+	}
+	cfg := &gatewayConfig{
+		path: *path, file: file, addr: *addr, issuer: *issuer, audience: *audience,
+		logFormat: *logFormat,
+	}
+	if cfg.addr == "" {
+		cfg.addr = file.Listen
+	}
+	if cfg.addr == "" {
+		cfg.addr = gateway.DefaultListen
+	}
+	if err := checkAddr(cfg.addr); err != nil {
+		return nil, s.bad(addr, "%v", err)
+	}
+	if cfg.issuer == "" {
+		cfg.issuer = file.Issuer
+	}
+	switch {
+	case cfg.issuer == "":
+		return nil, s.bad(issuer, "required: set OKTA_ISSUER, --issuer or issuer in %s (the gateway has no development issuer; run `apiguard issuer` for one)", *path)
+	case strings.Contains(cfg.issuer, "your-okta-domain"):
+		return nil, s.bad(issuer, "%q is the tutorial's placeholder: put your Okta domain there", cfg.issuer)
+	}
+	if err := checkHTTPURL(cfg.issuer); err != nil {
+		return nil, s.bad(issuer, "%v", err)
+	}
+	if cfg.audience == "" {
+		cfg.audience = file.Audience
+	}
+	if cfg.audience == "" {
+		cfg.audience = apiguard.DefaultAudience
+	}
+	cfg.clientIDs = file.ClientIDs
+	if *clientID != "" {
+		cfg.clientIDs = []string{*clientID}
+	}
+	if cfg.logFormat != "text" && cfg.logFormat != "json" {
+		return nil, s.bad(logFormat, "%q is not text or json", cfg.logFormat)
+	}
+	if err := cfg.logLevel.UnmarshalText([]byte(*logLevel)); err != nil {
+		return nil, s.bad(logLevel, "%q is not debug, info, warn or error", *logLevel)
+	}
+	return cfg, nil
+}
+
+func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return runGatewayNotify(ctx, args, stdout, stderr, nil)
+}
+
+// gatewayMaxHeaderBytes caps request headers: a token is at most 8 KiB, and
+// forwarded cookies need room too.
+const gatewayMaxHeaderBytes = 32 << 10
+
+// runGatewayNotify runs `apiguard gateway` until ctx is done. onListen, when
+// set, is told the bound addresses (admin is "" without admin_listen); tests
+// listen on port 0.
+func runGatewayNotify(ctx context.Context, args []string, stdout, stderr io.Writer, onListen func(addr, admin string)) error {
+	cfg, err := parseGatewayConfig(args, stderr)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg.logFormat, cfg.logLevel, stderr)
+
+	verifier, err := apiguard.New(apiguard.Config{
+		Issuer:    cfg.issuer,
+		Audience:  cfg.audience,
+		ClientIDs: cfg.clientIDs,
+		Logger:    log,
+	})
+	if err != nil {
+		return &usageError{fmt.Errorf("OKTA_ISSUER (--issuer): %w", err)}
+	}
+	gw, err := gateway.New(cfg.file, gateway.Options{
+		Middleware: &apiguard.Middleware{Verifier: verifier},
+		Logger:     log,
+	})
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return &usageError{fmt.Errorf("--addr: failed to listen on %s: %w", cfg.addr, err)}
+	}
+	defer ln.Close()
+	servers := []*http.Server{newGatewayServer(gw, log)}
+	listeners := []net.Listener{ln}
+	adminAddr := ""
+	if cfg.file.AdminListen != "" {
+		aln, err := net.Listen("tcp", cfg.file.AdminListen)
+		if err != nil {
+			return &usageError{fmt.Errorf("admin_listen in %s: failed to listen on %s: %w", cfg.path, cfg.file.AdminListen, err)}
+		}
+		defer aln.Close()
+		servers = append(servers, newGatewayServer(gw.AdminHandler(), log))
+		listeners = append(listeners, aln)
+		adminAddr = aln.Addr().String()
+	}
+
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	watched, err := gw.Watch(watchCtx, cfg.path, hup)
+	if err != nil {
+		return err
+	}
+	defer func() { stopWatch(); <-watched }()
+
+	// Fetch the signing keys now rather than on the first request; /readyz
+	// says when they are in. The gateway serves either way (503 until then).
+	go func() {
+		readyCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if err := verifier.Ready(readyCtx); err != nil && ctx.Err() == nil {
+			log.Warn("signing keys not loaded yet; protected routes answer 503 until they are", "issuer", cfg.issuer, "reason", apiguard.Reason(err), "err", err)
+		}
+	}()
+
+	errc := make(chan error, len(servers))
+	for i, srv := range servers {
+		go func() { errc <- srv.Serve(listeners[i]) }()
+	}
+	log.Info("gateway listening", "addr", ln.Addr().String(), "admin_addr", adminAddr,
+		"config", cfg.path, "routes", len(cfg.file.Routes), "issuer", cfg.issuer, "audience", cfg.audience)
+	if len(cfg.clientIDs) > 0 {
+		log.Info("accepting tokens of listed clients only", "client_ids", strings.Join(cfg.clientIDs, ","))
+	}
+	if onListen != nil {
+		onListen(ln.Addr().String(), adminAddr)
+	}
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("server stopped: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing requests in flight")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var errs []error
+	for _, srv := range servers {
+		if err := srv.Shutdown(shutdownCtx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("failed to shut down gracefully: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// newGatewayServer has no read or write timeout: streams, long polls,
+// WebSockets and large uploads pass through. Headers must arrive promptly.
+func newGatewayServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    gatewayMaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}

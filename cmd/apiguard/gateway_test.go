@@ -1,0 +1,359 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/apiguard/apiguard/devissuer"
+)
+
+// gwBuffer is an io.Writer safe to read while the gateway writes to it.
+type gwBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *gwBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *gwBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// gwClearEnv isolates a test from the developer's settings.
+func gwClearEnv(t *testing.T) {
+	t.Helper()
+	for _, k := range []string{"OKTA_ISSUER", "OKTA_AUDIENCE", "OKTA_CLIENT_ID", "APIGUARD_GATEWAY_CONFIG", "APIGUARD_LOG_FORMAT", "APIGUARD_LOG_LEVEL"} {
+		t.Setenv(k, "")
+	}
+}
+
+// gwDevIssuer runs the development issuer on loopback with one service
+// client allowed the orders:read scope.
+func gwDevIssuer(t *testing.T) string {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(nil)
+	issuerURL := "http://" + srv.Listener.Addr().String() + "/oauth2/default"
+	iss, err := devissuer.New(devissuer.Config{
+		Issuer:  issuerURL,
+		Scopes:  []devissuer.Scope{{Name: "orders:read"}},
+		Clients: []devissuer.Client{{ID: "svc", Secret: "svc-secret-for-tests-only-0123456789"}},
+	})
+	if err != nil {
+		t.Fatalf("devissuer.New: %v", err)
+	}
+	srv.Config.Handler = iss
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return issuerURL
+}
+
+// gwToken gets an access token from the development issuer by client credentials.
+func gwToken(t *testing.T, issuerURL, scope string) string {
+	t.Helper()
+	req, err := http.NewRequest("POST", issuerURL+"/v1/token", strings.NewReader(url.Values{
+		"grant_type": {"client_credentials"}, "scope": {scope},
+	}.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth("svc", "svc-secret-for-tests-only-0123456789")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("token request: %v", err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || body.AccessToken == "" {
+		t.Fatalf("token response %d: %v", resp.StatusCode, err)
+	}
+	return body.AccessToken
+}
+
+type runningGateway struct {
+	addr, admin string
+	stderr      *gwBuffer
+}
+
+// startGateway runs `apiguard gateway args…` until the test ends.
+func startGateway(t *testing.T, args ...string) *runningGateway {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	g := &runningGateway{stderr: &gwBuffer{}}
+	addrc := make(chan [2]string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- runGatewayNotify(ctx, args, &gwBuffer{}, g.stderr, func(addr, admin string) { addrc <- [2]string{addr, admin} })
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("gateway returned %v after shutdown, want nil", err)
+		}
+	})
+	select {
+	case a := <-addrc:
+		g.addr, g.admin = a[0], a[1]
+	case err := <-done:
+		t.Fatalf("gateway stopped before listening: %v; stderr: %s", err, g.stderr.String())
+	case <-time.After(30 * time.Second):
+		t.Fatal("gateway did not listen within 30s")
+	}
+	return g
+}
+
+func gwGet(t *testing.T, rawURL, token string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest("GET", rawURL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", rawURL, err)
+	}
+	defer resp.Body.Close()
+	var buf bytes.Buffer
+	_, _ = buf.ReadFrom(resp.Body)
+	return resp, buf.Bytes()
+}
+
+func gwEventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func writeGatewayConfig(t *testing.T, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "gateway.yaml")
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestGatewayCommand(t *testing.T) {
+	gwClearEnv(t)
+	issuerURL := gwDevIssuer(t)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Seen-Client", r.Header.Get("X-Auth-Client-Id"))
+		w.Header().Set("X-Seen-Authorization", r.Header.Get("Authorization"))
+		_, _ = w.Write([]byte("upstream " + r.URL.Path))
+	}))
+	t.Cleanup(up.Close)
+	path := writeGatewayConfig(t, `
+listen: 127.0.0.1:1  # overridden by --addr
+upstream: `+up.URL+`
+issuer: http://127.0.0.1:1/not-this-one  # overridden by OKTA_ISSUER
+routes:
+  - path: /public/**
+    public: true
+  - path: /orders/**
+    scopes: [orders:read]
+`)
+	t.Setenv("OKTA_ISSUER", issuerURL)
+	g := startGateway(t, "--config", path, "--addr", "127.0.0.1:0")
+	base := "http://" + g.addr
+
+	gwEventually(t, "readiness", func() bool {
+		resp, _ := gwGet(t, base+"/readyz", "")
+		return resp.StatusCode == 200
+	})
+	if resp, body := gwGet(t, base+"/public/x", ""); resp.StatusCode != 200 || string(body) != "upstream /public/x" {
+		t.Errorf("public: got %d %q, want 200 from the upstream", resp.StatusCode, body)
+	}
+	if resp, _ := gwGet(t, base+"/orders/1", ""); resp.StatusCode != 401 {
+		t.Errorf("no token: got %d, want 401", resp.StatusCode)
+	}
+	token := gwToken(t, issuerURL, "orders:read")
+	resp, body := gwGet(t, base+"/orders/1", token)
+	if resp.StatusCode != 200 {
+		t.Fatalf("with token: got %d %s, want 200", resp.StatusCode, body)
+	}
+	if got := resp.Header.Get("X-Seen-Client"); got != "svc" {
+		t.Errorf("upstream saw X-Auth-Client-Id %q, want svc", got)
+	}
+	if got := resp.Header.Get("X-Seen-Authorization"); got != "" {
+		t.Errorf("upstream saw Authorization %q, want none", got)
+	}
+	if strings.Contains(g.stderr.String(), token) {
+		t.Error("the token appears in the log")
+	}
+
+	// A real SIGHUP reloads the file.
+	if err := os.WriteFile(path, []byte("upstream: "+up.URL+"\nroutes:\n  - path: /**\n    public: true\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	gwEventually(t, "a reload by signal", func() bool { return strings.Contains(g.stderr.String(), "trigger=signal") })
+	if resp, _ := gwGet(t, base+"/orders/1", ""); resp.StatusCode != 200 {
+		t.Errorf("after reload: got %d for /orders/1 without a token, want 200", resp.StatusCode)
+	}
+}
+
+func TestGatewayCommandAdminListener(t *testing.T) {
+	gwClearEnv(t)
+	issuerURL := gwDevIssuer(t)
+	path := writeGatewayConfig(t, "admin_listen: 127.0.0.1:0\nissuer: "+issuerURL+"\nroutes:\n  - path: /**\n")
+	g := startGateway(t, "--config", path, "--addr", "127.0.0.1:0")
+	if g.admin == "" {
+		t.Fatal("got no admin address")
+	}
+	gwEventually(t, "readiness on the admin listener", func() bool {
+		resp, _ := gwGet(t, "http://"+g.admin+"/readyz", "")
+		return resp.StatusCode == 200
+	})
+	// Without an upstream the gateway only decides.
+	token := gwToken(t, issuerURL, "orders:read")
+	req, _ := http.NewRequest("GET", "http://"+g.admin+"/auth", nil)
+	req.Header.Set("X-Forwarded-Uri", "/anything")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("X-Auth-Client-Id") != "svc" {
+		t.Errorf("/auth: got %d with X-Auth-Client-Id %q, want 200 and svc", resp.StatusCode, resp.Header.Get("X-Auth-Client-Id"))
+	}
+	if resp, _ := gwGet(t, "http://"+g.addr+"/healthz", token); resp.StatusCode != 404 {
+		t.Errorf("main listener /healthz: got %d, want 404 (route without upstream)", resp.StatusCode)
+	}
+}
+
+func TestGatewaySettingsErrors(t *testing.T) {
+	good := "routes:\n  - path: /**\n    public: true\n"
+	tests := []struct {
+		name string
+		file string // "" = no file
+		env  map[string]string
+		args []string
+		want []string
+	}{
+		{"no issuer", good, nil, nil, []string{"OKTA_ISSUER", "required"}},
+		{"placeholder issuer", good, map[string]string{"OKTA_ISSUER": "https://your-okta-domain/oauth2/default"}, nil, []string{"OKTA_ISSUER", "placeholder"}},
+		{"bad issuer", good, map[string]string{"OKTA_ISSUER": "ftp://x"}, nil, []string{"OKTA_ISSUER"}},
+		{"missing file", "", map[string]string{"OKTA_ISSUER": "https://example.okta.com/oauth2/default"}, nil, []string{"--config", "no such file"}},
+		{"bad file", good + "    scopes: [x]\n", map[string]string{"OKTA_ISSUER": "https://example.okta.com/oauth2/default"}, nil, []string{"--config", "line 2", "public"}},
+		{"bad addr", good, map[string]string{"OKTA_ISSUER": "https://example.okta.com/oauth2/default"}, []string{"--addr", "nope"}, []string{"--addr"}},
+		{"bad log level", good, map[string]string{"OKTA_ISSUER": "https://example.okta.com/oauth2/default", "APIGUARD_LOG_LEVEL": "loud"}, nil, []string{"APIGUARD_LOG_LEVEL"}},
+		{"unknown flag", good, nil, []string{"--nope"}, []string{"nope"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			gwClearEnv(t)
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			path := filepath.Join(t.TempDir(), "gateway.yaml")
+			if tt.file != "" {
+				path = writeGatewayConfig(t, tt.file)
+			}
+			args := append([]string{"--config", path}, tt.args...)
+			err := runGateway(context.Background(), args, &gwBuffer{}, &gwBuffer{})
+			var ue *usageError
+			if !errors.As(err, &ue) {
+				t.Fatalf("got %v, want a usage error", err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("got %q, want it to mention %q", err, w)
+				}
+			}
+		})
+	}
+	t.Run("exit code", func(t *testing.T) {
+		gwClearEnv(t)
+		stderr := &gwBuffer{}
+		path := writeGatewayConfig(t, good)
+		if code := run(context.Background(), []string{"gateway", "--config", path}, strings.NewReader(""), &gwBuffer{}, stderr); code != 2 {
+			t.Errorf("got exit code %d, want 2", code)
+		}
+		if lines := strings.Count(strings.TrimSpace(stderr.String()), "\n"); lines != 0 || !strings.Contains(stderr.String(), "OKTA_ISSUER") {
+			t.Errorf("got stderr %q, want one line naming OKTA_ISSUER", stderr.String())
+		}
+	})
+}
+
+func TestGatewaySettingsPrecedence(t *testing.T) {
+	file := "listen: 127.0.0.1:7001\nissuer: https://file.example/oauth2/default\naudience: api://file\nclient_ids: [a, b]\nroutes:\n  - path: /**\n"
+	tests := []struct {
+		name      string
+		env       map[string]string
+		args      []string
+		addr      string
+		issuer    string
+		audience  string
+		clientIDs string
+	}{
+		{"file", nil, nil, "127.0.0.1:7001", "https://file.example/oauth2/default", "api://file", "a,b"},
+		{"environment over file", map[string]string{"OKTA_ISSUER": "https://env.example/oauth2/default", "OKTA_AUDIENCE": "api://env", "OKTA_CLIENT_ID": "c"}, nil,
+			"127.0.0.1:7001", "https://env.example/oauth2/default", "api://env", "c"},
+		{"flags over environment", map[string]string{"OKTA_ISSUER": "https://env.example/oauth2/default"},
+			[]string{"--issuer", "https://flag.example/oauth2/default", "--addr", "127.0.0.1:7002", "--audience", "api://flag"},
+			"127.0.0.1:7002", "https://flag.example/oauth2/default", "api://flag", "a,b"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			gwClearEnv(t)
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			path := writeGatewayConfig(t, file)
+			cfg, err := parseGatewayConfig(append([]string{"--config", path}, tt.args...), &gwBuffer{})
+			if err != nil {
+				t.Fatalf("parseGatewayConfig: %v", err)
+			}
+			got := []string{cfg.addr, cfg.issuer, cfg.audience, strings.Join(cfg.clientIDs, ",")}
+			want := []string{tt.addr, tt.issuer, tt.audience, tt.clientIDs}
+			for i := range got {
+				if got[i] != want[i] {
+					t.Errorf("got %q, want %q", got, want)
+					break
+				}
+			}
+		})
+	}
+	t.Run("defaults", func(t *testing.T) {
+		gwClearEnv(t)
+		t.Setenv("OKTA_ISSUER", "https://env.example/oauth2/default")
+		cfg, err := parseGatewayConfig([]string{"--config", writeGatewayConfig(t, "routes:\n  - path: /**\n")}, &gwBuffer{})
+		if err != nil {
+			t.Fatalf("parseGatewayConfig: %v", err)
+		}
+		if cfg.addr != "127.0.0.1:8080" || cfg.audience != "api://default" || len(cfg.clientIDs) != 0 {
+			t.Errorf("got addr %q audience %q clients %q, want 127.0.0.1:8080, api://default, none", cfg.addr, cfg.audience, cfg.clientIDs)
+		}
+	})
+}
