@@ -77,6 +77,9 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 	if opts.Middleware == nil || opts.Middleware.Verifier == nil {
 		return nil, errors.New("gateway: Options.Middleware with a Verifier is required")
 	}
+	if cfg == nil {
+		return nil, errors.New("gateway: a Config is required")
+	}
 	rs, err := compile(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("invalid gateway config: %w", err)

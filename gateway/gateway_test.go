@@ -5,7 +5,11 @@ import (
 	"crypto/rsa"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
+
+	"github.com/apiguard/apiguard"
+	"github.com/apiguard/apiguard/gateway"
 )
 
 const rulesConfig = `
@@ -291,4 +295,55 @@ func TestHeaders(t *testing.T) {
 			t.Errorf("upstream got Cookie %q, want the client's", v)
 		}
 	})
+}
+
+func TestOnRefuseHook(t *testing.T) {
+	ti := newTestIssuer(t)
+	up := newEcho(t, "up")
+	v, err := apiguard.New(apiguard.Config{Issuer: ti.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var reasons []string
+	cfg, err := gateway.ParseConfig([]byte("upstream: " + up.URL + "\nroutes:\n  - path: /orders/**\n    scopes: [orders:read]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw, err := gateway.New(cfg, gateway.Options{Middleware: &apiguard.Middleware{Verifier: v, OnRefuse: func(r *http.Request, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		reasons = append(reasons, r.URL.Path+" "+apiguard.Reason(err))
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{gw: gw, srv: newServer(t, gw), issuer: ti}
+	f.do(t, "GET", "/orders/1", "", nil)
+	f.do(t, "GET", "/orders/1", ti.token(t, nil), nil)
+	f.do(t, "GET", "/orders/1", ti.token(t, map[string]any{"scp": []string{"orders:read"}}), nil)
+	f.do(t, "GET", "/auth", "", http.Header{"X-Forwarded-Uri": {"/orders/2"}})
+	mu.Lock()
+	defer mu.Unlock()
+	want := []string{"/orders/1 no_token", "/orders/1 forbidden", "/auth no_token"}
+	if strings.Join(reasons, "|") != strings.Join(want, "|") {
+		t.Errorf("got refusals %q, want %q", reasons, want)
+	}
+}
+
+func TestNewRequiresMiddleware(t *testing.T) {
+	cfg, err := gateway.ParseConfig([]byte("routes:\n  - path: /**\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := gateway.New(cfg, gateway.Options{}); err == nil {
+		t.Error("New without a Middleware: got no error, want one")
+	}
+	v, err := apiguard.New(apiguard.Config{Issuer: "https://example.okta.com/oauth2/default"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := gateway.New(nil, gateway.Options{Middleware: &apiguard.Middleware{Verifier: v}}); err == nil {
+		t.Error("New without a Config: got no error, want one")
+	}
 }

@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -21,6 +22,9 @@ const reloadDelay = 100 * time.Millisecond
 // admin_listen, issuer, audience and client_ids cannot change at run time: a change to
 // them is logged and takes effect at the next restart.
 func (g *Gateway) Reload(cfg *Config) error {
+	if cfg == nil {
+		return errors.New("failed to reload gateway config: no config")
+	}
 	rs, err := compile(cfg)
 	if err != nil {
 		g.metrics.reloads.WithLabelValues("failure").Inc()
