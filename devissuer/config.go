@@ -42,15 +42,16 @@ const (
 	sessionTTL = 2 * time.Hour
 )
 
-// isOIDCScope reports whether s is one of the OpenID Connect scopes every Okta
-// authorization server knows. Client credentials requests may not ask for them.
-func isOIDCScope(s string) bool {
-	switch s {
-	case "openid", "profile", "email", "address", "phone", "offline_access", "groups":
-		return true
-	}
-	return false
+// oidcScopes returns the OpenID Connect scopes every Okta authorization
+// server knows.
+func oidcScopes() []string {
+	return []string{"openid", "profile", "email", "address", "phone", "offline_access", "groups"}
 }
+
+// IsOIDCScope reports whether s is an OpenID Connect scope (openid,
+// profile, email, address, phone, offline_access, groups) rather than a
+// custom scope. Okta refuses them in client credentials requests.
+func IsOIDCScope(s string) bool { return slices.Contains(oidcScopes(), s) }
 
 // Config describes a development issuer. The zero value of every optional field
 // selects the documented default; New validates the whole.
@@ -315,7 +316,7 @@ func (cfg Config) withDefaults() (Config, error) {
 		switch {
 		case !validScopeToken(s.Name):
 			return cfg, fmt.Errorf("devissuer: scope %q is not a valid scope name", s.Name)
-		case isOIDCScope(s.Name):
+		case IsOIDCScope(s.Name):
 			return cfg, fmt.Errorf("devissuer: scope %q is built in and must not be configured", s.Name)
 		case seen[s.Name]:
 			return cfg, fmt.Errorf("devissuer: scope %q is configured twice", s.Name)

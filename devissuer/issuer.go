@@ -140,7 +140,7 @@ func (iss *Issuer) endpoint(name string) string { return iss.cfg.Issuer + "/v1/"
 // metadata is the authorization server metadata (RFC 8414) shared by both
 // discovery documents.
 func (iss *Issuer) metadata() map[string]any {
-	scopes := []string{"openid", "profile", "email", "address", "phone", "offline_access", "groups"}
+	scopes := oidcScopes()
 	for _, s := range iss.cfg.Scopes {
 		scopes = append(scopes, s.Name)
 	}

@@ -180,7 +180,7 @@ func (iss *Issuer) token(w http.ResponseWriter, r *http.Request) (*tokenResponse
 func (iss *Issuer) clientCredentials(client *Client, form url.Values) (*tokenResponse, *oauthError) {
 	requested := uniqueFields(form.Get("scope"))
 	for _, s := range requested {
-		if isOIDCScope(s) {
+		if IsOIDCScope(s) {
 			return nil, errInvalidScope("Cannot request '%s' scopes using client credentials. The client credentials grant allows custom scopes only.", s)
 		}
 	}
@@ -209,7 +209,7 @@ func (iss *Issuer) clientCredentials(client *Client, form url.Values) (*tokenRes
 // scopes the client may not ask for.
 func (iss *Issuer) checkCustomScopes(client *Client, scopes []string) *oauthError {
 	for _, s := range scopes {
-		if isOIDCScope(s) {
+		if IsOIDCScope(s) {
 			continue
 		}
 		if !slices.ContainsFunc(iss.cfg.Scopes, func(c Scope) bool { return c.Name == s }) {

@@ -14,6 +14,8 @@ import (
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/apiguard/apiguard/devissuer"
 )
 
 // tokenConfig is the validated configuration of `apiguard token`.
@@ -176,8 +178,7 @@ func tokenErrorHint(code string, cfg *tokenConfig) string {
 		return "allow the Client Credentials grant for this app (Okta: Applications > your app > General > Grant type)"
 	case "invalid_scope":
 		for _, s := range cfg.scopes {
-			switch s {
-			case "openid", "profile", "email", "address", "phone", "offline_access", "groups":
+			if devissuer.IsOIDCScope(s) {
 				return "the client credentials grant takes custom scopes only: drop " + s
 			}
 		}
