@@ -60,8 +60,11 @@ func FuzzParseJWKS(f *testing.F) {
 					t.Fatalf("key %q: RSA key missing or under 2048 bits", k.kid)
 				}
 			case *ecdsa.PublicKey:
-				if pub == nil || pub.Curve == nil || pub.X == nil || pub.Y == nil {
+				if pub == nil || pub.Curve == nil {
 					t.Fatalf("key %q: incomplete ECDSA key", k.kid)
+				}
+				if _, err := pub.Bytes(); err != nil {
+					t.Fatalf("key %q: not a valid ECDSA public key: %v", k.kid, err)
 				}
 			case ed25519.PublicKey:
 				if len(pub) != ed25519.PublicKeySize {
