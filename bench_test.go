@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -240,4 +241,82 @@ func TestCacheHoldsSize(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPlainStrings checks the decoding fast paths against encoding/json:
+// where they answer, they must answer exactly what json.Unmarshal does, and
+// they must answer for the plain literals real tokens carry.
+func TestPlainStrings(t *testing.T) {
+	tests := []struct {
+		in   string
+		fast bool // the fast path should take it
+	}{
+		{`"api://default"`, true},
+		{`""`, true},
+		{`"é😀"`, true},
+		{`"a\"b"`, false},
+		{`"\u00e9"`, false},
+		{"\"\xff\"", false},
+		{`[]`, true},
+		{`[ ]`, true},
+		{`["openid","profile","read"]`, true},
+		{"[ \"a\" ,\n\t\"b\" ]", true},
+		{`["a\\b"]`, false},
+		{`["a",1]`, false},
+		{`[null]`, false},
+		{`["a"]x`, false},
+		{`["a",]`, false},
+		{"[\"\xff\"]", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			var got any
+			var ok bool
+			var want any
+			if tt.in[0] == '[' {
+				got, ok = plainStrings([]byte(tt.in))
+				var v []string
+				if err := json.Unmarshal([]byte(tt.in), &v); err == nil {
+					want = v
+				}
+			} else {
+				got, ok = plainString([]byte(tt.in))
+				var v string
+				if err := json.Unmarshal([]byte(tt.in), &v); err == nil {
+					want = v
+				}
+			}
+			if ok != tt.fast {
+				t.Fatalf("got fast path %v, want %v", ok, tt.fast)
+			}
+			if ok && fmt.Sprintf("%#v", got) != fmt.Sprintf("%#v", want) {
+				t.Errorf("got %#v, want %#v (encoding/json)", got, want)
+			}
+		})
+	}
+}
+
+// FuzzPlainStrings checks that on any valid JSON the fast paths either
+// decline or agree with encoding/json.
+func FuzzPlainStrings(f *testing.F) {
+	for _, s := range []string{`"a"`, `["a","b"]`, `[ "x" , "y" ]`, `"a\"b"`, `["a",1]`, `[]`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if !json.Valid(b) {
+			return
+		}
+		if got, ok := plainString(b); ok {
+			var want string
+			if err := json.Unmarshal(b, &want); err != nil || got != want {
+				t.Errorf("plainString(%q) = %q, encoding/json gives %q, %v", b, got, want, err)
+			}
+		}
+		if got, ok := plainStrings(b); ok {
+			var want []string
+			if err := json.Unmarshal(b, &want); err != nil || !slices.Equal(got, want) {
+				t.Errorf("plainStrings(%q) = %q, encoding/json gives %q, %v", b, got, want, err)
+			}
+		}
+	})
 }

@@ -5,7 +5,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
 )
 
 // tokenCache remembers verified tokens until their exp, so a client that
@@ -63,13 +62,10 @@ func (c *tokenCache) get(token string, now time.Time) *Claims {
 }
 
 // digest is the SHA-256 of token, the cache key. It hashes the string's
-// bytes in place: []byte(token) would copy the token to the heap on every
-// lookup (Sum256's argument escapes), and a hit must not allocate.
-// Sum256 only reads its input, so viewing the immutable string as a
-// []byte is safe.
-func digest(token string) [sha256.Size]byte {
-	return sha256.Sum256(unsafe.Slice(unsafe.StringData(token), len(token)))
-}
+// bytes in place (stringBytes): []byte(token) would copy the token to the
+// heap on every lookup (Sum256's argument escapes), and a hit must not
+// allocate.
+func digest(token string) [sha256.Size]byte { return sha256.Sum256(stringBytes(token)) }
 
 // put remembers a verified token. When the cache is full it first drops a
 // few expired entries of the token's shard, and otherwise an arbitrary one

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Claims are the verified claims of a token. A Claims value returned by
@@ -104,6 +105,10 @@ type textValue string
 func (t *textValue) UnmarshalJSON(b []byte) error {
 	switch {
 	case len(b) > 0 && b[0] == '"':
+		if v, ok := plainString(b); ok {
+			*t = textValue(v)
+			return nil
+		}
 		var v string
 		if err := json.Unmarshal(b, &v); err != nil {
 			return err
@@ -118,6 +123,72 @@ func (t *textValue) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// plainString returns the JSON string literal b as a Go string when it has
+// no escapes and is valid UTF-8: then the decoder would return its bytes
+// as they are, and a second json.Unmarshal (which scans and validates the
+// literal again) is work for nothing. b comes from the decoder, which has
+// checked the whole payload's syntax already. Otherwise ok is false and
+// the caller decodes b as usual.
+func plainString(b []byte) (v string, ok bool) {
+	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
+		return "", false
+	}
+	b = b[1 : len(b)-1]
+	if bytes.IndexByte(b, '\\') >= 0 || !utf8.Valid(b) {
+		return "", false
+	}
+	return string(b), true
+}
+
+// plainStrings is plainString for a JSON array: it returns the elements of
+// b when every one is a plain string literal, and ok false for anything
+// else (an escape, invalid UTF-8, another type), which the caller then
+// decodes as usual. Scopes, groups and audiences are such arrays.
+func plainStrings(b []byte) (v []string, ok bool) {
+	if len(b) < 2 || b[0] != '[' || b[len(b)-1] != ']' {
+		return nil, false
+	}
+	b = trimJSONSpace(b[1 : len(b)-1])
+	v = make([]string, 0, 4)
+	for len(b) > 0 {
+		if b[0] != '"' {
+			return nil, false
+		}
+		end := bytes.IndexByte(b[1:], '"') + 1 // with no escapes, the first quote ends the string
+		if end == 0 {
+			return nil, false
+		}
+		s, ok := plainString(b[:end+1])
+		if !ok {
+			return nil, false
+		}
+		v = append(v, s)
+		b = trimJSONSpace(b[end+1:])
+		if len(b) == 0 {
+			break
+		}
+		if b[0] != ',' {
+			return nil, false
+		}
+		if b = trimJSONSpace(b[1:]); len(b) == 0 {
+			return nil, false
+		}
+	}
+	return v, true
+}
+
+// trimJSONSpace trims JSON's whitespace (RFC 8259 §2) from both ends of b.
+func trimJSONSpace(b []byte) []byte {
+	isSpace := func(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+	for len(b) > 0 && isSpace(b[0]) {
+		b = b[1:]
+	}
+	for len(b) > 0 && isSpace(b[len(b)-1]) {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
 // stringList accepts a JSON string (one element) or an array of strings.
 type stringList []string
 
@@ -125,12 +196,20 @@ func (l *stringList) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
 	switch {
 	case len(b) > 0 && b[0] == '"':
+		if v, ok := plainString(b); ok {
+			*l = stringList{v}
+			return nil
+		}
 		var v string
 		if err := json.Unmarshal(b, &v); err != nil {
 			return err
 		}
 		*l = stringList{v}
 	case len(b) > 0 && b[0] == '[':
+		if v, ok := plainStrings(b); ok {
+			*l = v
+			return nil
+		}
 		var v []string
 		if err := json.Unmarshal(b, &v); err != nil {
 			return errClaimType
