@@ -68,6 +68,7 @@ type Gateway struct {
 	proxy    *httputil.ReverseProxy
 	registry *prometheus.Registry
 	metrics  *metrics
+	scrape   http.Handler
 	split    bool // admin endpoints on their own listener
 	rules    atomic.Pointer[ruleset]
 }
@@ -104,9 +105,12 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
+	g.scrape = promhttp.HandlerFor(g.registry, promhttp.HandlerOpts{})
 	transport := opts.Transport
 	if transport == nil {
-		transport = http.DefaultTransport.(*http.Transport).Clone()
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = 64 // the default 2 churns connections to a busy upstream
+		transport = t
 	}
 	g.proxy = &httputil.ReverseProxy{
 		Rewrite:      g.rewrite,
@@ -158,7 +162,7 @@ func (g *Gateway) serveReserved(w http.ResponseWriter, r *http.Request) bool {
 		}
 		writeStatus(w, http.StatusOK, "ready")
 	case PathMetrics:
-		promhttp.HandlerFor(g.registry, promhttp.HandlerOpts{}).ServeHTTP(w, r)
+		g.scrape.ServeHTTP(w, r)
 	case PathAuth:
 		g.serveAuth(w, r)
 	default:
