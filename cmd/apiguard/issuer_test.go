@@ -11,29 +11,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 )
-
-// lockedBuffer is an io.Writer safe to read while a command writes to it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // clearOktaEnv isolates a test from the developer's OKTA_* and APIGUARD_*
 // settings (empty counts as unset).
@@ -49,7 +30,7 @@ func clearOktaEnv(t *testing.T) {
 // runningIssuer is `apiguard issuer` started by a test.
 type runningIssuer struct {
 	url            string // issuer URL
-	stdout, stderr *lockedBuffer
+	stdout, stderr *syncBuffer
 }
 
 // startIssuer runs `apiguard issuer --addr 127.0.0.1:0 args…` until the
@@ -57,7 +38,7 @@ type runningIssuer struct {
 func startIssuer(t *testing.T, args ...string) *runningIssuer {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &runningIssuer{stdout: &lockedBuffer{}, stderr: &lockedBuffer{}}
+	r := &runningIssuer{stdout: &syncBuffer{}, stderr: &syncBuffer{}}
 	addrc := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() {
