@@ -64,6 +64,7 @@ func BenchmarkHTTP(b *testing.B) {
 			b.ReportAllocs()
 			b.SetParallelism(4)
 			b.ResetTimer()
+			cpu := startCPU()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					if err := get(); err != nil {
@@ -72,6 +73,7 @@ func BenchmarkHTTP(b *testing.B) {
 					}
 				}
 			})
+			cpu.report(b)
 		})
 	}
 }

@@ -27,11 +27,13 @@ func BenchmarkVerify(b *testing.B) {
 		for _, v := range verifiers(b, iss, alg) {
 			b.Run(alg+"/"+v.name, func(b *testing.B) {
 				b.ReportAllocs()
+				cpu := startCPU()
 				for b.Loop() {
 					if err := v.verify(ctx, token); err != nil {
 						b.Fatal(err)
 					}
 				}
+				cpu.report(b)
 			})
 		}
 	}
