@@ -271,7 +271,12 @@ func (s *Service) tokensFrom(tok *oauth2.Token, old *tokens) *tokens {
 		t.Scopes = strings.Fields(sc)
 	}
 	if old != nil {
+		// A refresh may bring a new ID token (Okta's does with openid); it
+		// serves as the id_token_hint at logout, so keep the newest one.
 		t.ID = old.ID
+		if id, ok := tok.Extra("id_token").(string); ok && id != "" {
+			t.ID = id
+		}
 		if t.Refresh == "" {
 			t.Refresh = old.Refresh
 		}

@@ -1,6 +1,7 @@
 package login_test
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -464,6 +465,28 @@ func TestRefreshBeforeExpiry(t *testing.T) {
 	}
 	if third := jti(); third == second {
 		t.Error("second refresh kept the token")
+	}
+
+	// Logout hints with the ID token of the latest refresh, not the one from
+	// login two hours ago.
+	csrf := match(t, csrfField, body, "CSRF field")
+	resp, _ = b.post(a.url("/logout"), url.Values{"csrf": {csrf}}, false, nil)
+	end, _ := url.Parse(resp.Header.Get("Location"))
+	hint := end.Query().Get("id_token_hint")
+	parts := strings.Split(hint, ".")
+	if len(parts) != 3 {
+		t.Fatalf("id_token_hint %q is not a JWT", hint)
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var claims struct{ Iat int64 }
+	if err := json.Unmarshal(payload, &claims); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := time.Unix(claims.Iat, 0), f.clock.Now(); got.Before(want.Add(-time.Minute)) {
+		t.Errorf("id_token_hint issued at %v, want the latest refresh's (about %v)", got, want)
 	}
 }
 
