@@ -280,9 +280,11 @@ func (cfg Config) withDefaults() (Config, error) {
 		return cfg, errors.New("devissuer: Issuer is required")
 	case err != nil:
 		return cfg, fmt.Errorf("devissuer: Issuer %q is not a URL: %w", cfg.Issuer, err)
-	case u.Scheme != "http" && u.Scheme != "https", u.Host == "", u.RawQuery != "", u.Fragment != "",
+	case u.Scheme != "http" && u.Scheme != "https", u.Host == "", u.User != nil, u.RawQuery != "", u.Fragment != "",
 		strings.HasSuffix(cfg.Issuer, "/"):
 		return cfg, fmt.Errorf("devissuer: Issuer %q must be an http(s) URL with a host, no query and no trailing slash", cfg.Issuer)
+	case strings.Trim(u.Path, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~/") != "" || u.RawPath != "":
+		return cfg, fmt.Errorf("devissuer: Issuer %q: the path may hold only letters, digits, '/' and -._~", cfg.Issuer)
 	}
 	if cfg.Audience == "" {
 		cfg.Audience = DefaultAudience

@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -87,9 +88,15 @@ func New(cfg Config) (*Issuer, error) {
 // URL returns the issuer URL.
 func (iss *Issuer) URL() string { return iss.cfg.Issuer }
 
-// Config returns the configuration in use, with every default applied.
-// Secrets and passwords are included: do not log it.
-func (iss *Issuer) Config() Config { return iss.cfg }
+// Config returns a copy of the configuration in use, with every default
+// applied. Secrets and passwords are included: do not log it.
+func (iss *Issuer) Config() Config {
+	c := iss.cfg
+	c.Scopes = slices.Clone(c.Scopes)
+	c.Clients = slices.Clone(c.Clients)
+	c.Users = slices.Clone(c.Users)
+	return c
+}
 
 // ServeHTTP answers the issuer's endpoints; any other path gets 404.
 func (iss *Issuer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
