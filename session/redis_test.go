@@ -194,8 +194,14 @@ func TestNewRedisClient(t *testing.T) {
 			switch cc := c.(type) {
 			case *redis.ClusterClient:
 				got = "cluster"
+				if r := cc.Options().DialerRetries; r != dialerRetries {
+					t.Errorf("DialerRetries = %d, want %d", r, dialerRetries)
+				}
 			case *redis.Client:
 				got = "single"
+				if r := cc.Options().DialerRetries; r != dialerRetries {
+					t.Errorf("DialerRetries = %d, want %d", r, dialerRetries)
+				}
 				if strings.Contains(cc.String(), "FailoverClient") || strings.Contains(cc.String(), "sentinel") {
 					got = "sentinel"
 				}
