@@ -156,7 +156,7 @@ func goCmd(dir string, args ...string) ([]byte, error) {
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		msg := stderr.String()
+		msg := strings.TrimSpace(string(out) + "\n" + stderr.String())
 		if len(msg) > 4000 {
 			msg = msg[len(msg)-4000:]
 		}
