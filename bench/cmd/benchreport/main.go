@@ -1,0 +1,427 @@
+// Command benchreport turns the outputs of scripts/bench.sh into
+// BENCHMARKS.md: medians of the microbenchmark rounds, their ratios to the
+// floor and to the public route, the load run, memory, the machine and the
+// module versions, and a check of issue 7's targets against what was
+// measured.
+//
+//	benchreport -dir OUT -o BENCHMARKS.md
+//
+// OUT holds bench.txt and root.txt (go test -bench output, all rounds),
+// benchstat.txt, cachemem.txt, load.tsv (tab-separated: target, round,
+// req/s, requests, fresh tokens available or 0, the target to compare
+// with), and machine.txt, versions.txt and notes.txt (free text).
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"cmp"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+func main() {
+	dir := flag.String("dir", ".", "directory with the outputs of scripts/bench.sh")
+	out := flag.String("o", "BENCHMARKS.md", "file to write")
+	flag.Parse()
+	var buf bytes.Buffer
+	if err := write(&buf, *dir); err != nil {
+		fmt.Fprintln(os.Stderr, "benchreport:", err)
+		os.Exit(1)
+	}
+	if err := os.WriteFile(*out, buf.Bytes(), 0o644); err != nil {
+		fmt.Fprintln(os.Stderr, "benchreport:", err)
+		os.Exit(1)
+	}
+}
+
+// results are benchmark measurements: name (without the -N GOMAXPROCS
+// suffix) → unit → one value per round.
+type results map[string]map[string][]float64
+
+// parseBench reads go test -bench output.
+func parseBench(r io.Reader) (results, error) {
+	res := results{}
+	s := bufio.NewScanner(r)
+	s.Buffer(make([]byte, 1<<20), 1<<20)
+	for s.Scan() {
+		f := strings.Fields(s.Text())
+		if len(f) < 4 || !strings.HasPrefix(f[0], "Benchmark") {
+			continue
+		}
+		if _, err := strconv.Atoi(f[1]); err != nil {
+			continue
+		}
+		name := f[0]
+		if i := strings.LastIndexByte(name, '-'); i > 0 {
+			if _, err := strconv.Atoi(name[i+1:]); err == nil {
+				name = name[:i]
+			}
+		}
+		if res[name] == nil {
+			res[name] = map[string][]float64{}
+		}
+		for i := 2; i+1 < len(f); i += 2 {
+			v, err := strconv.ParseFloat(f[i], 64)
+			if err != nil {
+				return nil, fmt.Errorf("failed to parse %q in %q", f[i], s.Text())
+			}
+			res[name][f[i+1]] = append(res[name][f[i+1]], v)
+		}
+	}
+	return res, s.Err()
+}
+
+// median of vs; NaN when there are none.
+func median(vs []float64) float64 {
+	if len(vs) == 0 {
+		return math.NaN()
+	}
+	s := slices.Clone(vs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func (r results) med(name, unit string) float64 { return median(r[name][unit]) }
+
+// load is one wrk target's rounds.
+type load struct {
+	target   string
+	base     string // the target its req/s are compared with ("" for none)
+	rps      []float64
+	requests []float64
+	fresh    []float64 // tokens available per round (0: one reused token)
+}
+
+func parseLoad(r io.Reader) ([]*load, error) {
+	var out []*load
+	byName := map[string]*load{}
+	s := bufio.NewScanner(r)
+	for s.Scan() {
+		line := strings.TrimRight(s.Text(), "\r\n")
+		if strings.TrimSpace(line) == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		f := strings.Split(line, "\t")
+		if len(f) != 6 {
+			return nil, fmt.Errorf("load.tsv: want 6 fields, got %q", line)
+		}
+		var nums [3]float64
+		for i, x := range f[2:5] {
+			v, err := strconv.ParseFloat(x, 64)
+			if err != nil {
+				return nil, fmt.Errorf("load.tsv: %q: %w", line, err)
+			}
+			nums[i] = v
+		}
+		l := byName[f[0]]
+		if l == nil {
+			l = &load{target: f[0], base: f[5]}
+			byName[f[0]] = l
+			out = append(out, l)
+		}
+		l.rps = append(l.rps, nums[0])
+		l.requests = append(l.requests, nums[1])
+		l.fresh = append(l.fresh, nums[2])
+	}
+	return out, s.Err()
+}
+
+// reusedShare is the share of a fresh-token run's requests that had to
+// reuse a token because the run outlasted its slice of tokens.
+func (l *load) reusedShare() float64 {
+	var reqs, reused float64
+	for i := range l.requests {
+		if l.fresh[i] == 0 {
+			return 0
+		}
+		reqs += l.requests[i]
+		reused += max(0, l.requests[i]-l.fresh[i])
+	}
+	if reqs == 0 {
+		return 0
+	}
+	return reused / reqs
+}
+
+func read(dir, name string) (string, error) {
+	b, err := os.ReadFile(filepath.Join(dir, name))
+	if errors.Is(err, os.ErrNotExist) {
+		return "", nil
+	}
+	return string(b), err
+}
+
+var contenders = []struct{ name, what string }{
+	{"floor", "hand-written: split, base64url, JSON (map), SHA-256, stdlib signature check, alg/kid/iss/aud/exp"},
+	{"apiguard-cold", "apiguard `Verify`, cache off (`DisableCache`): every call checks the signature"},
+	{"apiguard-cached", "apiguard `Verify`, cache hit (the same token again)"},
+	{"golang-jwt", "github.com/golang-jwt/jwt/v5 `Parser` (MapClaims)"},
+	{"go-jose", "github.com/go-jose/go-jose/v4/jwt + `Claims.ValidateWithLeeway`"},
+	{"jwx", "github.com/lestrrat-go/jwx/v3 `jwt.Parse` with a key set"},
+	{"go-oidc", "github.com/coreos/go-oidc/v3 `NewVerifier` + `StaticKeySet`"},
+	{"auth0", "github.com/auth0/go-jwt-middleware/v2 `validator` + caching JWKS provider"},
+	{"okta", "github.com/okta/okta-jwt-verifier-golang/v2 `VerifyAccessToken` (RS256 only)"},
+}
+
+var algs = []string{"RS256", "ES256", "EdDSA"}
+
+func fmtNs(v float64) string {
+	switch {
+	case math.IsNaN(v):
+		return "–"
+	case v >= 10_000:
+		return fmt.Sprintf("%.1f µs", v/1000)
+	case v >= 1000:
+		return fmt.Sprintf("%.2f µs", v/1000)
+	default:
+		return fmt.Sprintf("%.0f ns", v)
+	}
+}
+
+func fmtRatio(v float64) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f×", v)
+}
+
+func fmtNum(v float64) string {
+	if math.IsNaN(v) {
+		return "–"
+	}
+	return strconv.FormatFloat(v, 'f', 0, 64)
+}
+
+func write(w io.Writer, dir string) error {
+	files := map[string]string{}
+	for _, name := range []string{"bench.txt", "root.txt", "benchstat.txt", "cachemem.txt", "load.tsv", "machine.txt", "versions.txt", "notes.txt"} {
+		s, err := read(dir, name)
+		if err != nil {
+			return err
+		}
+		files[name] = s
+	}
+	bench, err := parseBench(strings.NewReader(files["bench.txt"]))
+	if err != nil {
+		return err
+	}
+	root, err := parseBench(strings.NewReader(files["root.txt"]))
+	if err != nil {
+		return err
+	}
+	loads, err := parseLoad(strings.NewReader(files["load.tsv"]))
+	if err != nil {
+		return err
+	}
+	rounds := 0
+	for _, u := range bench {
+		rounds = max(rounds, len(u["ns/op"]))
+	}
+
+	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
+	p("# Benchmarks\n\n")
+	p("Generated by `scripts/bench.sh` (do not edit by hand; run it again). ")
+	p("Every number is the median of %d rounds run one after another in the same session; ", rounds)
+	p("the rounds interleave the contenders, so a change in the machine's load hits them alike.\n\n")
+	p("**Two clocks.** `ns/op` is wall-clock time per operation, as `go test -bench` reports it. ")
+	p("`cpu-ns/op` is the process's CPU time (user + system, all threads, so garbage collection counts) per operation. ")
+	p("On a machine shared with other work the wall clock also counts time spent waiting for a CPU; ")
+	p("the CPU clock counts only the work done, so the ratios below are taken on `cpu-ns/op` first.\n\n")
+
+	p("## Machine and versions\n\n```\n%s```\n\n", ensureNL(files["machine.txt"]))
+	p("<details><summary>Module versions (bench module)</summary>\n\n```\n%s```\n\n</details>\n\n", ensureNL(files["versions.txt"]))
+
+	p("## Targets (issue 7)\n\n")
+	for _, line := range targets(bench, loads) {
+		p("- %s\n", line)
+	}
+	p("\n")
+
+	p("## Verify: one Okta-shaped access token, the same checks\n\n")
+	p("`go test -bench Verify` in `bench/`. Each contender verifies the same token, with an allowlist of the token's algorithm, ")
+	p("the key by `kid` from keys fetched before the timer (where the library allows), `iss`, `aud` = `api://default`, `exp` (60 s leeway). ")
+	p("`TestVerifiersAgree` checks that each one refuses a bad signature, another issuer, audience or algorithm, and an expired token.\n\n")
+	for _, alg := range algs {
+		floorCPU := bench.med("BenchmarkVerify/"+alg+"/floor", "cpu-ns/op")
+		floorNs := bench.med("BenchmarkVerify/"+alg+"/floor", "ns/op")
+		p("### %s\n\n", alg)
+		p("| contender | cpu-ns/op | × floor (cpu) | ns/op | × floor (wall) | B/op | allocs/op |\n|---|--:|--:|--:|--:|--:|--:|\n")
+		for _, c := range contenders {
+			name := "BenchmarkVerify/" + alg + "/" + c.name
+			if bench[name] == nil {
+				continue
+			}
+			cpu, ns := bench.med(name, "cpu-ns/op"), bench.med(name, "ns/op")
+			p("| %s | %s | %s | %s | %s | %s | %s |\n", c.name, fmtNs(cpu), fmtRatio(cpu/floorCPU), fmtNs(ns), fmtRatio(ns/floorNs),
+				fmtNum(bench.med(name, "B/op")), fmtNum(bench.med(name, "allocs/op")))
+		}
+		p("\n")
+	}
+	p("Contenders:\n\n")
+	for _, c := range contenders {
+		p("- **%s**: %s\n", c.name, c.what)
+	}
+	p("\n")
+
+	if len(root) > 0 {
+		p("## Verify in the root module (issue 2, item 5)\n\n")
+		p("`go test -bench BenchmarkVerify .` at the module root: the root module's own copy of the floor and `Verify`, with no peers and no dependency but the root `go.mod`'s (wall clock only).\n\n")
+		p("| benchmark | ns/op | × floor | B/op | allocs/op |\n|---|--:|--:|--:|--:|\n")
+		for _, alg := range algs {
+			floor := root.med("BenchmarkVerify/"+alg+"/floor", "ns/op")
+			for _, c := range []string{"floor", "cold", "cached"} {
+				name := "BenchmarkVerify/" + alg + "/" + c
+				if root[name] == nil {
+					continue
+				}
+				ns := root.med(name, "ns/op")
+				p("| %s/%s | %s | %s | %s | %s |\n", alg, c, fmtNs(ns), fmtRatio(ns/floor), fmtNum(root.med(name, "B/op")), fmtNum(root.med(name, "allocs/op")))
+			}
+		}
+		p("\n")
+	}
+
+	p("## The middleware over HTTP, in process\n\n")
+	p("`go test -bench HTTP` in `bench/`: one small JSON handler served by `httptest` on loopback, public and behind each middleware, ")
+	p("driven by `b.RunParallel` through one keep-alive `http.Client` (client and server share the CPUs; `cpu-ns/op` is both sides' CPU per request). ")
+	p("`apiguard` reuses one token (a cache hit); `apiguard-nocache` is apiguard with its cache off, what a fresh token per request costs; ")
+	p("`golang-jwt` is a hand-written bearer middleware on golang-jwt/v5 with the same checks.\n\n")
+	p("| route | ns/op | req/s (1/ns/op) | × public | cpu-ns/op | × public (cpu) | allocs/op |\n|---|--:|--:|--:|--:|--:|--:|\n")
+	pubNs, pubCPU := bench.med("BenchmarkHTTP/public", "ns/op"), bench.med("BenchmarkHTTP/public", "cpu-ns/op")
+	for _, r := range []string{"public", "apiguard", "apiguard-nocache", "golang-jwt"} {
+		name := "BenchmarkHTTP/" + r
+		if bench[name] == nil {
+			continue
+		}
+		ns, cpu := bench.med(name, "ns/op"), bench.med(name, "cpu-ns/op")
+		p("| %s | %s | %s | %s | %s | %s | %s |\n", r, fmtNs(ns), fmtNum(1e9/ns), fmtRatio(pubNs/ns), fmtNs(cpu), fmtRatio(pubCPU/cpu), fmtNum(bench.med(name, "allocs/op")))
+	}
+	p("\n(× public is throughput relative to the public route: 1.00× means no overhead.)\n\n")
+
+	if len(loads) > 0 {
+		p("## Load run (wrk)\n\n")
+		p("%s\n\n", strings.TrimSpace(files["notes.txt"]))
+		p("| target | req/s (median) | rounds | compared with | ratio | requests that reused a token |\n|---|--:|--:|---|--:|--:|\n")
+		rps := map[string]float64{}
+		for _, l := range loads {
+			rps[l.target] = median(l.rps)
+		}
+		for _, l := range loads {
+			ratio, base := math.NaN(), "–"
+			if b, ok := rps[l.base]; ok && l.base != "" {
+				ratio, base = median(l.rps)/b, l.base
+			}
+			reused := "–"
+			if l.fresh[0] > 0 {
+				reused = fmt.Sprintf("%.1f%%", 100*l.reusedShare())
+			}
+			p("| %s | %s | %d | %s | %s | %s |\n", l.target, fmtNum(median(l.rps)), len(l.rps), base, fmtRatio(ratio), reused)
+		}
+		p("\n")
+	}
+
+	if m := strings.TrimSpace(files["cachemem.txt"]); m != "" {
+		p("## Memory of the verified-token cache\n\n")
+		p("`go run ./cmd/cachemem -n 100000` in `bench/`: fills a verifier's cache (size 100,000) with 100,000 distinct tokens, ")
+		p("drops the tokens, collects garbage and reads the live heap and `/proc/self/status` VmRSS. ")
+		p("Bytes per entry are the cache's own: the SHA-256 key, the entry and the decoded claims with the payload they keep.\n\n```\n%s\n```\n\n", m)
+	}
+
+	if s := strings.TrimSpace(files["benchstat.txt"]); s != "" {
+		p("<details><summary>benchstat of all rounds (bench module, then root module)</summary>\n\n```\n%s\n```\n\n</details>\n\n", s)
+	}
+
+	p("## How to reproduce\n\n")
+	p("```\nscripts/bench.sh                     # everything, about 10 minutes; writes BENCHMARKS.md\n")
+	p("ROUNDS=3 BENCHTIME=200ms scripts/bench.sh   # quicker, noisier\n")
+	p("cd bench && go test -run '^$' -bench . -benchmem   # the microbenchmarks once\n```\n\n")
+	p("It needs Go, `wrk` (Debian package; the script installs it with apt-get when missing) and builds `apiguard` from this tree. ")
+	p("Servers bind to 127.0.0.1 only and stop when the script ends.\n")
+	return nil
+}
+
+// targets checks issue 7's "done when" list against the measurements.
+func targets(bench results, loads []*load) []string {
+	var out []string
+	mark := func(ok bool) string {
+		if ok {
+			return "**met**"
+		}
+		return "**not met**"
+	}
+	floor := bench.med("BenchmarkVerify/RS256/floor", "cpu-ns/op")
+	cold := bench.med("BenchmarkVerify/RS256/apiguard-cold", "cpu-ns/op")
+	floorWall := bench.med("BenchmarkVerify/RS256/floor", "ns/op")
+	coldWall := bench.med("BenchmarkVerify/RS256/apiguard-cold", "ns/op")
+	if !math.IsNaN(floor) && !math.IsNaN(cold) {
+		out = append(out, fmt.Sprintf("apiguard cold ≤ 1.10× floor for RS256: %s (%.2f× on CPU time, %.2f× on wall time)",
+			mark(cold/floor <= 1.10), cold/floor, coldWall/floorWall))
+	}
+	for _, alg := range algs {
+		mine := bench.med("BenchmarkVerify/"+alg+"/apiguard-cold", "cpu-ns/op")
+		if math.IsNaN(mine) {
+			continue
+		}
+		type peer struct {
+			name string
+			cpu  float64
+		}
+		var peers []peer
+		for _, c := range contenders[3:] {
+			if v := bench.med("BenchmarkVerify/"+alg+"/"+c.name, "cpu-ns/op"); !math.IsNaN(v) {
+				peers = append(peers, peer{c.name, v})
+			}
+		}
+		best := slices.MinFunc(peers, func(a, b peer) int { return cmp.Compare(a.cpu, b.cpu) })
+		out = append(out, fmt.Sprintf("%s: apiguard cold faster than every peer: %s (apiguard %s CPU/op; fastest peer %s at %s, %.2f× apiguard)",
+			alg, mark(mine < best.cpu), fmtNs(mine), best.name, fmtNs(best.cpu), best.cpu/mine))
+	}
+	for _, alg := range algs {
+		name := "BenchmarkVerify/" + alg + "/apiguard-cached"
+		ns, allocs := bench.med(name, "ns/op"), bench.med(name, "allocs/op")
+		if math.IsNaN(ns) {
+			continue
+		}
+		out = append(out, fmt.Sprintf("%s: cache hit under 1 µs with 0 allocs: %s (%s wall, %s CPU, %.0f allocs/op)",
+			alg, mark(ns < 1000 && allocs == 0), fmtNs(ns), fmtNs(bench.med(name, "cpu-ns/op")), allocs))
+	}
+	rps := map[string]float64{}
+	for _, l := range loads {
+		rps[l.target] = median(l.rps)
+	}
+	if pub, sec := rps["serve /"], rps["serve /secure-data (one token)"]; pub > 0 && sec > 0 {
+		out = append(out, fmt.Sprintf("apiguard serve: /secure-data with a reused token ≥ 0.85× the req/s of /: %s (%.2f×)", mark(sec >= 0.85*pub), sec/pub))
+	}
+	if pub, sec := rps["loadserver /"], rps["loadserver /secure-data (one token)"]; pub > 0 && sec > 0 {
+		out = append(out, fmt.Sprintf("same handler in process (loadserver): apiguard with a reused token ≥ 0.85× public: %s (%.2f×)", mark(sec >= 0.85*pub), sec/pub))
+	}
+	if up, gw := rps["upstream direct /"], rps["gateway / (one token)"]; up > 0 && gw > 0 {
+		out = append(out, fmt.Sprintf("apiguard gateway with a reused token vs the upstream direct: %.2f× the upstream's req/s (no target set)", gw/up))
+	}
+	gj := rps["loadserver /golang-jwt/secure-data (fresh tokens)"]
+	for _, t := range []string{"serve /secure-data (fresh tokens)", "loadserver /secure-data (fresh tokens)"} {
+		if v := rps[t]; v > 0 && gj > 0 {
+			out = append(out, fmt.Sprintf("%s ≥ the golang-jwt middleware with fresh tokens: %s (%.2f×)", t, mark(v >= gj), v/gj))
+		}
+	}
+	return out
+}
+
+func ensureNL(s string) string {
+	if s != "" && !strings.HasSuffix(s, "\n") {
+		return s + "\n"
+	}
+	return s
+}

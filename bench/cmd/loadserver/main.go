@@ -1,0 +1,136 @@
+// Command loadserver serves what the load run drives with wrk: the same
+// small JSON handler public, behind apiguard and behind a golang-jwt/v5
+// middleware, plus a loopback Okta-shaped issuer whose tokens the routes
+// (and apiguard serve or gateway pointed at it) accept.
+//
+//	loadserver -dir /tmp/load -fresh 48000
+//
+// It writes DIR/token.txt (one token, for runs that reuse it) and
+// DIR/fresh.txt (distinct tokens, one per line, for runs with a fresh token
+// per request), then prints "issuer URL", "url URL" and "ready" on stdout
+// and serves until interrupted or until -lifetime has passed.
+//
+// Routes: / (public), /secure-data (apiguard), /secure-data-nocache
+// (apiguard with its cache off), /golang-jwt/secure-data (golang-jwt).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/apiguard/apiguard/bench/internal/fixture"
+	"github.com/apiguard/apiguard/bench/internal/handlers"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:0", "listen address (loopback)")
+	dir := flag.String("dir", ".", "directory for token.txt and fresh.txt")
+	fresh := flag.Int("fresh", 10_000, "number of distinct tokens to write to fresh.txt")
+	lifetime := flag.Duration("lifetime", 15*time.Minute, "stop after this long even if not interrupted")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, *lifetime)
+	defer cancel()
+	if err := run(ctx, *addr, *dir, *fresh, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "loadserver:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, addr, dir string, fresh int, out *os.File) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("failed to parse -addr: %w", err)
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("-addr %q: only loopback addresses", addr)
+	}
+	iss, err := fixture.New()
+	if err != nil {
+		return err
+	}
+	defer iss.Close()
+	now := time.Now()
+	token, err := iss.Token("RS256", now, 0)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "token.txt"), []byte(token+"\n"), 0o600); err != nil {
+		return fmt.Errorf("failed to write token.txt: %w", err)
+	}
+	tokens, err := mint(iss, now, fresh)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "fresh.txt"), []byte(strings.Join(tokens, "\n")+"\n"), 0o600); err != nil {
+		return fmt.Errorf("failed to write fresh.txt: %w", err)
+	}
+
+	routes, err := handlers.New(iss)
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	for _, r := range routes {
+		pattern := "GET " + r.Path // exact: no trailing slash
+		if r.Path == "/" {
+			pattern = "GET /{$}"
+		}
+		mux.Handle(pattern, r.Handler)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("failed to listen: %w", err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	fmt.Fprintf(out, "issuer %s\nurl http://%s\nready\n", iss.URL, ln.Addr())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// mint signs n distinct RS256 tokens on every CPU (tokens 1..n; token 0 is
+// the reused one).
+func mint(iss *fixture.Issuer, now time.Time, n int) ([]string, error) {
+	tokens := make([]string, n)
+	workers := runtime.GOMAXPROCS(0)
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < n; i += workers {
+				t, err := iss.Token("RS256", now, i+1)
+				if err != nil {
+					errs[w] = err
+					return
+				}
+				tokens[i] = t
+			}
+		})
+	}
+	wg.Wait()
+	return tokens, errors.Join(errs...)
+}

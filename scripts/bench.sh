@@ -1,0 +1,246 @@
+#!/usr/bin/env bash
+# Runs apiguard's benchmarks and writes BENCHMARKS.md (issue 7).
+#
+#   scripts/bench.sh                            everything, about 10 minutes
+#   ROUNDS=3 BENCHTIME=200ms scripts/bench.sh   quicker, noisier
+#
+# Settings (environment): ROUNDS, BENCHTIME, LOAD_ROUNDS, LOAD_DURATION,
+# FRESH_ROUNDS, FRESH_DURATION, FRESH_PER_RUN, CONNECTIONS, CACHED_TOKENS,
+# SERVE_ADDR (127.0.0.1:5000), GATEWAY_ADDR (127.0.0.1:5001), OUTPUT
+# (BENCHMARKS.md), APIGUARD_BIN (an apiguard binary to use instead of
+# building ./cmd/apiguard) and COMMIT (the commit to name in the report,
+# when running from an exported tree).
+#
+# 1. Microbenchmarks, ROUNDS rounds (default 6): bench/ (Verify against the
+#    floor and six Go verifiers for RS256, ES256, EdDSA; the middleware over
+#    HTTP) and the root module's BenchmarkVerify. Each round runs every
+#    benchmark once (-count 1, ROUNDS times), so rounds interleave the
+#    contenders instead of running one contender six times in a row: on a
+#    shared machine the load changes by the minute, and interleaving makes a
+#    change hit everyone alike. benchstat summarises the rounds.
+# 2. Memory: bench/cmd/cachemem fills a cache with 100,000 tokens.
+# 3. Load: wrk against bench/cmd/loadserver (the same handler public, behind
+#    apiguard, behind golang-jwt), against `apiguard serve` and against
+#    `apiguard gateway` in front of the loadserver, all on 127.0.0.1, with a
+#    reused token and with a fresh token per request (bench/wrk/fresh.lua).
+#    serve and gateway take their keys from the loadserver's Okta-shaped
+#    issuer (OKTA_ISSUER), as they would from Okta.
+# 4. bench/cmd/benchreport writes BENCHMARKS.md from all of it.
+#
+# Needs Go and wrk (installed with apt-get when missing). Every server binds
+# to 127.0.0.1 and is stopped when the script exits.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$PWD
+
+ROUNDS=${ROUNDS:-6}
+BENCHTIME=${BENCHTIME:-400ms}
+LOAD_ROUNDS=${LOAD_ROUNDS:-3}
+LOAD_DURATION=${LOAD_DURATION:-3s}
+FRESH_ROUNDS=${FRESH_ROUNDS:-2}
+FRESH_DURATION=${FRESH_DURATION:-2s}
+FRESH_PER_RUN=${FRESH_PER_RUN:-12000}
+CONNECTIONS=${CONNECTIONS:-32}
+CACHED_TOKENS=${CACHED_TOKENS:-100000}
+SERVE_ADDR=${SERVE_ADDR:-127.0.0.1:5000}
+GATEWAY_ADDR=${GATEWAY_ADDR:-127.0.0.1:5001}
+OUTPUT=${OUTPUT:-$repo/BENCHMARKS.md}
+BENCHSTAT=golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() {
+	printf 'bench.sh: %s\n' "$*" >&2
+	exit 1
+}
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+	local p
+	for p in "${pids[@]}"; do
+		kill "$p" 2>/dev/null || true
+	done
+	for p in "${pids[@]}"; do
+		wait "$p" 2>/dev/null || true
+	done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+if ! command -v wrk >/dev/null 2>&1; then
+	log "installing wrk with apt-get"
+	as_root=()
+	[[ $(id -u) -eq 0 ]] || as_root=(sudo)
+	"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
+	"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends wrk >/dev/null
+fi
+
+start=$SECONDS
+loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+{
+	echo "date:        $(date -u '+%Y-%m-%d %H:%M UTC')"
+	echo "commit:      ${COMMIT:-$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$repo" diff --quiet HEAD -- . 2>/dev/null || echo ' (with uncommitted changes)')}"
+	echo "cpu:         $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), nproc $(nproc)"
+	echo "memory:      $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
+	echo "kernel:      $(uname -sr)"
+	echo "go:          $(go version)"
+	echo "wrk:         $(wrk -v 2>&1 | head -1)"
+	echo "load avg at start (1/5/15 min): $(loadavg)"
+} >"$work/machine.txt"
+
+log "building"
+(cd bench && go test -c -o "$work/bench.test" .)
+go test -c -o "$work/root.test" .
+(cd bench && go build -o "$work/" ./cmd/loadserver ./cmd/cachemem ./cmd/benchreport)
+have_apiguard=true
+if [[ -n ${APIGUARD_BIN:-} ]]; then
+	cp "$APIGUARD_BIN" "$work/apiguard"
+elif ! go build -o "$work/apiguard" ./cmd/apiguard 2>"$work/apiguard-build.txt"; then
+	have_apiguard=false
+	log "go build ./cmd/apiguard failed; serve and gateway are left out (see below)"
+	cat "$work/apiguard-build.txt" >&2
+fi
+(cd bench && go list -m github.com/apiguard/apiguard github.com/golang-jwt/jwt/v5 github.com/go-jose/go-jose/v4 \
+	github.com/lestrrat-go/jwx/v3 github.com/coreos/go-oidc/v3 github.com/okta/okta-jwt-verifier-golang/v2 \
+	github.com/auth0/go-jwt-middleware/v2 github.com/lestrrat-go/jwx/v2 gopkg.in/go-jose/go-jose.v2) >"$work/versions.txt"
+echo "benchstat: $BENCHSTAT" >>"$work/versions.txt"
+
+log "microbenchmarks: $ROUNDS rounds, -benchtime $BENCHTIME"
+for ((i = 1; i <= ROUNDS; i++)); do
+	log "  round $i/$ROUNDS"
+	(cd bench && "$work/bench.test" -test.run '^$' -test.bench '^Benchmark(Verify|HTTP)$' \
+		-test.benchtime "$BENCHTIME" -test.benchmem) >>"$work/bench.txt"
+	"$work/root.test" -test.run '^$' -test.bench '^BenchmarkVerify$' -test.benchtime "$BENCHTIME" -test.benchmem >>"$work/root.txt"
+done
+{
+	go run "$BENCHSTAT" "$work/bench.txt"
+	echo
+	go run "$BENCHSTAT" "$work/root.txt"
+} >"$work/benchstat.txt" 2>&1 || log "benchstat failed; BENCHMARKS.md goes without it"
+
+log "memory: $CACHED_TOKENS cached tokens"
+"$work/cachemem" -n "$CACHED_TOKENS" >"$work/cachemem.txt"
+
+# wait_for URL [SECONDS]: polls URL until it answers 200, or fails.
+wait_for() {
+	local url=$1 deadline=$((SECONDS + ${2:-30}))
+	until [[ $(curl -s -o /dev/null -w '%{http_code}' "$url" 2>/dev/null) == 200 ]]; do
+		((SECONDS < deadline)) || die "$url did not answer 200 in time"
+		sleep 0.2
+	done
+}
+
+fresh_total=$((FRESH_PER_RUN * FRESH_ROUNDS * 2))
+log "load: starting the loadserver (minting $fresh_total RS256 tokens)"
+mkdir -p "$work/load"
+"$work/loadserver" -dir "$work/load" -fresh "$fresh_total" -lifetime 30m >"$work/load/server.txt" 2>&1 &
+pids+=($!)
+deadline=$((SECONDS + 600))
+until grep -q '^ready$' "$work/load/server.txt"; do
+	kill -0 "${pids[-1]}" 2>/dev/null || die "loadserver stopped: $(cat "$work/load/server.txt")"
+	((SECONDS < deadline)) || die "loadserver not ready in time"
+	sleep 0.5
+done
+issuer=$(awk '$1 == "issuer" {print $2}' "$work/load/server.txt")
+ls_url=$(awk '$1 == "url" {print $2}' "$work/load/server.txt")
+token=$(cat "$work/load/token.txt")
+fresh_file=$work/load/fresh.txt
+
+serve_url= gateway_url=
+if $have_apiguard; then
+	# Run from an empty directory so no .env is picked up; access logs are
+	# at info level, so --log-level warn leaves them out, as a busy
+	# deployment would.
+	mkdir -p "$work/run"
+	(cd "$work/run" && OKTA_ISSUER=$issuer exec "$work/apiguard" serve --addr "$SERVE_ADDR" --log-level warn) >"$work/serve.txt" 2>&1 &
+	pids+=($!)
+	serve_url=http://$SERVE_ADDR
+	wait_for "$serve_url/readyz"
+	if "$work/apiguard" help | grep -q '^ *gateway '; then
+		cat >"$work/run/gateway.yaml" <<-EOF
+			listen: $GATEWAY_ADDR
+			upstream: $ls_url
+			issuer: $issuer
+			audience: api://default
+			routes:
+			  - path: /**
+		EOF
+		(cd "$work/run" && exec "$work/apiguard" gateway --config gateway.yaml --log-level warn) >"$work/gateway.txt" 2>&1 &
+		pids+=($!)
+		gateway_url=http://$GATEWAY_ADDR
+		wait_for "$gateway_url/readyz"
+	fi
+fi
+
+# run_wrk LABEL ROUND BASE FRESH FIRST DURATION URL: one wrk run; FRESH > 0
+# sends tokens FIRST..FIRST+FRESH-1 of fresh.txt, one per request, else the
+# reused token (or none for a public route, which ignores it).
+run_wrk() {
+	local label=$1 round=$2 base=$3 fresh=$4 first=$5 duration=$6 url=$7 out
+	if ((fresh > 0)); then
+		out=$(wrk -t1 -c"$CONNECTIONS" -d"$duration" -s bench/wrk/fresh.lua "$url" -- "$fresh_file" "$first" "$fresh")
+	else
+		out=$(wrk -t1 -c"$CONNECTIONS" -d"$duration" -H "Authorization: Bearer $token" "$url")
+	fi
+	if grep -q 'Non-2xx' <<<"$out"; then
+		printf '%s\n' "$out" >&2
+		die "$label: some responses were not 2xx"
+	fi
+	local rps requests
+	rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
+	requests=$(awk '/requests in/ {print $1}' <<<"$out")
+	[[ -n $rps && -n $requests ]] || die "$label: could not read wrk's output: $out"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$round" "$rps" "$requests" "$fresh" "$base" >>"$work/load.tsv"
+	log "  $label: $rps req/s"
+}
+
+log "load: $LOAD_ROUNDS rounds of $LOAD_DURATION with one token"
+for ((r = 1; r <= LOAD_ROUNDS; r++)); do
+	run_wrk "loadserver /" "$r" "" 0 0 "$LOAD_DURATION" "$ls_url/"
+	run_wrk "loadserver /secure-data (one token)" "$r" "loadserver /" 0 0 "$LOAD_DURATION" "$ls_url/secure-data"
+	run_wrk "loadserver /golang-jwt/secure-data (one token)" "$r" "loadserver /" 0 0 "$LOAD_DURATION" "$ls_url/golang-jwt/secure-data"
+	if [[ -n $serve_url ]]; then
+		run_wrk "serve /" "$r" "" 0 0 "$LOAD_DURATION" "$serve_url/"
+		run_wrk "serve /secure-data (one token)" "$r" "serve /" 0 0 "$LOAD_DURATION" "$serve_url/secure-data"
+	fi
+	if [[ -n $gateway_url ]]; then
+		run_wrk "upstream direct /" "$r" "" 0 0 "$LOAD_DURATION" "$ls_url/"
+		run_wrk "gateway / (one token)" "$r" "upstream direct /" 0 0 "$LOAD_DURATION" "$gateway_url/"
+	fi
+done
+
+log "load: $FRESH_ROUNDS rounds of $FRESH_DURATION with a fresh token per request"
+first=1
+for ((r = 1; r <= FRESH_ROUNDS; r++)); do
+	gj="loadserver /golang-jwt/secure-data (fresh tokens)"
+	run_wrk "$gj" "$r" "loadserver /" "$FRESH_PER_RUN" "$first" "$FRESH_DURATION" "$ls_url/golang-jwt/secure-data"
+	run_wrk "loadserver /secure-data (fresh tokens)" "$r" "$gj" "$FRESH_PER_RUN" "$first" "$FRESH_DURATION" "$ls_url/secure-data"
+	first=$((first + FRESH_PER_RUN))
+	if [[ -n $serve_url ]]; then
+		run_wrk "serve /secure-data (fresh tokens)" "$r" "$gj" "$FRESH_PER_RUN" "$first" "$FRESH_DURATION" "$serve_url/secure-data"
+		first=$((first + FRESH_PER_RUN))
+	fi
+done
+
+echo "load avg at end (1/5/15 min):   $(loadavg)" >>"$work/machine.txt"
+echo "bench.sh took: $((SECONDS - start)) s" >>"$work/machine.txt"
+{
+	echo "wrk -t1 -c$CONNECTIONS on the same machine as the servers (they share its $(nproc) CPUs), $LOAD_ROUNDS rounds of $LOAD_DURATION with one token"
+	echo "and $FRESH_ROUNDS rounds of $FRESH_DURATION with a fresh token per request (bench/wrk/fresh.lua; each apiguard run gets $FRESH_PER_RUN tokens"
+	echo "it has not seen; requests past them reuse tokens and are counted in the last column). Targets: bench/cmd/loadserver"
+	echo "(the same one-line JSON handler public, behind apiguard's middleware and behind a golang-jwt/v5 middleware),"
+	if [[ -n $serve_url ]]; then
+		echo "\`apiguard serve\` (its own / and /secure-data, which answers with the verified claims) with OKTA_ISSUER set to the"
+		echo "loadserver's Okta-shaped issuer and --log-level warn,"
+	else
+		echo "(\`apiguard serve\` could not be built, so it is left out),"
+	fi
+	if [[ -n $gateway_url ]]; then
+		echo "and \`apiguard gateway\` requiring a token on /** in front of the loadserver's public route (\"upstream direct\")."
+	else
+		echo "and no gateway (\`apiguard gateway\` was not available)."
+	fi
+} >"$work/notes.txt"
+
+"$work/benchreport" -dir "$work" -o "$OUTPUT"
+log "wrote $OUTPUT in $((SECONDS - start)) s"
