@@ -36,6 +36,11 @@ type Claims struct {
 	Scopes []string
 	Groups []string // groups
 	Nonce  string   // nonce (ID tokens)
+	// Confirmed reports a cnf claim (RFC 7800): the token is bound to a
+	// key or certificate and is not a bearer token. JKT is cnf.jkt, the
+	// SHA-256 thumbprint of the DPoP key it is bound to (RFC 9449 §6).
+	Confirmed bool
+	JKT       string
 
 	raw json.RawMessage
 }
@@ -76,25 +81,26 @@ func (c *Claims) MarshalJSON() ([]byte, error) {
 // number where a string belongs, and the custom types refuse values of the
 // wrong JSON type, so a token with "exp":"tomorrow" is malformed.
 type wireClaims struct {
-	Iss      string       `json:"iss"`
-	Sub      string       `json:"sub"`
-	Aud      stringList   `json:"aud"`
-	Exp      *numericDate `json:"exp"`
-	Nbf      *numericDate `json:"nbf"`
-	Iat      *numericDate `json:"iat"`
-	AuthTime *numericDate `json:"auth_time"`
-	Jti      string       `json:"jti"`
-	Ver      textValue    `json:"ver"`
-	Cid      string       `json:"cid"`
-	ClientID string       `json:"client_id"`
-	Azp      string       `json:"azp"`
-	UID      string       `json:"uid"`
-	Scp      scopeList    `json:"scp"`
-	Scope    string       `json:"scope"`
-	Groups   stringList   `json:"groups"`
-	Nonce    string       `json:"nonce"`
-	AtHash   string       `json:"at_hash"`
-	CHash    string       `json:"c_hash"`
+	Iss      string        `json:"iss"`
+	Sub      string        `json:"sub"`
+	Aud      stringList    `json:"aud"`
+	Exp      *numericDate  `json:"exp"`
+	Nbf      *numericDate  `json:"nbf"`
+	Iat      *numericDate  `json:"iat"`
+	AuthTime *numericDate  `json:"auth_time"`
+	Jti      string        `json:"jti"`
+	Ver      textValue     `json:"ver"`
+	Cid      string        `json:"cid"`
+	ClientID string        `json:"client_id"`
+	Azp      string        `json:"azp"`
+	UID      string        `json:"uid"`
+	Scp      scopeList     `json:"scp"`
+	Scope    string        `json:"scope"`
+	Groups   stringList    `json:"groups"`
+	Nonce    string        `json:"nonce"`
+	AtHash   string        `json:"at_hash"`
+	CHash    string        `json:"c_hash"`
+	Cnf      *confirmation `json:"cnf"`
 }
 
 var errClaimType = errors.New("claim of the wrong type")
@@ -291,6 +297,9 @@ func decodeClaims(payload []byte) (*Claims, *wireClaims, error) {
 		Groups:    w.Groups,
 		Nonce:     w.Nonce,
 		raw:       payload,
+	}
+	if w.Cnf != nil {
+		c.Confirmed, c.JKT = true, w.Cnf.JKT
 	}
 	switch {
 	case w.Cid != "":

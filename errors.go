@@ -16,6 +16,13 @@ var ErrInvalidToken = errors.New("invalid token")
 // nothing about the token: a middleware maps it to 503, never to 401.
 var ErrKeysUnavailable = errors.New("signing keys unavailable")
 
+// ErrUnavailable is wrapped by errors that mean a service a check needs
+// could not be reached: the issuer's introspection endpoint, or the shared
+// store of introspection results and DPoP proof ids. Like
+// [ErrKeysUnavailable] it says nothing about the token: a middleware maps it
+// to 503, never to 401, and never lets the request through.
+var ErrUnavailable = errors.New("service unavailable")
+
 // ErrForbidden is wrapped by policy refusals: the token is valid but lacks a
 // scope, group or claim the route requires. A middleware maps it to 403
 // insufficient_scope.
@@ -98,6 +105,29 @@ func (e *KeysError) Error() string {
 // Unwrap returns both ErrKeysUnavailable and the cause.
 func (e *KeysError) Unwrap() []error { return []error{ErrKeysUnavailable, e.Err} }
 
+// UnavailableError reports that a service a check needs could not be
+// reached. It wraps [ErrUnavailable] and the underlying cause.
+type UnavailableError struct {
+	// Service names what was unavailable, for messages: "introspection
+	// endpoint", "replay cache", …
+	Service string
+	// Err is the cause.
+	Err error
+	// RetryAfter is a hint for clients, used in the Retry-After header.
+	RetryAfter time.Duration
+}
+
+func (e *UnavailableError) Error() string {
+	msg := "the " + e.Service + " is unavailable"
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+// Unwrap returns both ErrUnavailable and the cause.
+func (e *UnavailableError) Unwrap() []error { return []error{ErrUnavailable, e.Err} }
+
 // ForbiddenError is a policy refusal. It wraps [ErrForbidden].
 type ForbiddenError struct {
 	// Scopes lists the missing scopes when a scope policy refused; it goes
@@ -112,8 +142,9 @@ func (e *ForbiddenError) Unwrap() error { return ErrForbidden }
 
 // Reason returns a short, stable label for err, for metrics and logs:
 // "expired", "audience", "signature", …; "keys_unavailable" for key-source
-// failures, "forbidden" for policy refusals, "invalid" for other token errors,
-// and "error" for anything else.
+// failures, "unavailable" for other services a check needs, "forbidden" for
+// policy refusals, "invalid" for other token errors, and "error" for
+// anything else.
 func Reason(err error) string {
 	var re *reasonError
 	switch {
@@ -123,6 +154,8 @@ func Reason(err error) string {
 		return re.label
 	case errors.Is(err, ErrKeysUnavailable):
 		return "keys_unavailable"
+	case errors.Is(err, ErrUnavailable):
+		return "unavailable"
 	case errors.Is(err, ErrForbidden):
 		return "forbidden"
 	case errors.Is(err, errNoToken):

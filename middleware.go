@@ -75,6 +75,12 @@ type Middleware struct {
 	// OnRefuse, when set, is called for every refused request with the
 	// reason (see [Reason]); for metrics and logs. It must not block.
 	OnRefuse func(r *http.Request, err error)
+
+	// DPoP, when set, accepts DPoP-bound tokens (RFC 9449) with the DPoP
+	// authorization scheme and a valid proof, and adds DPoP challenges.
+	// When nil, tokens bound to a key (a cnf claim) are refused: they are
+	// not bearer tokens.
+	DPoP *DPoP
 }
 
 // Middleware returns next protected by v with the default [Middleware]
@@ -84,23 +90,33 @@ func (v *Verifier) Middleware(next http.Handler, policies ...Policy) http.Handle
 	return m.Handler(next, policies...)
 }
 
-// Check decides whether r may pass: it extracts the bearer token, verifies
-// it and applies the policies. It writes nothing.
+// Check decides whether r may pass: it extracts the bearer (or DPoP) token,
+// verifies it, checks its binding (DPoP proof) and applies the policies. It
+// writes nothing.
 func (m *Middleware) Check(r *http.Request, policies ...Policy) (*Claims, error) {
-	token, err := BearerToken(r)
+	c, dpop, err := m.check(r, policies)
+	return c, inDPoP(err, dpop)
+}
+
+// check is Check; dpop reports a request made with the DPoP scheme, whose
+// errors get the DPoP challenge.
+func (m *Middleware) check(r *http.Request, policies []Policy) (c *Claims, dpop bool, err error) {
+	token, dpop, err := m.credentials(r)
 	if err != nil {
-		return nil, err
+		return nil, dpop, err
 	}
-	c, err := m.Verifier.Verify(r.Context(), token)
-	if err != nil {
-		return nil, err
+	if c, err = m.Verifier.Verify(r.Context(), token); err != nil {
+		return nil, dpop, err
+	}
+	if err := m.checkBinding(r, token, dpop, c); err != nil {
+		return nil, dpop, err
 	}
 	for _, p := range policies {
 		if err := p(c); err != nil {
-			return c, err
+			return c, dpop, err
 		}
 	}
-	return c, nil
+	return c, dpop, nil
 }
 
 // Handler returns next protected by m and the given policies (all must
@@ -123,9 +139,10 @@ func (m *Middleware) Handler(next http.Handler, policies ...Policy) http.Handler
 // WriteError writes the response for an error from [Middleware.Check]:
 //   - no credentials: 401 with a bare Bearer challenge;
 //   - malformed credentials: 400 invalid_request;
-//   - a refused token: 401 invalid_token;
+//   - a refused token: 401 invalid_token (invalid_dpop_proof or
+//     use_dpop_nonce for DPoP proofs, with DPoP challenges);
 //   - a policy refusal: 403 insufficient_scope (with the missing scopes);
-//   - keys unavailable: 503 with Retry-After;
+//   - keys, introspection or replay cache unavailable: 503 with Retry-After;
 //   - anything else: 500.
 //
 // Bodies are JSON {"error":…,"error_description":…}.
@@ -139,6 +156,7 @@ func (m *Middleware) WriteError(w http.ResponseWriter, err error) {
 	)
 	var fe *ForbiddenError
 	var ke *KeysError
+	var ue *UnavailableError
 	switch {
 	case errors.Is(err, errNoToken):
 		status, description = http.StatusUnauthorized, errNoToken.Error()
@@ -146,6 +164,13 @@ func (m *Middleware) WriteError(w http.ResponseWriter, err error) {
 		var re *requestError
 		errors.As(err, &re)
 		status, code, description = http.StatusBadRequest, "invalid_request", re.detail
+	case errors.Is(err, ErrDPoPNonce):
+		status, code, description = http.StatusUnauthorized, "use_dpop_nonce", describe(err)
+		if m.DPoP != nil {
+			w.Header().Set("DPoP-Nonce", m.DPoP.Nonce())
+		}
+	case errors.Is(err, ErrDPoPProof):
+		status, code, description = http.StatusUnauthorized, "invalid_dpop_proof", describe(err)
 	case errors.Is(err, ErrInvalidToken):
 		status, code, description = http.StatusUnauthorized, "invalid_token", describe(err)
 	case errors.As(err, &fe):
@@ -157,12 +182,16 @@ func (m *Middleware) WriteError(w http.ResponseWriter, err error) {
 		challenge = false
 		status, code, description = http.StatusServiceUnavailable, "temporarily_unavailable", "the issuer's signing keys are unavailable; try again later"
 		w.Header().Set("Retry-After", strconv.Itoa(int(max(ke.RetryAfter, time.Second)/time.Second)))
+	case errors.As(err, &ue):
+		challenge = false
+		status, code, description = http.StatusServiceUnavailable, "temporarily_unavailable", "the "+ue.Service+" is unavailable; try again later"
+		w.Header().Set("Retry-After", strconv.Itoa(int(max(ue.RetryAfter, time.Second)/time.Second)))
 	default:
 		challenge = false
 		status, code, description = http.StatusInternalServerError, "server_error", "internal error"
 	}
 	if challenge {
-		w.Header().Set("WWW-Authenticate", m.challenge(code, description, scope))
+		m.challenges(w.Header(), err, code, description, scope)
 	}
 	if code == "" {
 		code = "unauthorized"

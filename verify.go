@@ -109,6 +109,12 @@ type Config struct {
 	// InsecureAllowHTTP allows http:// issuer and JWKS URLs on hosts that
 	// are not loopback. Never set it in production.
 	InsecureAllowHTTP bool
+
+	// Introspection, when set, asks the issuer's RFC 7662 introspection
+	// endpoint about opaque tokens (anything that is not a JWT), or about
+	// every token in [IntrospectAlways] mode. Default: off, and tokens that
+	// are not JWTs are refused as malformed.
+	Introspection *IntrospectionConfig
 }
 
 // Verifier verifies access tokens (or ID tokens) of one issuer. It is safe
@@ -123,6 +129,7 @@ type Verifier struct {
 	typ      string
 	clients  []string
 	audience string
+	intro    *introspector // nil unless Config.Introspection is set
 }
 
 // New returns a Verifier for cfg. It does not contact the issuer: keys are
@@ -201,6 +208,13 @@ func New(cfg Config) (*Verifier, error) {
 		}
 		v.cache = newTokenCache(size)
 	}
+	if cfg.Introspection != nil {
+		intro, err := newIntrospector(v, *cfg.Introspection, client, logger)
+		if err != nil {
+			return nil, err
+		}
+		v.intro = intro
+	}
 	return v, nil
 }
 
@@ -267,10 +281,27 @@ func (v *Verifier) KeyCount() int { return v.keys.count() }
 // token wraps [ErrInvalidToken] and one specific reason ([ErrExpired],
 // [ErrAudience], …); when the issuer's keys cannot be had, the error wraps
 // [ErrKeysUnavailable] instead. The returned Claims must not be modified.
+//
+// With [Config.Introspection] set, opaque tokens (and in [IntrospectAlways]
+// mode every token) are also checked at the issuer's introspection endpoint;
+// when it cannot be reached the error wraps [ErrUnavailable].
+//
+// Verify does not check sender constraints: a token bound to a key (its
+// Claims.Confirmed is true) must be presented with a proof of possession,
+// which [Middleware] checks and callers of Verify must check themselves.
 func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 	if len(token) > MaxTokenSize {
 		return nil, refuse(ErrMalformed, "token longer than %d bytes", MaxTokenSize)
 	}
+	if v.intro != nil {
+		return v.intro.verify(ctx, token)
+	}
+	return v.verifyJWT(ctx, token)
+}
+
+// verifyJWT verifies token as a JWT signed by the issuer, with the
+// verified-token cache.
+func (v *Verifier) verifyJWT(ctx context.Context, token string) (*Claims, error) {
 	now := v.now()
 	if v.cache != nil {
 		if c := v.cache.get(token, now); c != nil && v.keys.usable(now) {

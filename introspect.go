@@ -1,0 +1,438 @@
+package apiguard
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+)
+
+// IntrospectionMode says which tokens are checked at the issuer's
+// introspection endpoint.
+type IntrospectionMode int
+
+const (
+	// IntrospectOpaque introspects tokens that are not JWTs (anything but
+	// three base64url parts); JWTs are verified locally as usual. A revoked
+	// JWT stays valid until its exp.
+	IntrospectOpaque IntrospectionMode = iota
+	// IntrospectAlways verifies JWTs locally and then introspects them too,
+	// and introspects opaque tokens: a token revoked at the issuer is
+	// refused once its cached introspection result ends
+	// ([IntrospectionConfig.MaxCacheTTL]; at once with no cache).
+	IntrospectAlways
+)
+
+// DefaultIntrospectionCacheTTL is how long an introspection result is reused
+// when [IntrospectionConfig.MaxCacheTTL] is zero.
+const DefaultIntrospectionCacheTTL = time.Minute
+
+// maxIntrospectionBody caps the introspection response.
+const maxIntrospectionBody = 64 << 10
+
+// IntrospectionConfig configures token introspection (RFC 7662).
+type IntrospectionConfig struct {
+	// ClientID and ClientSecret authenticate apiguard at the introspection
+	// endpoint (client_secret_basic). Both required. With Okta: a client
+	// of the authorization server, e.g. the app's OKTA_CLIENT_ID.
+	ClientID     string
+	ClientSecret string
+
+	// Endpoint is the introspection endpoint. Default: the
+	// introspection_endpoint of the issuer's discovery document.
+	Endpoint string
+
+	// Mode chooses the tokens introspected. Default [IntrospectOpaque].
+	Mode IntrospectionMode
+
+	// MaxCacheTTL is the longest an introspection result is reused: active
+	// results until the earlier of the token's exp and MaxCacheTTL, inactive
+	// ones for MaxCacheTTL. Default [DefaultIntrospectionCacheTTL]. Negative:
+	// nothing is cached, and every request asks the issuer (a revoked token
+	// is refused at once, at the cost of one call to the issuer per request).
+	MaxCacheTTL time.Duration
+
+	// Cache holds introspection results. Default: in this process's memory,
+	// up to Config.CacheSize entries. A shared cache (Redis) lets N
+	// instances ask the issuer once per token. When the cache cannot be
+	// read or written, the issuer is asked: a cache outage never lets a
+	// token through that the issuer would refuse.
+	Cache IntrospectionCache
+
+	// Timeout bounds one introspection request. Default 5s.
+	Timeout time.Duration
+}
+
+// IntrospectionCache stores introspection results. Keys are the hex SHA-256
+// of a token (never the token); values are opaque bytes. Implementations
+// must be safe for concurrent use.
+type IntrospectionCache interface {
+	// Get returns the value stored under key, or nil and no error when
+	// there is none.
+	Get(ctx context.Context, key string) ([]byte, error)
+	// Set stores value under key for ttl.
+	Set(ctx context.Context, key string, value []byte, ttl time.Duration) error
+}
+
+// ErrInactive: the issuer's introspection endpoint says the token is not
+// active (revoked, expired, unknown, or not an access token). It wraps
+// [ErrInvalidToken].
+var ErrInactive = newReason("inactive", "token not active")
+
+// introspector checks tokens at the introspection endpoint, with a cache.
+type introspector struct {
+	v       *Verifier
+	cfg     IntrospectionConfig
+	client  *http.Client
+	log     *slog.Logger
+	cache   IntrospectionCache // nil: no caching
+	ttl     time.Duration
+	timeout time.Duration
+	flight  singleflight.Group
+
+	mu       sync.Mutex
+	endpoint string // configured or discovered
+}
+
+func newIntrospector(v *Verifier, cfg IntrospectionConfig, client *http.Client, log *slog.Logger) (*introspector, error) {
+	switch {
+	case cfg.ClientID == "" || cfg.ClientSecret == "":
+		return nil, errors.New("apiguard: Config.Introspection needs ClientID and ClientSecret")
+	case cfg.Mode != IntrospectOpaque && cfg.Mode != IntrospectAlways:
+		return nil, fmt.Errorf("apiguard: Config.Introspection.Mode %d is not IntrospectOpaque or IntrospectAlways", cfg.Mode)
+	case cfg.Timeout < 0:
+		return nil, errors.New("apiguard: Config.Introspection.Timeout must not be negative")
+	case v.cfg.IDToken:
+		return nil, errors.New("apiguard: Config.Introspection is for access tokens, not with IDToken")
+	}
+	if cfg.Endpoint != "" {
+		if err := checkURL("Introspection.Endpoint", cfg.Endpoint, v.cfg.InsecureAllowHTTP); err != nil {
+			return nil, err
+		}
+	}
+	in := &introspector{v: v, cfg: cfg, client: client, log: log, endpoint: cfg.Endpoint,
+		ttl: cfg.MaxCacheTTL, timeout: orDefault(cfg.Timeout, 5*time.Second)}
+	if in.ttl == 0 {
+		in.ttl = DefaultIntrospectionCacheTTL
+	}
+	if in.ttl > 0 {
+		in.cache = cfg.Cache
+		if in.cache == nil {
+			size := v.cfg.CacheSize
+			if size <= 0 {
+				size = 100_000
+			}
+			in.cache = newMemoryCache(size, v.now)
+		}
+	}
+	return in, nil
+}
+
+// verify checks token: a JWT locally (and at the issuer too in
+// IntrospectAlways mode), anything else at the issuer.
+func (in *introspector) verify(ctx context.Context, token string) (*Claims, error) {
+	if strings.Count(token, ".") == 2 {
+		c, err := in.v.verifyJWT(ctx, token)
+		if err != nil || in.cfg.Mode != IntrospectAlways {
+			return c, err
+		}
+		if _, err := in.introspect(ctx, token); err != nil {
+			return nil, err
+		}
+		return c, nil
+	}
+	if err := checkOpaque(token); err != nil {
+		return nil, err
+	}
+	return in.introspect(ctx, token)
+}
+
+// checkOpaque refuses opaque tokens outside RFC 6750's b64token syntax.
+func checkOpaque(token string) error {
+	if token == "" {
+		return refuse(ErrMalformed, "empty token")
+	}
+	i := 0
+	for ; i < len(token); i++ {
+		c := token[i]
+		ok := 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' ||
+			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/'
+		if !ok {
+			break
+		}
+	}
+	for ; i < len(token) && token[i] == '='; i++ {
+	}
+	if i != len(token) {
+		return refuse(ErrMalformed, "character %q at offset %d is not allowed in a token", token[i], i)
+	}
+	return nil
+}
+
+// introspectionKey is the cache key of token: the hex SHA-256 of the
+// issuer and the token, so the token itself is never stored and two
+// issuers sharing one cache cannot see each other's results.
+func (in *introspector) key(token string) string {
+	h := sha256.New()
+	h.Write([]byte(in.v.cfg.Issuer))
+	h.Write([]byte{0})
+	h.Write(stringBytes(token))
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// introspect returns the claims of an active token, from the cache or the
+// issuer.
+func (in *introspector) introspect(ctx context.Context, token string) (*Claims, error) {
+	key := in.key(token)
+	if in.cache != nil {
+		b, err := in.cache.Get(ctx, key)
+		switch {
+		case err != nil:
+			in.log.Warn("introspection cache unavailable; asking the issuer", "error", err)
+		case b != nil:
+			c, _, err := in.parse(b, in.v.now())
+			return c, err
+		}
+	}
+	res, err, _ := in.flight.Do(key, func() (any, error) {
+		body, err := in.fetch(ctx, token)
+		if err != nil {
+			return nil, err
+		}
+		now := in.v.now()
+		c, ttl, perr := in.parse(body, now)
+		// Active tokens and inactive ones are cached; other refusals (a
+		// token not valid yet, say) may change, and are not.
+		if ttl > 0 && in.cache != nil && (perr == nil || errors.Is(perr, ErrInactive)) {
+			if err := in.cache.Set(ctx, key, body, ttl); err != nil {
+				in.log.Warn("failed to store an introspection result", "error", err)
+			}
+		}
+		return introspection{c, perr}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	r := res.(introspection)
+	return r.claims, r.err
+}
+
+type introspection struct {
+	claims *Claims
+	err    error
+}
+
+// parse checks an introspection response and returns the claims of an
+// active token, and how long the result may be cached (0: not at all).
+func (in *introspector) parse(body []byte, now time.Time) (*Claims, time.Duration, error) {
+	var head struct {
+		Active    json.RawMessage `json:"active"`
+		TokenType string          `json:"token_type"`
+	}
+	if err := json.Unmarshal(body, &head); err != nil {
+		return nil, 0, &UnavailableError{Service: "introspection endpoint", Err: errors.New("response is not a JSON object"), RetryAfter: 5 * time.Second}
+	}
+	if string(head.Active) != "true" {
+		return nil, in.ttl, refuse(ErrInactive, "the issuer says the token is not active")
+	}
+	switch strings.ToLower(head.TokenType) {
+	case "", "bearer", "dpop":
+	default:
+		return nil, in.ttl, refuse(ErrType, "token_type %q is not an access token", head.TokenType)
+	}
+	c, w, err := decodeClaims(body)
+	if err != nil {
+		return nil, in.ttl, err
+	}
+	if err := in.v.checkClaims(c, w, now); err != nil {
+		return nil, in.ttl, err
+	}
+	return c, min(in.ttl, c.Expiry.Sub(now)), nil
+}
+
+// fetch posts token to the introspection endpoint and returns the body of
+// a 200 answer; anything else is an UnavailableError.
+func (in *introspector) fetch(ctx context.Context, token string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), in.timeout)
+	defer cancel()
+	unavailable := func(err error) error {
+		return &UnavailableError{Service: "introspection endpoint", Err: err, RetryAfter: 5 * time.Second}
+	}
+	endpoint, err := in.location(ctx)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	form := url.Values{"token": {token}, "token_type_hint": {"access_token"}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, unavailable(fmt.Errorf("failed to build the introspection request: %w", err))
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	// RFC 6749 §2.3.1: the credentials are form-encoded before Basic.
+	req.SetBasicAuth(url.QueryEscape(in.cfg.ClientID), url.QueryEscape(in.cfg.ClientSecret))
+	resp, err := in.client.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // *url.Error repeats the URL; keep the cause
+		}
+		return nil, unavailable(fmt.Errorf("failed to call the introspection endpoint: %w", err))
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxIntrospectionBody))
+		return nil, unavailable(fmt.Errorf("introspection endpoint answered status %d", resp.StatusCode))
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "" {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+			return nil, unavailable(fmt.Errorf("introspection endpoint answered content type %q, not JSON", ct))
+		}
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxIntrospectionBody+1))
+	if err != nil {
+		return nil, unavailable(fmt.Errorf("failed to read the introspection response: %w", err))
+	}
+	if len(body) > maxIntrospectionBody {
+		return nil, unavailable(fmt.Errorf("introspection response larger than %d bytes", maxIntrospectionBody))
+	}
+	return body, nil
+}
+
+// location returns the introspection endpoint, configured or discovered
+// (once; again after a failure).
+func (in *introspector) location(ctx context.Context) (string, error) {
+	in.mu.Lock()
+	u := in.endpoint
+	in.mu.Unlock()
+	if u != "" {
+		return u, nil
+	}
+	body, _, err := in.v.keys.get(ctx, discoveryURL(in.v.cfg.Issuer), false)
+	if err != nil {
+		return "", fmt.Errorf("failed to discover the introspection endpoint: %w", err)
+	}
+	var doc struct {
+		Issuer   string `json:"issuer"`
+		Endpoint string `json:"introspection_endpoint"`
+	}
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return "", fmt.Errorf("failed to decode the discovery document: %w", err)
+	}
+	if doc.Issuer != in.v.cfg.Issuer {
+		return "", fmt.Errorf("discovery document names issuer %q, want %q", doc.Issuer, in.v.cfg.Issuer)
+	}
+	if doc.Endpoint == "" {
+		return "", errors.New("discovery document has no introspection_endpoint")
+	}
+	if err := checkURL("introspection_endpoint", doc.Endpoint, in.v.cfg.InsecureAllowHTTP); err != nil {
+		return "", err
+	}
+	in.mu.Lock()
+	in.endpoint = doc.Endpoint
+	in.mu.Unlock()
+	return doc.Endpoint, nil
+}
+
+// memoryCache is the in-process IntrospectionCache and ReplayCache: a
+// bounded map whose entries expire. When full, expired entries among a few
+// visited go first, else an arbitrary one.
+type memoryCache struct {
+	now  func() time.Time
+	size int
+
+	mu sync.Mutex
+	m  map[string]memoryEntry
+}
+
+type memoryEntry struct {
+	value []byte
+	exp   time.Time
+}
+
+func newMemoryCache(size int, now func() time.Time) *memoryCache {
+	return &memoryCache{now: now, size: max(1, size), m: map[string]memoryEntry{}}
+}
+
+// Get implements IntrospectionCache.
+func (c *memoryCache) Get(_ context.Context, key string) ([]byte, error) {
+	c.mu.Lock()
+	e, ok := c.m[key]
+	c.mu.Unlock()
+	if !ok || !c.now().Before(e.exp) {
+		return nil, nil
+	}
+	return e.value, nil
+}
+
+// Set implements IntrospectionCache.
+func (c *memoryCache) Set(_ context.Context, key string, value []byte, ttl time.Duration) error {
+	now := c.now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.setLocked(key, value, now.Add(ttl), now)
+	return nil
+}
+
+// errReplayCacheFull: every entry of a full in-memory replay cache is still
+// live; forgetting one would let its proof be replayed.
+var errReplayCacheFull = errors.New("the in-memory replay cache is full")
+
+// Use implements ReplayCache: it records key unless it is already there and
+// unexpired. Unlike Set it never evicts a live entry: when the cache is full
+// of them it returns an error (the proof is refused with 503).
+func (c *memoryCache) Use(_ context.Context, key string, ttl time.Duration) (bool, error) {
+	now := c.now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.m[key]; ok && now.Before(e.exp) {
+		return false, nil
+	}
+	if len(c.m) >= c.size {
+		for k, e := range c.m {
+			if !now.Before(e.exp) {
+				delete(c.m, k)
+			}
+		}
+		if len(c.m) >= c.size {
+			return false, errReplayCacheFull
+		}
+	}
+	c.m[key] = memoryEntry{exp: now.Add(ttl)}
+	return true, nil
+}
+
+func (c *memoryCache) setLocked(key string, value []byte, exp, now time.Time) {
+	if _, ok := c.m[key]; !ok && len(c.m) >= c.size {
+		const sample = 8
+		seen, dropped := 0, false
+		var victim string
+		for k, e := range c.m {
+			if !now.Before(e.exp) {
+				delete(c.m, k)
+				dropped = true
+			} else {
+				victim = k
+			}
+			if seen++; seen == sample {
+				break
+			}
+		}
+		if !dropped {
+			delete(c.m, victim)
+		}
+	}
+	c.m[key] = memoryEntry{value: value, exp: exp}
+}
