@@ -1,0 +1,97 @@
+package sharedstate_test
+
+import (
+	"bytes"
+	"context"
+	"testing"
+	"time"
+
+	"github.com/apiguard/apiguard"
+	"github.com/apiguard/apiguard/internal/redistest"
+	"github.com/apiguard/apiguard/internal/sharedstate"
+	"github.com/apiguard/apiguard/session"
+)
+
+var (
+	_ apiguard.IntrospectionCache = (*sharedstate.Store)(nil)
+	_ apiguard.ReplayCache        = (*sharedstate.Store)(nil)
+)
+
+func newStore(t *testing.T, url string) *sharedstate.Store {
+	t.Helper()
+	client, err := session.NewRedisClient(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	s, err := sharedstate.New(sharedstate.Config{Client: client})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestStore(t *testing.T) {
+	srv := redistest.New(t)
+	a, b := newStore(t, srv.URL()), newStore(t, srv.URL()) // two instances
+	ctx := context.Background()
+
+	t.Run("introspection results are shared", func(t *testing.T) {
+		if got, err := b.Get(ctx, "k1"); err != nil || got != nil {
+			t.Fatalf("Get before Set: got %q, %v; want nil, nil", got, err)
+		}
+		if err := a.Set(ctx, "k1", []byte(`{"active":true}`), time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := b.Get(ctx, "k1"); err != nil || !bytes.Equal(got, []byte(`{"active":true}`)) {
+			t.Fatalf("Get on the other instance: got %q, %v", got, err)
+		}
+	})
+	t.Run("a proof id is fresh once across instances", func(t *testing.T) {
+		for i, want := range []bool{true, false, false} {
+			s := []*sharedstate.Store{a, b, a}[i]
+			if got, err := s.Use(ctx, "jti-1", time.Minute); err != nil || got != want {
+				t.Fatalf("Use #%d: got %v, %v; want %v", i+1, got, err, want)
+			}
+		}
+	})
+	t.Run("entries expire", func(t *testing.T) {
+		if err := a.Set(ctx, "short", []byte("x"), 50*time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+		if fresh, err := a.Use(ctx, "short-jti", 50*time.Millisecond); err != nil || !fresh {
+			t.Fatalf("Use: %v %v", fresh, err)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			got, err := b.Get(ctx, "short")
+			if err == nil && got == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("introspection result did not expire: Get %q %v", got, err)
+			}
+		}
+		for {
+			fresh, err := b.Use(ctx, "short-jti", 50*time.Millisecond)
+			if err == nil && fresh {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("proof id did not expire: Use %v %v", fresh, err)
+			}
+		}
+	})
+	t.Run("Redis down is an error, never a fresh proof", func(t *testing.T) {
+		srv.Stop()
+		if fresh, err := a.Use(ctx, "jti-2", time.Minute); err == nil || fresh {
+			t.Errorf("Use with Redis down: got %v, %v; want false and an error", fresh, err)
+		}
+		if _, err := a.Get(ctx, "k1"); err == nil {
+			t.Error("Get with Redis down: no error")
+		}
+		if err := a.Set(ctx, "k2", []byte("x"), time.Minute); err == nil {
+			t.Error("Set with Redis down: no error")
+		}
+	})
+}
