@@ -90,7 +90,10 @@ func (iss *Issuer) serveIntrospect(w http.ResponseWriter, r *http.Request) {
 	if claims, ok := iss.accessClaims(token); ok {
 		out := map[string]any{"active": true, "token_type": "Bearer", "scope": strings.Join(scopesOf(claims), " "),
 			"client_id": claims["cid"]}
-		for _, k := range []string{"exp", "iat", "sub", "aud", "iss", "jti", "uid"} {
+		if _, ok := claims["cnf"]; ok {
+			out["token_type"] = "DPoP"
+		}
+		for _, k := range []string{"exp", "iat", "sub", "aud", "iss", "jti", "uid", "cnf"} {
 			if v, ok := claims[k]; ok {
 				out[k] = v
 			}

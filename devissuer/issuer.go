@@ -33,6 +33,7 @@ type Issuer struct {
 	refresh   map[string]*refreshGrant   // by SHA-256 of the token
 	revoked   map[string]time.Time       // access token jti → its expiry
 	sessions  map[string]*browserSession // by SHA-256 of the cookie value
+	proofs    map[string]time.Time       // DPoP proof jti (hashed) → when it may be forgotten
 	lastPrune time.Time
 }
 
@@ -60,6 +61,7 @@ func New(cfg Config) (*Issuer, error) {
 		refresh:  map[string]*refreshGrant{},
 		revoked:  map[string]time.Time{},
 		sessions: map[string]*browserSession{},
+		proofs:   map[string]time.Time{},
 		page:     template.Must(template.New("page").Parse(pageHTML)),
 	}
 	for i := range iss.cfg.Clients {
@@ -170,6 +172,7 @@ func (iss *Issuer) metadata() map[string]any {
 		"end_session_endpoint":                          iss.endpoint("logout"),
 		"request_parameter_supported":                   false,
 		"request_object_signing_alg_values_supported":   []string{},
+		"dpop_signing_alg_values_supported":             dpopAlgorithms(),
 	}
 }
 

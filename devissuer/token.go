@@ -165,19 +165,24 @@ func (iss *Issuer) token(w http.ResponseWriter, r *http.Request) (*tokenResponse
 		return nil, &oauthError{http.StatusBadRequest, "unauthorized_client",
 			fmt.Sprintf("The client is not authorized to use the provided grant type. Configured grant types: [%s].", strings.Join(client.GrantTypes, ", "))}
 	}
+	// A DPoP proof binds the access token to the client's key (RFC 9449 §5).
+	jkt, e := iss.dpopProof(r)
+	if e != nil {
+		return nil, e
+	}
 	switch grant {
 	case GrantClientCredentials:
-		return iss.clientCredentials(client, form)
+		return iss.clientCredentials(client, form, jkt)
 	case GrantAuthorizationCode:
-		return iss.redeemCode(client, form)
+		return iss.redeemCode(client, form, jkt)
 	default:
-		return iss.redeemRefresh(client, form)
+		return iss.redeemRefresh(client, form, jkt)
 	}
 }
 
 // clientCredentials grants custom scopes only, as Okta does: OpenID Connect
 // scopes are refused, and a request naming no scope gets the default scopes.
-func (iss *Issuer) clientCredentials(client *Client, form url.Values) (*tokenResponse, *oauthError) {
+func (iss *Issuer) clientCredentials(client *Client, form url.Values, jkt string) (*tokenResponse, *oauthError) {
 	requested := uniqueFields(form.Get("scope"))
 	for _, s := range requested {
 		if IsOIDCScope(s) {
@@ -197,11 +202,11 @@ func (iss *Issuer) clientCredentials(client *Client, form url.Values) (*tokenRes
 	if e := iss.checkCustomScopes(client, requested); e != nil {
 		return nil, e
 	}
-	at, _, _, err := iss.accessToken(client, nil, requested, time.Time{})
+	at, _, _, err := iss.accessToken(client, nil, requested, time.Time{}, jkt)
 	if err != nil {
 		return nil, &oauthError{http.StatusInternalServerError, "server_error", "The token could not be signed."}
 	}
-	return &tokenResponse{TokenType: "Bearer", ExpiresIn: int64(iss.cfg.AccessTokenTTL / time.Second),
+	return &tokenResponse{TokenType: tokenType(jkt), ExpiresIn: int64(iss.cfg.AccessTokenTTL / time.Second),
 		AccessToken: at, Scope: strings.Join(requested, " ")}, nil
 }
 
@@ -222,7 +227,7 @@ func (iss *Issuer) checkCustomScopes(client *Client, scopes []string) *oauthErro
 	return nil
 }
 
-func (iss *Issuer) redeemCode(client *Client, form url.Values) (*tokenResponse, *oauthError) {
+func (iss *Issuer) redeemCode(client *Client, form url.Values, jkt string) (*tokenResponse, *oauthError) {
 	code, verifier := form.Get("code"), form.Get("code_verifier")
 	if code == "" {
 		return nil, errInvalidRequest("The 'code' parameter is required.")
@@ -249,7 +254,7 @@ func (iss *Issuer) redeemCode(client *Client, form url.Values) (*tokenResponse, 
 		return nil, errInvalidGrant("PKCE verification failed.")
 	}
 	g.used = true
-	resp, jti, exp, refresh, err := iss.userTokensLocked(client, g.user, g.scopes, g.authTime, g.nonce, "")
+	resp, jti, exp, refresh, err := iss.userTokensLocked(client, g.user, g.scopes, g.authTime, g.nonce, "", jkt)
 	if err != nil {
 		return nil, &oauthError{http.StatusInternalServerError, "server_error", "The token could not be signed."}
 	}
@@ -257,7 +262,7 @@ func (iss *Issuer) redeemCode(client *Client, form url.Values) (*tokenResponse, 
 	return resp, nil
 }
 
-func (iss *Issuer) redeemRefresh(client *Client, form url.Values) (*tokenResponse, *oauthError) {
+func (iss *Issuer) redeemRefresh(client *Client, form url.Values, jkt string) (*tokenResponse, *oauthError) {
 	token := form.Get("refresh_token")
 	if token == "" {
 		return nil, errInvalidRequest("The 'refresh_token' parameter is required.")
@@ -284,7 +289,7 @@ func (iss *Issuer) redeemRefresh(client *Client, form url.Values) (*tokenRespons
 		}
 	}
 	g.used = true
-	resp, _, _, _, err := iss.userTokensLocked(client, g.user, scopes, g.authTime, "", g.family)
+	resp, _, _, _, err := iss.userTokensLocked(client, g.user, scopes, g.authTime, "", g.family, jkt)
 	if err != nil {
 		return nil, &oauthError{http.StatusInternalServerError, "server_error", "The token could not be signed."}
 	}
@@ -294,14 +299,15 @@ func (iss *Issuer) redeemRefresh(client *Client, form url.Values) (*tokenRespons
 // userTokensLocked issues the access token, the ID token when "openid" was
 // granted and a refresh token when "offline_access" was granted and the
 // client may refresh. family continues a refresh token family; empty starts
-// one. It returns the access token's jti and expiry and the refresh family.
-// The caller holds iss.mu.
-func (iss *Issuer) userTokensLocked(client *Client, user *User, scopes []string, authTime time.Time, nonce, family string) (*tokenResponse, string, time.Time, string, error) {
-	at, jti, exp, err := iss.accessToken(client, user, scopes, authTime)
+// one. jkt, when set, binds the access token to a DPoP key. It returns the
+// access token's jti and expiry and the refresh family. The caller holds
+// iss.mu.
+func (iss *Issuer) userTokensLocked(client *Client, user *User, scopes []string, authTime time.Time, nonce, family, jkt string) (*tokenResponse, string, time.Time, string, error) {
+	at, jti, exp, err := iss.accessToken(client, user, scopes, authTime, jkt)
 	if err != nil {
 		return nil, "", time.Time{}, "", err
 	}
-	resp := &tokenResponse{TokenType: "Bearer", ExpiresIn: int64(iss.cfg.AccessTokenTTL / time.Second),
+	resp := &tokenResponse{TokenType: tokenType(jkt), ExpiresIn: int64(iss.cfg.AccessTokenTTL / time.Second),
 		AccessToken: at, Scope: strings.Join(scopes, " ")}
 	if slices.Contains(scopes, "openid") {
 		if resp.IDToken, err = iss.idToken(client, user, scopes, authTime, nonce, at); err != nil {
@@ -374,8 +380,9 @@ func (iss *Issuer) pruneLocked(now time.Time) {
 }
 
 // accessToken signs an access token shaped like Okta's. user is nil for
-// client credentials, where "sub" is the client id.
-func (iss *Issuer) accessToken(client *Client, user *User, scopes []string, authTime time.Time) (token, jti string, exp time.Time, err error) {
+// client credentials, where "sub" is the client id. jkt, when set, binds the
+// token to a DPoP key (cnf.jkt, RFC 9449 §6).
+func (iss *Issuer) accessToken(client *Client, user *User, scopes []string, authTime time.Time, jkt string) (token, jti string, exp time.Time, err error) {
 	id, err := randomString(iss.cfg.Rand, 24)
 	if err != nil {
 		return "", "", time.Time{}, fmt.Errorf("failed to generate token id: %w", err)
@@ -398,6 +405,9 @@ func (iss *Issuer) accessToken(client *Client, user *User, scopes []string, auth
 		claims["sub"] = user.Username
 		claims["auth_time"] = authTime.Unix()
 		claims["groups"] = userGroups(user)
+	}
+	if jkt != "" {
+		claims["cnf"] = map[string]string{"jkt": jkt}
 	}
 	token, err = iss.sign(claims)
 	return token, jti, exp, err
