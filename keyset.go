@@ -93,6 +93,7 @@ type keySet struct {
 	onFetch    func(FetchEvent)
 	checkURL   func(setting, raw string) error
 	timeout    time.Duration // per fetch
+	maxWait    time.Duration // how long a request waits for a fetch
 	cooldown   time.Duration // minimum time between fetches not caused by age
 	minTTL     time.Duration
 	maxTTL     time.Duration
@@ -212,6 +213,10 @@ func (ks *keySet) refresh(ctx context.Context, forced bool) error {
 	ch := ks.flight.DoChan("jwks", func() (any, error) {
 		return nil, ks.fetch(forced)
 	})
+	// A request waits for the fetch at most maxWait; the fetch itself goes
+	// on (up to its timeout) and serves the requests after it.
+	wait := time.NewTimer(ks.maxWait)
+	defer wait.Stop()
 	select {
 	case res := <-ch:
 		if res.Err != nil {
@@ -220,6 +225,8 @@ func (ks *keySet) refresh(ctx context.Context, forced bool) error {
 		return nil
 	case <-ctx.Done():
 		return &KeysError{Err: ctx.Err(), RetryAfter: ks.retryAfter()}
+	case <-wait.C:
+		return &KeysError{Err: fmt.Errorf("no answer from the issuer within %s", ks.maxWait), RetryAfter: ks.retryAfter()}
 	}
 }
 

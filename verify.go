@@ -76,6 +76,8 @@ type Config struct {
 	HTTPClient *http.Client
 
 	// FetchTimeout bounds one fetch of discovery plus keys. Default 10s.
+	// A request waits for a fetch at most 3s (or FetchTimeout if shorter),
+	// then gets ErrKeysUnavailable while the fetch goes on.
 	FetchTimeout time.Duration
 
 	// RefreshCooldown is the least time between two key fetches caused by
@@ -194,6 +196,7 @@ func New(cfg Config) (*Verifier, error) {
 		onFetch:    cfg.OnFetch,
 		checkURL:   func(setting, raw string) error { return checkURL(setting, raw, cfg.InsecureAllowHTTP) },
 		timeout:    orDefault(cfg.FetchTimeout, 10*time.Second),
+		maxWait:    min(orDefault(cfg.FetchTimeout, 10*time.Second), 3*time.Second),
 		cooldown:   orDefault(cfg.RefreshCooldown, 10*time.Second),
 		minTTL:     time.Minute,
 		maxTTL:     24 * time.Hour,
@@ -338,12 +341,14 @@ func (v *Verifier) verify(ctx context.Context, token string, now time.Time) (*Cl
 		return nil, nil, err
 	}
 
-	// The header: small, decoded on the stack.
-	var hbuf [512]byte
-	if b64.DecodedLen(len(h64)) > len(hbuf) {
-		return nil, nil, refuse(ErrMalformed, "header too large")
+	// The header: usually small and decoded on the stack; one carrying
+	// certificates (x5c, ignored) is decoded on the heap.
+	var stack [512]byte
+	hbuf := stack[:]
+	if l := b64.DecodedLen(len(h64)); l > len(hbuf) {
+		hbuf = make([]byte, l)
 	}
-	n, err := b64.Decode(hbuf[:], stringBytes(h64))
+	n, err := b64.Decode(hbuf, stringBytes(h64))
 	if err != nil {
 		return nil, nil, refuse(ErrMalformed, "header is not base64url")
 	}

@@ -393,7 +393,7 @@ func hostileCases(t *testing.T, iss *testissuer.Issuer, attacker *attackerServer
 		// (A whole certificate makes the header larger than apiguard's
 		// 512-byte header cap; the attacker's key in DER stays under it.)
 		tok("x5c with the attacker's key", ruleKeySource, attackerSigned("attacker", map[string]any{"x5c": []string{base64.StdEncoding.EncodeToString(must(x509.MarshalPKIXPublicKey(attackerKey.Public())))}})),
-		tok("x5c with a whole certificate (header over the cap)", ruleCompact, attackerSigned("rs256", map[string]any{"x5c": []string{base64.StdEncoding.EncodeToString(certDER)}})),
+		tok("x5c with a whole certificate (ignored, the key is the issuer's)", ruleKeySource, attackerSigned("rs256", map[string]any{"x5c": []string{base64.StdEncoding.EncodeToString(certDER)}})),
 		tok("another issuer's token with its jku", ruleKeySource, otherIssuer.Sign(t, "rs256", with(base), map[string]any{"jku": otherIssuer.URL + "/keys"})),
 		tok("kid path traversal", ruleKIDMapKey, attackerSigned("../../../../etc/passwd", nil)),
 		tok("kid SQL injection", ruleKIDMapKey, attackerSigned("' OR '1'='1", nil)),
