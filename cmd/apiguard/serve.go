@@ -155,7 +155,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, onListe
 	}
 	defer ln.Close()
 	if cfg.publicURL == "" {
-		cfg.publicURL = "http://" + ln.Addr().String()
+		cfg.publicURL = defaultPublicURL(ln.Addr())
 	}
 
 	app, err := newApp(ctx, cfg, log, stdout)
@@ -193,6 +193,20 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, onListe
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// defaultPublicURL is http:// and the bound address, with a wildcard host
+// (0.0.0.0, ::) replaced by 127.0.0.1: set APIGUARD_PUBLIC_URL to be reached
+// from elsewhere.
+func defaultPublicURL(addr net.Addr) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return "http://" + addr.String()
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }
 
 // maxHeaderBytes caps request headers: a token is at most 8 KiB.
@@ -387,10 +401,10 @@ func sessionOrBearer(svc *login.Service, guard *apiguard.Middleware, bearer http
 		}
 		c, err := svc.Claims(r)
 		switch {
-		case errors.Is(err, session.ErrUnavailable):
+		case errors.Is(err, session.ErrUnavailable), errors.Is(err, login.ErrProvider), errors.Is(err, apiguard.ErrKeysUnavailable):
 			w.Header().Set("Retry-After", "5")
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{
-				"error": "temporarily_unavailable", "error_description": "the session store is unavailable; try again later",
+				"error": "temporarily_unavailable", "error_description": "the session store or the issuer is unavailable; try again later",
 			})
 			return
 		case err != nil:

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -418,5 +419,23 @@ func TestServeEmbeddedIssuerTutorialFlow(t *testing.T) {
 	}
 	if aud := got.User["aud"]; aud != "api://default" || !regexp.MustCompile(`^AT\.`).MatchString(got.User["jti"].(string)) {
 		t.Errorf("claims are not Okta-shaped: %v", got.User)
+	}
+}
+
+func TestDefaultPublicURL(t *testing.T) {
+	cases := map[string]string{
+		"127.0.0.1:5000": "http://127.0.0.1:5000",
+		"0.0.0.0:5000":   "http://127.0.0.1:5000",
+		"[::]:5000":      "http://127.0.0.1:5000",
+		"[::1]:5000":     "http://[::1]:5000",
+	}
+	for in, want := range cases {
+		addr, err := net.ResolveTCPAddr("tcp", in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := defaultPublicURL(addr); got != want {
+			t.Errorf("defaultPublicURL(%s) = %q, want %q", in, got, want)
+		}
 	}
 }
