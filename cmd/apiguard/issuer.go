@@ -6,10 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -87,46 +85,21 @@ func issuer(ctx context.Context, args []string, stdout, stderr io.Writer, onList
 		cfg.publicURL = "http://" + ln.Addr().String()
 	}
 
-	var (
-		dcfg devissuer.Config
-		gen  devissuer.Generated
-	)
-	if cfg.configPath != "" {
-		if dcfg, err = devissuer.LoadConfig(cfg.configPath); err != nil {
-			return &usageError{fmt.Errorf("APIGUARD_ISSUER_CONFIG (--config): %w", err)}
-		}
-	} else {
-		dcfg, gen, err = devissuer.DefaultConfig(devissuer.Defaults{
-			ClientID:     cfg.clientID,
-			ClientSecret: cfg.clientSecret,
-			Username:     os.Getenv("APIGUARD_DEV_USER"),
-			Password:     os.Getenv("APIGUARD_DEV_PASSWORD"),
-			BaseURLs:     cfg.appURLs,
-		})
-		if err != nil {
-			return fmt.Errorf("failed to configure the development issuer: %w", err)
-		}
-	}
-	dcfg.Issuer = cfg.publicURL + "/oauth2/default"
-	dcfg.RotateEvery = cfg.rotateEvery
-	dcfg.Logger = log
-	if dcfg.Audience == "" {
-		dcfg.Audience = cfg.audience
-	}
-	dev, err := devissuer.New(dcfg)
+	dev, gen, err := buildDevIssuer(devIssuerOptions{
+		issuerURL:     cfg.publicURL + "/oauth2/default",
+		configPath:    cfg.configPath,
+		configSetting: "APIGUARD_ISSUER_CONFIG (--config)",
+		clientID:      cfg.clientID,
+		clientSecret:  cfg.clientSecret,
+		appURLs:       cfg.appURLs,
+		audience:      cfg.audience,
+		rotateEvery:   cfg.rotateEvery,
+		log:           log,
+	})
 	if err != nil {
-		return &usageError{fmt.Errorf("failed to start the development issuer: %w", err)}
+		return err
 	}
 
-	srv := &http.Server{
-		Handler:           dev,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    maxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() { _ = dev.Run(runCtx) }()
@@ -134,24 +107,11 @@ func issuer(ctx context.Context, args []string, stdout, stderr io.Writer, onList
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	go rotateOn(runCtx, hup, dev, log)
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-
-	printIssuerBanner(stdout, dev.Config(), gen)
+	printDevBanner(stdout, dev.Config(), gen, "")
 	if onListen != nil {
 		onListen(ln.Addr().String())
 	}
-	select {
-	case err := <-errc:
-		return fmt.Errorf("server stopped: %w", err)
-	case <-ctx.Done():
-	}
-	shutdownCtx, stop := context.WithTimeout(context.Background(), 10*time.Second)
-	defer stop()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("failed to shut down gracefully: %w", err)
-	}
-	return nil
+	return runServer(ctx, newServer(dev, log), ln, log)
 }
 
 // rotateOn rotates the signing key on every signal from hup until ctx is done.
@@ -166,61 +126,4 @@ func rotateOn(ctx context.Context, hup <-chan os.Signal, dev *devissuer.Issuer, 
 			}
 		}
 	}
-}
-
-// printIssuerBanner says loudly that this issuer is for development and
-// prints what a user needs: the issuer URL, the credentials it made up, and
-// the tutorial's token request.
-func printIssuerBanner(w io.Writer, c devissuer.Config, gen devissuer.Generated) {
-	fmt.Fprintf(w, `
-  ┌──────────────────────────────────────────────────────────────────────┐
-  │  DEVELOPMENT ISSUER, Okta-shaped. For development only, never        │
-  │  production: its users, clients and keys live in this process.       │
-  └──────────────────────────────────────────────────────────────────────┘
-  issuer (OKTA_ISSUER): %s
-`, c.Issuer)
-	var client *devissuer.Client
-	for i := range c.Clients {
-		if c.Clients[i].Secret != "" && slices.Contains(c.Clients[i].GrantTypes, devissuer.GrantClientCredentials) {
-			client = &c.Clients[i]
-			break
-		}
-	}
-	if client == nil {
-		fmt.Fprintln(w, "  (no client may use client credentials)")
-		return
-	}
-	fmt.Fprintf(w, "  client id:     %s%s\n", client.ID, generatedNote(gen.ClientID, "OKTA_CLIENT_ID"))
-	if gen.ClientSecret {
-		fmt.Fprintf(w, "  client secret: %s%s\n", client.Secret, generatedNote(true, "OKTA_CLIENT_SECRET"))
-	}
-	if len(c.Users) > 0 && (gen.Username || gen.Password) {
-		u := c.Users[0]
-		fmt.Fprintf(w, "  user:          %s / %s%s\n", u.Username, u.Password, generatedNote(true, "APIGUARD_DEV_USER/APIGUARD_DEV_PASSWORD"))
-	}
-	scope := ""
-	for _, s := range c.Scopes {
-		if s.Default {
-			scope = s.Name
-			break
-		}
-	}
-	if scope == "" && len(client.Scopes) > 0 {
-		scope = client.Scopes[0]
-	}
-	scopeArg := ""
-	if scope != "" {
-		scopeArg = " -d scope=" + shellQuote(scope)
-	}
-	fmt.Fprintf(w, `
-  Get an access token (the tutorial's step 5.2):
-
-    curl -s -u %s -d grant_type=client_credentials%s %s
-
-`, shellQuote(client.ID+":"+client.Secret), scopeArg, shellQuote(c.Issuer+"/v1/token"))
-}
-
-// shellQuote quotes s for a POSIX shell.
-func shellQuote(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

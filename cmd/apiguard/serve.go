@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -80,6 +79,11 @@ func parseServeConfig(args []string, stderr io.Writer) (*serveConfig, error) {
 		}
 		if err := checkHTTPURL(cfg.issuer); err != nil {
 			return nil, s.bad(issuer, "%v", err)
+		}
+		// The verifier's own checks (https, or http on loopback), before
+		// anything listens; New does not contact the issuer.
+		if _, err := apiguard.New(apiguard.Config{Issuer: cfg.issuer, Audience: cfg.audience}); err != nil {
+			return nil, s.bad(issuer, "%v", strings.TrimPrefix(err.Error(), "apiguard: "))
 		}
 	}
 	if cfg.audience == "" {
@@ -164,35 +168,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, onListe
 	}
 	defer app.close()
 
-	srv := &http.Server{
-		Handler:           app.handler,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    maxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
 	log.Info("listening", "addr", ln.Addr().String(), "public_url", cfg.publicURL, "issuer", app.issuerURL)
 	if onListen != nil {
 		onListen(ln.Addr().String())
 	}
-
-	select {
-	case err := <-errc:
-		return fmt.Errorf("server stopped: %w", err)
-	case <-ctx.Done():
-	}
-	log.Info("shutting down: finishing requests in flight")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("failed to shut down gracefully: %w", err)
-	}
-	log.Info("stopped")
-	return nil
+	return runServer(ctx, newServer(app.handler, log), ln, log)
 }
 
 // defaultPublicURL is http:// and the bound address, with a wildcard host
@@ -208,9 +188,6 @@ func defaultPublicURL(addr net.Addr) string {
 	}
 	return "http://" + net.JoinHostPort(host, port)
 }
-
-// maxHeaderBytes caps request headers: a token is at most 8 KiB.
-const maxHeaderBytes = 16 << 10
 
 // app is the wired service.
 type app struct {
@@ -447,88 +424,23 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // newDevIssuer builds the embedded development issuer at
 // {public URL}/oauth2/default and prints how to use it.
 func newDevIssuer(cfg *serveConfig, log *slog.Logger, stdout io.Writer) (*devissuer.Issuer, error) {
-	var (
-		dcfg devissuer.Config
-		gen  devissuer.Generated
-		err  error
-	)
-	if cfg.issuerConfig != "" {
-		dcfg, err = devissuer.LoadConfig(cfg.issuerConfig)
-		if err != nil {
-			return nil, &usageError{fmt.Errorf("APIGUARD_ISSUER_CONFIG (--issuer-config): %w", err)}
-		}
-	} else {
-		bases := []string{"http://localhost:5000", "http://127.0.0.1:5000", cfg.publicURL}
-		if host, port, err := net.SplitHostPort(strings.TrimPrefix(cfg.publicURL, "http://")); err == nil && host == "127.0.0.1" {
-			bases = append(bases, "http://localhost:"+port)
-		}
-		dcfg, gen, err = devissuer.DefaultConfig(devissuer.Defaults{
-			ClientID:     cfg.clientID,
-			ClientSecret: cfg.clientSecret,
-			Username:     os.Getenv("APIGUARD_DEV_USER"),
-			Password:     os.Getenv("APIGUARD_DEV_PASSWORD"),
-			BaseURLs:     bases,
-		})
-		if err != nil {
-			return nil, fmt.Errorf("failed to configure the development issuer: %w", err)
-		}
+	apps := []string{"http://localhost:5000", "http://127.0.0.1:5000", cfg.publicURL}
+	if host, port, err := net.SplitHostPort(strings.TrimPrefix(cfg.publicURL, "http://")); err == nil && host == "127.0.0.1" {
+		apps = append(apps, "http://localhost:"+port)
 	}
-	dcfg.Issuer = cfg.publicURL + "/oauth2/default"
-	dcfg.Logger = log
-	if dcfg.Audience == "" {
-		dcfg.Audience = cfg.audience
-	}
-	dev, err := devissuer.New(dcfg)
+	dev, gen, err := buildDevIssuer(devIssuerOptions{
+		issuerURL:     cfg.publicURL + "/oauth2/default",
+		configPath:    cfg.issuerConfig,
+		configSetting: "APIGUARD_ISSUER_CONFIG (--issuer-config)",
+		clientID:      cfg.clientID,
+		clientSecret:  cfg.clientSecret,
+		appURLs:       apps,
+		audience:      cfg.audience,
+		log:           log,
+	})
 	if err != nil {
-		return nil, fmt.Errorf("failed to start the development issuer: %w", err)
+		return nil, err
 	}
-	printDevBanner(stdout, dev.Config(), gen, cfg)
+	printDevBanner(stdout, dev.Config(), gen, cfg.publicURL)
 	return dev, nil
-}
-
-func printDevBanner(w io.Writer, c devissuer.Config, gen devissuer.Generated, cfg *serveConfig) {
-	client := c.Clients[0]
-	scope := ""
-	for _, s := range c.Scopes {
-		if s.Default {
-			scope = s.Name
-			break
-		}
-	}
-	fmt.Fprintf(w, `
-  ┌──────────────────────────────────────────────────────────────────────┐
-  │  DEVELOPMENT ISSUER: no OKTA_ISSUER is set, so apiguard runs its own │
-  │  Okta-shaped issuer. It is for development only, never production.   │
-  └──────────────────────────────────────────────────────────────────────┘
-  issuer:        %s
-  client id:     %s%s
-  client secret: %s%s
-`, c.Issuer, client.ID, generatedNote(gen.ClientID, "OKTA_CLIENT_ID"), client.Secret, generatedNote(gen.ClientSecret, "OKTA_CLIENT_SECRET"))
-	if len(c.Users) > 0 {
-		u := c.Users[0]
-		fmt.Fprintf(w, "  user:          %s / %s%s\n", u.Username, u.Password, generatedNote(gen.Username || gen.Password, "APIGUARD_DEV_USER/APIGUARD_DEV_PASSWORD"))
-	}
-	scopeArg := ""
-	if scope != "" {
-		scopeArg = " -d scope=" + scope
-	}
-	fmt.Fprintf(w, `
-  Get an access token (the tutorial's step 5.2):
-
-    TOKEN=$(curl -s -u '%s:%s' -d grant_type=client_credentials%s %s/v1/token | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
-
-  Call the protected route (step 5.3):
-
-    curl -s %s/secure-data -H "Authorization: Bearer $TOKEN"
-
-  Log in with a browser: %s/profile
-
-`, client.ID, client.Secret, scopeArg, c.Issuer, cfg.publicURL, cfg.publicURL)
-}
-
-func generatedNote(generated bool, env string) string {
-	if generated {
-		return "   (generated; set " + env + " to choose)"
-	}
-	return ""
 }

@@ -309,7 +309,7 @@ func TestBadSettingsStopStartup(t *testing.T) {
 		{"malformed issuer", map[string]string{"OKTA_ISSUER": "not a url"}, nil, "OKTA_ISSUER (--issuer)"},
 		{"tutorial placeholder", map[string]string{"OKTA_ISSUER": "https://your-okta-domain/oauth2/default"}, nil, "OKTA_ISSUER (--issuer)"},
 		{"http issuer on a public host", map[string]string{"OKTA_ISSUER": "http://example.com/oauth2/default"}, nil, "OKTA_ISSUER (--issuer)"},
-		{"bad address", map[string]string{"APIGUARD_ADDR": "nope"}, nil, "APIGUARD_ADDR (--addr)"},
+		{"bad address", nil, []string{"--addr", "nope"}, "APIGUARD_ADDR (--addr)"},
 		{"bad origin", map[string]string{"ALLOWED_ORIGINS": "app.example.com"}, nil, "ALLOWED_ORIGINS (--allowed-origins)"},
 		{"bad redis url", map[string]string{"APIGUARD_REDIS_URL": "http://x"}, nil, "APIGUARD_REDIS_URL (--redis-url)"},
 		{"bad log format", nil, []string{"--log-format", "xml"}, "APIGUARD_LOG_FORMAT (--log-format)"},
@@ -324,7 +324,7 @@ func TestBadSettingsStopStartup(t *testing.T) {
 				t.Setenv(k, v)
 			}
 			var stdout, stderr bytes.Buffer
-			code := run(context.Background(), append([]string{"serve"}, c.args...), strings.NewReader(""), &stdout, &stderr)
+			code := run(context.Background(), append([]string{"serve", "--addr", "127.0.0.1:0"}, c.args...), strings.NewReader(""), &stdout, &stderr)
 			if code != 2 {
 				t.Errorf("exit code %d, want 2; stderr %q", code, stderr.String())
 			}
