@@ -37,6 +37,7 @@ type serveConfig struct {
 	loginScopes    []string
 	logFormat      string
 	logLevel       slog.Level
+	state          stateConfig // introspection and DPoP
 }
 
 func parseServeConfig(args []string, stderr io.Writer) (*serveConfig, error) {
@@ -55,6 +56,7 @@ func parseServeConfig(args []string, stderr io.Writer) (*serveConfig, error) {
 	loginScopes := s.add("login-scopes", "APIGUARD_LOGIN_SCOPES", "", "scopes asked for at browser login (default: openid profile email offline_access, plus groups on the development issuer and the required scopes)")
 	logFormat := s.add("log-format", "APIGUARD_LOG_FORMAT", "text", "log format: text or json")
 	logLevel := s.add("log-level", "APIGUARD_LOG_LEVEL", "info", "log level: debug, info, warn or error")
+	state := addStateSettings(s)
 	if err := s.parse(args); err != nil {
 		return nil, err
 	}
@@ -119,6 +121,10 @@ func parseServeConfig(args []string, stderr io.Writer) (*serveConfig, error) {
 	}
 	if err := cfg.logLevel.UnmarshalText([]byte(*logLevel)); err != nil {
 		return nil, s.bad(logLevel, "%q is not debug, info, warn or error", *logLevel)
+	}
+	var err error
+	if cfg.state, err = state.check(s, cfg); err != nil {
+		return nil, err
 	}
 	return cfg, nil
 }
@@ -226,14 +232,22 @@ func newApp(ctx context.Context, cfg *serveConfig, log *slog.Logger, stdout io.W
 		insecureHTTP = true // the development issuer lives at the public URL, whatever it is
 	}
 
+	state, err := newSharedState(cfg, clientID, clientSecret, log)
+	if err != nil {
+		return nil, err
+	}
+	closeRest := a.close
+	a.close = func() { closeRest(); state.close() }
 	v, err := apiguard.New(apiguard.Config{
 		Issuer:            a.issuerURL,
 		Audience:          cfg.audience,
 		Logger:            log,
 		OnFetch:           m.observeFetch,
 		InsecureAllowHTTP: insecureHTTP,
+		Introspection:     state.introspection,
 	})
 	if err != nil {
+		a.close()
 		return nil, &usageError{fmt.Errorf("OKTA_ISSUER (--issuer): %w", err)}
 	}
 	a.verifier = v
@@ -243,6 +257,7 @@ func newApp(ctx context.Context, cfg *serveConfig, log *slog.Logger, stdout io.W
 	guard := &apiguard.Middleware{
 		Verifier:         v,
 		ResourceMetadata: resourceMetadata,
+		DPoP:             state.dpop,
 		OnRefuse: func(r *http.Request, err error) {
 			reason := apiguard.Reason(err)
 			m.refusals.WithLabelValues(reason).Inc()
@@ -293,13 +308,15 @@ func newApp(ctx context.Context, cfg *serveConfig, log *slog.Logger, stdout io.W
 		if scopes == nil {
 			scopes = []string{}
 		}
-		writeJSON(w, http.StatusOK, map[string]any{
+		meta := map[string]any{
 			"resource":                 cfg.publicURL,
 			"resource_name":            "apiguard",
 			"authorization_servers":    []string{a.issuerURL},
 			"bearer_methods_supported": []string{"header"},
 			"scopes_supported":         scopes,
-		})
+		}
+		addDPoPMetadata(meta, state.dpop)
+		writeJSON(w, http.StatusOK, meta)
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "not_found", "error_description": "no such route"})
@@ -310,8 +327,8 @@ func newApp(ctx context.Context, cfg *serveConfig, log *slog.Logger, stdout io.W
 		h = cors.New(cors.Options{
 			AllowedOrigins: cfg.origins,
 			AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodHead},
-			AllowedHeaders: []string{"Authorization", "Content-Type"},
-			ExposedHeaders: []string{"WWW-Authenticate", "Retry-After", "X-Request-Id"},
+			AllowedHeaders: []string{"Authorization", "Content-Type", "DPoP"},
+			ExposedHeaders: []string{"WWW-Authenticate", "Retry-After", "X-Request-Id", "DPoP-Nonce"},
 			MaxAge:         600,
 		}).Handler(h)
 	}
