@@ -2,10 +2,11 @@
 # Runs apiguard's benchmarks and writes BENCHMARKS.md (issue 7).
 #
 #   scripts/bench.sh                            everything, about 10 minutes
-#   ROUNDS=3 BENCHTIME=200ms scripts/bench.sh   quicker, noisier
+#   ROUNDS=3 BENCHTIME=100ms scripts/bench.sh   quicker, noisier
 #
 # Settings (environment): ROUNDS, BENCHTIME, LOAD_ROUNDS, LOAD_DURATION,
-# FRESH_ROUNDS, FRESH_DURATION, FRESH_PER_RUN, CONNECTIONS, CACHED_TOKENS,
+# FRESH_ROUNDS, FRESH_DURATION, FRESH_PER_RUN, FRESH_CYCLE, CONNECTIONS,
+# CACHED_TOKENS,
 # SERVE_ADDR (127.0.0.1:5000), GATEWAY_ADDR (127.0.0.1:5001), OUTPUT
 # (BENCHMARKS.md), APIGUARD_BIN (an apiguard binary to use instead of
 # building ./cmd/apiguard) and COMMIT (the commit to name in the report,
@@ -34,12 +35,13 @@ cd "$(dirname "$0")/.."
 repo=$PWD
 
 ROUNDS=${ROUNDS:-6}
-BENCHTIME=${BENCHTIME:-400ms}
+BENCHTIME=${BENCHTIME:-250ms}
 LOAD_ROUNDS=${LOAD_ROUNDS:-3}
 LOAD_DURATION=${LOAD_DURATION:-3s}
 FRESH_ROUNDS=${FRESH_ROUNDS:-2}
-FRESH_DURATION=${FRESH_DURATION:-2s}
-FRESH_PER_RUN=${FRESH_PER_RUN:-12000}
+FRESH_DURATION=${FRESH_DURATION:-1s}
+FRESH_PER_RUN=${FRESH_PER_RUN:-30000}
+FRESH_CYCLE=${FRESH_CYCLE:-12000}
 CONNECTIONS=${CONNECTIONS:-32}
 CACHED_TOKENS=${CACHED_TOKENS:-100000}
 SERVE_ADDR=${SERVE_ADDR:-127.0.0.1:5000}
@@ -130,30 +132,33 @@ wait_for() {
 	done
 }
 
-fresh_total=$((FRESH_PER_RUN * FRESH_ROUNDS * 2))
+fresh_total=$((FRESH_CYCLE + FRESH_PER_RUN * FRESH_ROUNDS))
 log "load: starting the loadserver (minting $fresh_total RS256 tokens)"
 mkdir -p "$work/load"
 "$work/loadserver" -dir "$work/load" -fresh "$fresh_total" -lifetime 30m >"$work/load/server.txt" 2>&1 &
-pids+=($!)
+ls_pid=$!
+pids+=("$ls_pid")
 deadline=$((SECONDS + 600))
 until grep -q '^ready$' "$work/load/server.txt"; do
-	kill -0 "${pids[-1]}" 2>/dev/null || die "loadserver stopped: $(cat "$work/load/server.txt")"
+	kill -0 "$ls_pid" 2>/dev/null || die "loadserver stopped: $(cat "$work/load/server.txt")"
 	((SECONDS < deadline)) || die "loadserver not ready in time"
 	sleep 0.5
 done
+log "  $(grep '^minted' "$work/load/server.txt")"
 issuer=$(awk '$1 == "issuer" {print $2}' "$work/load/server.txt")
 ls_url=$(awk '$1 == "url" {print $2}' "$work/load/server.txt")
 token=$(cat "$work/load/token.txt")
 fresh_file=$work/load/fresh.txt
 
-serve_url= gateway_url=
+serve_url= gateway_url= serve_pid= gateway_pid=
 if $have_apiguard; then
 	# Run from an empty directory so no .env is picked up; access logs are
 	# at info level, so --log-level warn leaves them out, as a busy
 	# deployment would.
 	mkdir -p "$work/run"
 	(cd "$work/run" && OKTA_ISSUER=$issuer exec "$work/apiguard" serve --addr "$SERVE_ADDR" --log-level warn) >"$work/serve.txt" 2>&1 &
-	pids+=($!)
+	serve_pid=$!
+	pids+=("$serve_pid")
 	serve_url=http://$SERVE_ADDR
 	wait_for "$serve_url/readyz"
 	if "$work/apiguard" help | grep -q '^ *gateway '; then
@@ -166,17 +171,41 @@ if $have_apiguard; then
 			  - path: /**
 		EOF
 		(cd "$work/run" && exec "$work/apiguard" gateway --config gateway.yaml --log-level warn) >"$work/gateway.txt" 2>&1 &
-		pids+=($!)
+		gateway_pid=$!
+		pids+=("$gateway_pid")
 		gateway_url=http://$GATEWAY_ADDR
 		wait_for "$gateway_url/readyz"
 	fi
 fi
 
-# run_wrk LABEL ROUND BASE FRESH FIRST DURATION URL: one wrk run; FRESH > 0
-# sends tokens FIRST..FIRST+FRESH-1 of fresh.txt, one per request, else the
-# reused token (or none for a public route, which ignores it).
+# cpu_ticks PID...: CPU time (user + system, in clock ticks) the processes
+# have used so far.
+cpu_ticks() {
+	local pid total=0
+	for pid in "$@"; do
+		total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat")))
+	done
+	echo "$total"
+}
+tick_us=$((1000000 / $(getconf CLK_TCK)))
+
+# run_wrk LABEL ROUND BASE FRESH FIRST DURATION URL PID...: one wrk run;
+# FRESH > 0 sends tokens FIRST..FIRST+FRESH-1 of fresh.txt, one per request,
+# else the reused token (a public route ignores it). FRESH ending in "c"
+# (e.g. 12000c) cycles through that many tokens on a route that cannot hit
+# a cache with them (recorded as negative). The servers' CPU time
+# per request (PIDs: the processes that serve the route) is recorded with
+# the req/s: on a shared machine it says what a request costs the server,
+# whatever else is running.
 run_wrk() {
-	local label=$1 round=$2 base=$3 fresh=$4 first=$5 duration=$6 url=$7 out
+	local label=$1 round=$2 base=$3 fresh=$4 first=$5 duration=$6 url=$7 out before after record
+	shift 7
+	record=$fresh
+	if [[ $fresh == *c ]]; then
+		fresh=${fresh%c}
+		record=-$fresh
+	fi
+	before=$(cpu_ticks "$@")
 	if ((fresh > 0)); then
 		out=$(wrk -t1 -c"$CONNECTIONS" -d"$duration" -s bench/wrk/fresh.lua "$url" -- "$fresh_file" "$first" "$fresh")
 	else
@@ -186,38 +215,39 @@ run_wrk() {
 		printf '%s\n' "$out" >&2
 		die "$label: some responses were not 2xx"
 	fi
-	local rps requests
+	after=$(cpu_ticks "$@")
+	local rps requests cpu_us
 	rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
 	requests=$(awk '/requests in/ {print $1}' <<<"$out")
 	[[ -n $rps && -n $requests ]] || die "$label: could not read wrk's output: $out"
-	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$round" "$rps" "$requests" "$fresh" "$base" >>"$work/load.tsv"
-	log "  $label: $rps req/s"
+	cpu_us=$(awk -v t=$((after - before)) -v us="$tick_us" -v n="$requests" 'BEGIN {printf "%.2f", t * us / n}')
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$round" "$rps" "$requests" "$record" "$base" "$cpu_us" >>"$work/load.tsv"
+	log "  $label: $rps req/s, $cpu_us µs server CPU per request"
 }
 
 log "load: $LOAD_ROUNDS rounds of $LOAD_DURATION with one token"
 for ((r = 1; r <= LOAD_ROUNDS; r++)); do
-	run_wrk "loadserver /" "$r" "" 0 0 "$LOAD_DURATION" "$ls_url/"
-	run_wrk "loadserver /secure-data (one token)" "$r" "loadserver /" 0 0 "$LOAD_DURATION" "$ls_url/secure-data"
-	run_wrk "loadserver /golang-jwt/secure-data (one token)" "$r" "loadserver /" 0 0 "$LOAD_DURATION" "$ls_url/golang-jwt/secure-data"
+	run_wrk "loadserver /" "$r" "" 0 0 "$LOAD_DURATION" "$ls_url/" "$ls_pid"
+	run_wrk "loadserver /secure-data (one token)" "$r" "loadserver /" 0 0 "$LOAD_DURATION" "$ls_url/secure-data" "$ls_pid"
+	run_wrk "loadserver /golang-jwt/secure-data (one token)" "$r" "loadserver /" 0 0 "$LOAD_DURATION" "$ls_url/golang-jwt/secure-data" "$ls_pid"
 	if [[ -n $serve_url ]]; then
-		run_wrk "serve /" "$r" "" 0 0 "$LOAD_DURATION" "$serve_url/"
-		run_wrk "serve /secure-data (one token)" "$r" "serve /" 0 0 "$LOAD_DURATION" "$serve_url/secure-data"
+		run_wrk "serve /" "$r" "" 0 0 "$LOAD_DURATION" "$serve_url/" "$serve_pid"
+		run_wrk "serve /secure-data (one token)" "$r" "serve /" 0 0 "$LOAD_DURATION" "$serve_url/secure-data" "$serve_pid"
 	fi
 	if [[ -n $gateway_url ]]; then
-		run_wrk "upstream direct /" "$r" "" 0 0 "$LOAD_DURATION" "$ls_url/"
-		run_wrk "gateway / (one token)" "$r" "upstream direct /" 0 0 "$LOAD_DURATION" "$gateway_url/"
+		run_wrk "upstream direct /" "$r" "" 0 0 "$LOAD_DURATION" "$ls_url/" "$ls_pid"
+		run_wrk "gateway / (one token)" "$r" "upstream direct /" 0 0 "$LOAD_DURATION" "$gateway_url/" "$gateway_pid" "$ls_pid"
 	fi
 done
 
 log "load: $FRESH_ROUNDS rounds of $FRESH_DURATION with a fresh token per request"
-first=1
+first=$((FRESH_CYCLE + 1)) # tokens 1..FRESH_CYCLE are for the routes that cannot hit a cache
 for ((r = 1; r <= FRESH_ROUNDS; r++)); do
 	gj="loadserver /golang-jwt/secure-data (fresh tokens)"
-	run_wrk "$gj" "$r" "loadserver /" "$FRESH_PER_RUN" "$first" "$FRESH_DURATION" "$ls_url/golang-jwt/secure-data"
-	run_wrk "loadserver /secure-data (fresh tokens)" "$r" "$gj" "$FRESH_PER_RUN" "$first" "$FRESH_DURATION" "$ls_url/secure-data"
-	first=$((first + FRESH_PER_RUN))
+	run_wrk "$gj" "$r" "loadserver /" "${FRESH_CYCLE}c" 1 "$FRESH_DURATION" "$ls_url/golang-jwt/secure-data" "$ls_pid"
+	run_wrk "loadserver /secure-data-small-cache (fresh tokens)" "$r" "$gj" "${FRESH_CYCLE}c" 1 "$FRESH_DURATION" "$ls_url/secure-data-small-cache" "$ls_pid"
 	if [[ -n $serve_url ]]; then
-		run_wrk "serve /secure-data (fresh tokens)" "$r" "$gj" "$FRESH_PER_RUN" "$first" "$FRESH_DURATION" "$serve_url/secure-data"
+		run_wrk "serve /secure-data (fresh tokens)" "$r" "$gj" "$FRESH_PER_RUN" "$first" "$FRESH_DURATION" "$serve_url/secure-data" "$serve_pid"
 		first=$((first + FRESH_PER_RUN))
 	fi
 done
@@ -226,8 +256,14 @@ echo "load avg at end (1/5/15 min):   $(loadavg)" >>"$work/machine.txt"
 echo "bench.sh took: $((SECONDS - start)) s" >>"$work/machine.txt"
 {
 	echo "wrk -t1 -c$CONNECTIONS on the same machine as the servers (they share its $(nproc) CPUs), $LOAD_ROUNDS rounds of $LOAD_DURATION with one token"
-	echo "and $FRESH_ROUNDS rounds of $FRESH_DURATION with a fresh token per request (bench/wrk/fresh.lua; each apiguard run gets $FRESH_PER_RUN tokens"
-	echo "it has not seen; requests past them reuse tokens and are counted in the last column). Targets: bench/cmd/loadserver"
+	echo "and $FRESH_ROUNDS rounds of $FRESH_DURATION with a fresh token per request (bench/wrk/fresh.lua). Each \`apiguard serve\` run gets"
+	echo "$FRESH_PER_RUN tokens it has not seen (requests past them would reuse tokens and are counted). The loadserver's fresh-token"
+	echo "routes cycle through $FRESH_CYCLE tokens, which can never hit there: golang-jwt caches nothing, and"
+	echo "/secure-data-small-cache is apiguard with a cache of 1,024 entries, so every request verifies the token, inserts it and"
+	echo "evicts another (random eviction: a token survives $FRESH_CYCLE insertions with probability about e^-$((FRESH_CYCLE / 1024)))."
+	echo "Server CPU per request is the CPU time the serving processes used during the run (from /proc/PID/stat; the gateway's"
+	echo "row counts the gateway and its upstream) divided by the requests: unlike req/s it does not depend on what else the"
+	echo "machine was doing. Targets: bench/cmd/loadserver"
 	echo "(the same one-line JSON handler public, behind apiguard's middleware and behind a golang-jwt/v5 middleware),"
 	if [[ -n $serve_url ]]; then
 		echo "\`apiguard serve\` (its own / and /secure-data, which answers with the verified claims) with OKTA_ISSUER set to the"

@@ -11,7 +11,8 @@
 // and serves until interrupted or until -lifetime has passed.
 //
 // Routes: / (public), /secure-data (apiguard), /secure-data-nocache
-// (apiguard with its cache off), /golang-jwt/secure-data (golang-jwt).
+// (apiguard with its cache off), /golang-jwt/secure-data (golang-jwt),
+// /secure-data-small-cache (apiguard with a cache of 1,024 entries).
 package main
 
 import (
@@ -71,10 +72,12 @@ func run(ctx context.Context, addr, dir string, fresh int, out *os.File) error {
 	if err := os.WriteFile(filepath.Join(dir, "token.txt"), []byte(token+"\n"), 0o600); err != nil {
 		return fmt.Errorf("failed to write token.txt: %w", err)
 	}
+	start := time.Now()
 	tokens, err := mint(iss, now, fresh)
 	if err != nil {
 		return err
 	}
+	fmt.Fprintf(out, "minted %d tokens in %s\n", fresh, time.Since(start).Round(time.Millisecond))
 	if err := os.WriteFile(filepath.Join(dir, "fresh.txt"), []byte(strings.Join(tokens, "\n")+"\n"), 0o600); err != nil {
 		return fmt.Errorf("failed to write fresh.txt: %w", err)
 	}

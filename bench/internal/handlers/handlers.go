@@ -17,9 +17,10 @@ import (
 
 // Route is one way of serving the handler.
 type Route struct {
-	Name      string // public, apiguard, apiguard-nocache, golang-jwt
+	Name      string // public, apiguard, apiguard-nocache, golang-jwt, apiguard-small-cache
 	Path      string // where cmd/loadserver mounts it
 	Protected bool   // needs a bearer token
+	LoadOnly  bool   // served by cmd/loadserver only, not benchmarked in process
 	Handler   http.Handler
 }
 
@@ -34,8 +35,8 @@ func hello(w http.ResponseWriter, _ *http.Request) {
 func New(iss *fixture.Issuer) ([]Route, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	newV := func(disable bool) (*apiguard.Verifier, error) {
-		v, err := apiguard.New(apiguard.Config{Issuer: iss.URL, DisableCache: disable})
+	newV := func(disable bool, size int) (*apiguard.Verifier, error) {
+		v, err := apiguard.New(apiguard.Config{Issuer: iss.URL, DisableCache: disable, CacheSize: size})
 		if err != nil {
 			return nil, fmt.Errorf("failed to create the verifier: %w", err)
 		}
@@ -44,11 +45,15 @@ func New(iss *fixture.Issuer) ([]Route, error) {
 		}
 		return v, nil
 	}
-	cached, err := newV(false)
+	cached, err := newV(false, 0)
 	if err != nil {
 		return nil, err
 	}
-	cold, err := newV(true)
+	cold, err := newV(true, 0)
+	if err != nil {
+		return nil, err
+	}
+	small, err := newV(false, SmallCache)
 	if err != nil {
 		return nil, err
 	}
@@ -58,8 +63,15 @@ func New(iss *fixture.Issuer) ([]Route, error) {
 		{Name: "apiguard", Path: "/secure-data", Protected: true, Handler: cached.Middleware(h)},
 		{Name: "apiguard-nocache", Path: "/secure-data-nocache", Protected: true, Handler: cold.Middleware(h)},
 		{Name: "golang-jwt", Path: "/golang-jwt/secure-data", Protected: true, Handler: GolangJWT(iss, h)},
+		{Name: "apiguard-small-cache", Path: "/secure-data-small-cache", Protected: true, LoadOnly: true, Handler: small.Middleware(h)},
 	}, nil
 }
+
+// SmallCache is the cache size of the apiguard-small-cache route. A load
+// run that cycles through many more distinct tokens than this gets no cache
+// hits there: each request pays what a fresh token costs (verification,
+// insertion and eviction), without minting a token per request.
+const SmallCache = 1024
 
 // GolangJWT is a plain bearer-token middleware built on golang-jwt/v5, as
 // one would write it by hand: the checks every contender has (RS256 only,
