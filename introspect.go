@@ -196,7 +196,17 @@ func (in *introspector) key(token string) string {
 // issuer.
 func (in *introspector) introspect(ctx context.Context, token string) (*Claims, error) {
 	key := in.key(token)
-	if in.cache != nil {
+	mem, _ := in.cache.(*memoryCache)
+	if mem != nil {
+		// The in-process cache keeps results decoded: a hit costs a map
+		// look-up, as for a JWT. Entries end no later than the token's exp.
+		if e, ok := mem.entry(key); ok {
+			if e.claims == nil {
+				return nil, refuse(ErrInactive, "the issuer says the token is not active")
+			}
+			return e.claims, nil
+		}
+	} else if in.cache != nil {
 		b, err := in.cache.Get(ctx, key)
 		switch {
 		case err != nil:
@@ -215,7 +225,11 @@ func (in *introspector) introspect(ctx context.Context, token string) (*Claims, 
 		c, ttl, perr := in.parse(body, now)
 		// Active tokens and inactive ones are cached; other refusals (a
 		// token not valid yet, say) may change, and are not.
-		if ttl > 0 && in.cache != nil && (perr == nil || errors.Is(perr, ErrInactive)) {
+		switch {
+		case ttl <= 0 || in.cache == nil || (perr != nil && !errors.Is(perr, ErrInactive)):
+		case mem != nil:
+			mem.setClaims(key, c, ttl)
+		default:
 			if err := in.cache.Set(ctx, key, body, ttl); err != nil {
 				in.log.Warn("failed to store an introspection result", "error", err)
 			}
@@ -358,8 +372,28 @@ type memoryCache struct {
 }
 
 type memoryEntry struct {
-	value []byte
-	exp   time.Time
+	value  []byte
+	claims *Claims // decoded introspection result; nil for an inactive token
+	exp    time.Time
+}
+
+// entry returns the unexpired entry under key.
+func (c *memoryCache) entry(key string) (memoryEntry, bool) {
+	c.mu.Lock()
+	e, ok := c.m[key]
+	c.mu.Unlock()
+	if !ok || !c.now().Before(e.exp) {
+		return memoryEntry{}, false
+	}
+	return e, true
+}
+
+// setClaims stores decoded introspection claims (nil: inactive) for ttl.
+func (c *memoryCache) setClaims(key string, claims *Claims, ttl time.Duration) {
+	now := c.now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.setLocked(key, memoryEntry{claims: claims, exp: now.Add(ttl)}, now)
 }
 
 func newMemoryCache(size int, now func() time.Time) *memoryCache {
@@ -382,7 +416,7 @@ func (c *memoryCache) Set(_ context.Context, key string, value []byte, ttl time.
 	now := c.now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.setLocked(key, value, now.Add(ttl), now)
+	c.setLocked(key, memoryEntry{value: value, exp: now.Add(ttl)}, now)
 	return nil
 }
 
@@ -414,7 +448,7 @@ func (c *memoryCache) Use(_ context.Context, key string, ttl time.Duration) (boo
 	return true, nil
 }
 
-func (c *memoryCache) setLocked(key string, value []byte, exp, now time.Time) {
+func (c *memoryCache) setLocked(key string, e memoryEntry, now time.Time) {
 	if _, ok := c.m[key]; !ok && len(c.m) >= c.size {
 		const sample = 8
 		seen, dropped := 0, false
@@ -434,5 +468,5 @@ func (c *memoryCache) setLocked(key string, value []byte, exp, now time.Time) {
 			delete(c.m, victim)
 		}
 	}
-	c.m[key] = memoryEntry{value: value, exp: exp}
+	c.m[key] = e
 }
