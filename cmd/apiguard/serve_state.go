@@ -99,7 +99,9 @@ func newSharedState(cfg *serveConfig, clientID, clientSecret string, log *slog.L
 			return nil, &usageError{fmt.Errorf("APIGUARD_REDIS_URL (--redis-url): %w", err)}
 		}
 		st.close = func() { client.Close() }
-		if store, err = sharedstate.New(sharedstate.Config{Client: client}); err != nil {
+		// APIGUARD_SESSION_SECRET (required with Redis) seals the
+		// introspection results stored there.
+		if store, err = sharedstate.New(sharedstate.Config{Client: client, Secret: []byte(cfg.sessionSecret)}); err != nil {
 			client.Close()
 			return nil, err
 		}

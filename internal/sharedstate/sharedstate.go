@@ -7,6 +7,14 @@
 // Keys are the callers' (hashes, never tokens) under a prefix, by default
 // "apiguard:". Entries expire with Redis's own TTLs.
 //
+// # Sealing
+//
+// With Config.Secret set, introspection results are stored encrypted and
+// authenticated (AES-256-GCM, bound to their key): whoever can read Redis
+// learns nothing of the claims, and whoever can write to it cannot forge an
+// "active" result. A value that does not open is an error, and the issuer
+// is asked.
+//
 // # Failures
 //
 // Every Redis error is returned to the caller, which fails safe: apiguard
@@ -16,6 +24,11 @@ package sharedstate
 
 import (
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"time"
@@ -35,6 +48,9 @@ type Config struct {
 	Prefix string
 	// Timeout bounds each Redis call. Default 1s.
 	Timeout time.Duration
+	// Secret, when set (32 bytes or more), seals introspection results.
+	// Instances sharing a Redis must share it.
+	Secret []byte
 }
 
 // Store is an introspection cache and a DPoP replay cache in Redis. It is
@@ -43,7 +59,10 @@ type Store struct {
 	client  redis.UniversalClient
 	prefix  string
 	timeout time.Duration
+	aead    cipher.AEAD // nil: values stored as they are
 }
+
+const sealInfo = "apiguard sharedstate introspection AES-256-GCM v1"
 
 // New returns a Store for cfg.
 func New(cfg Config) (*Store, error) {
@@ -56,6 +75,22 @@ func New(cfg Config) (*Store, error) {
 	}
 	if s.timeout <= 0 {
 		s.timeout = time.Second
+	}
+	if cfg.Secret != nil {
+		if len(cfg.Secret) < 32 {
+			return nil, fmt.Errorf("sharedstate: Config.Secret is %d bytes, want at least 32", len(cfg.Secret))
+		}
+		key, err := hkdf.Key(sha256.New, cfg.Secret, nil, sealInfo, 32)
+		if err != nil {
+			return nil, fmt.Errorf("sharedstate: failed to derive the sealing key: %w", err)
+		}
+		block, err := aes.NewCipher(key)
+		if err != nil {
+			return nil, fmt.Errorf("sharedstate: failed to create the cipher: %w", err)
+		}
+		if s.aead, err = cipher.NewGCM(block); err != nil {
+			return nil, fmt.Errorf("sharedstate: failed to create the cipher: %w", err)
+		}
 	}
 	return s, nil
 }
@@ -72,13 +107,29 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 	case err != nil:
 		return nil, fmt.Errorf("failed to read an introspection result from Redis: %w", err)
 	}
-	return b, nil
+	if s.aead == nil {
+		return b, nil
+	}
+	ns := s.aead.NonceSize()
+	if len(b) < ns {
+		return nil, errors.New("failed to open an introspection result from Redis: too short")
+	}
+	plain, err := s.aead.Open(nil, b[:ns], b[ns:], []byte(key))
+	if err != nil {
+		return nil, errors.New("failed to open an introspection result from Redis: not sealed with this secret")
+	}
+	return plain, nil
 }
 
 // Set stores an introspection result under key for ttl.
 func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
+	if s.aead != nil {
+		nonce := make([]byte, s.aead.NonceSize(), s.aead.NonceSize()+len(value)+s.aead.Overhead())
+		_, _ = rand.Read(nonce) // crypto/rand.Read never fails
+		value = s.aead.Seal(nonce, nonce, value, []byte(key))
+	}
 	if err := s.client.Set(ctx, s.prefix+"introspect:"+key, value, ttl).Err(); err != nil {
 		return fmt.Errorf("failed to store an introspection result in Redis: %w", err)
 	}

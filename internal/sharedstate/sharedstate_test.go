@@ -17,14 +17,14 @@ var (
 	_ apiguard.ReplayCache        = (*sharedstate.Store)(nil)
 )
 
-func newStore(t *testing.T, url string) *sharedstate.Store {
+func newStore(t *testing.T, url string, secret ...byte) *sharedstate.Store {
 	t.Helper()
 	client, err := session.NewRedisClient(url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { client.Close() })
-	s, err := sharedstate.New(sharedstate.Config{Client: client})
+	s, err := sharedstate.New(sharedstate.Config{Client: client, Secret: secret})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,6 +80,37 @@ func TestStore(t *testing.T) {
 			if time.Now().After(deadline) {
 				t.Fatalf("proof id did not expire: Use %v %v", fresh, err)
 			}
+		}
+	})
+	t.Run("sealed results", func(t *testing.T) {
+		secret := []byte("0123456789abcdef0123456789abcdef")
+		sa, sb := newStore(t, srv.URL(), secret...), newStore(t, srv.URL(), secret...)
+		if err := sa.Set(ctx, "sealed", []byte(`{"active":true}`), time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := sb.Get(ctx, "sealed"); err != nil || string(got) != `{"active":true}` {
+			t.Fatalf("Get with the same secret: got %q, %v", got, err)
+		}
+		if got, _ := a.Get(ctx, "sealed"); bytes.Contains(got, []byte("active")) {
+			t.Errorf("the value in Redis is not sealed: %q", got)
+		}
+		// A value written without the secret (or forged) does not open.
+		if err := a.Set(ctx, "forged", []byte(`{"active":true}`), time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := sb.Get(ctx, "forged"); err == nil {
+			t.Errorf("forged value: got %q, want an error", got)
+		}
+		// Nor does a sealed value moved to another key.
+		raw, _ := a.Get(ctx, "sealed")
+		if err := a.Set(ctx, "moved", raw, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := sb.Get(ctx, "moved"); err == nil {
+			t.Errorf("moved value: got %q, want an error", got)
+		}
+		if _, err := sharedstate.New(sharedstate.Config{Client: nil}); err == nil {
+			t.Error("New without a client: no error")
 		}
 	})
 	t.Run("Redis down is an error, never a fresh proof", func(t *testing.T) {
