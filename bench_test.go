@@ -222,11 +222,11 @@ func TestCacheHoldsSize(t *testing.T) {
 		t.Run(fmt.Sprint(size), func(t *testing.T) {
 			c := newTokenCache(size)
 			for i := range size {
-				c.put(fmt.Sprintf("token-%d", i), claims, k, now)
+				c.put(digest(fmt.Sprintf("token-%d", i)), claims, k, now)
 			}
 			misses := 0
 			for i := range size {
-				if c.get(fmt.Sprintf("token-%d", i), now) == nil {
+				if c.get(digest(fmt.Sprintf("token-%d", i)), now) == nil {
 					misses++
 				}
 			}
@@ -234,7 +234,7 @@ func TestCacheHoldsSize(t *testing.T) {
 				t.Errorf("got %d misses of %d tokens in a cache of %d, want 0", misses, size, size)
 			}
 			for i := range size {
-				c.put(fmt.Sprintf("more-%d", i), claims, k, now)
+				c.put(digest(fmt.Sprintf("more-%d", i)), claims, k, now)
 			}
 			if got, limit := c.len(), size+2*cacheShards; got < size || got > limit {
 				t.Errorf("got %d entries after %d puts into a cache of %d, want %d to %d", got, 2*size, size, size, limit)

@@ -47,10 +47,10 @@ func newTokenCache(size int) *tokenCache {
 	return c
 }
 
-// get returns the claims of token if it was verified before, has not
-// reached its exp and its key is still in the issuer's set.
-func (c *tokenCache) get(token string, now time.Time) *Claims {
-	sum := digest(token)
+// get returns the claims of the token whose digest is sum if it was
+// verified before, has not reached its exp and its key is still in the
+// issuer's set.
+func (c *tokenCache) get(sum [sha256.Size]byte, now time.Time) *Claims {
 	s := &c.shards[sum[0]%cacheShards]
 	s.mu.RLock()
 	e, ok := s.m[sum]
@@ -67,14 +67,13 @@ func (c *tokenCache) get(token string, now time.Time) *Claims {
 // allocate.
 func digest(token string) [sha256.Size]byte { return sha256.Sum256(stringBytes(token)) }
 
-// put remembers a verified token. When the cache is full it first drops a
+// put remembers a verified token by its digest. When the cache is full it first drops a
 // few expired entries of the token's shard, and otherwise an arbitrary one
 // (Go's map iteration starts at a random place, so this is random eviction
 // at O(1)). A full cache whose token's shard is empty takes the entry
 // anyway, as do shards that find it not quite full at the same moment, so
 // the cache passes size by at most a few entries per shard.
-func (c *tokenCache) put(token string, claims *Claims, k *key, now time.Time) {
-	sum := digest(token)
+func (c *tokenCache) put(sum [sha256.Size]byte, claims *Claims, k *key, now time.Time) {
 	e := cacheEntry{claims: claims, exp: claims.Expiry.UnixNano(), key: k}
 	s := &c.shards[sum[0]%cacheShards]
 	s.mu.Lock()

@@ -306,18 +306,19 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 // verified-token cache.
 func (v *Verifier) verifyJWT(ctx context.Context, token string) (*Claims, error) {
 	now := v.now()
-	if v.cache != nil {
-		if c := v.cache.get(token, now); c != nil && v.keys.usable(now) {
-			return c, nil
-		}
+	if v.cache == nil {
+		c, _, err := v.verify(ctx, token, now)
+		return c, err
+	}
+	sum := digest(token) // once: a miss looks the token up and then stores it
+	if c := v.cache.get(sum, now); c != nil && v.keys.usable(now) {
+		return c, nil
 	}
 	c, k, err := v.verify(ctx, token, now)
 	if err != nil {
 		return nil, err
 	}
-	if v.cache != nil {
-		v.cache.put(token, c, k, now)
-	}
+	v.cache.put(sum, c, k, now)
 	return c, nil
 }
 
@@ -335,19 +336,20 @@ type header struct {
 
 var b64 = base64.RawURLEncoding.Strict()
 
+// maxSignatureSize bounds the decoded signature: RS512 with a 8192-bit key
+// is 1 KiB, anything longer is refused before decoding.
+const maxSignatureSize = 1024
+
 func (v *Verifier) verify(ctx context.Context, token string, now time.Time) (*Claims, *key, error) {
 	h64, p64, s64, err := split(token)
 	if err != nil {
 		return nil, nil, err
 	}
 
-	// The header: usually small and decoded on the stack; one carrying
-	// certificates (x5c, ignored) is decoded on the heap.
-	var stack [512]byte
-	hbuf := stack[:]
-	if l := b64.DecodedLen(len(h64)); l > len(hbuf) {
-		hbuf = make([]byte, l)
-	}
+	// The header, into a buffer of its size: it escapes into the JSON
+	// decoder, so a fixed array here would be a heap allocation of its
+	// full size on every call.
+	hbuf := make([]byte, b64.DecodedLen(len(h64)))
 	n, err := b64.Decode(hbuf, stringBytes(h64))
 	if err != nil {
 		return nil, nil, refuse(ErrMalformed, "header is not base64url")
@@ -394,11 +396,13 @@ func (v *Verifier) verify(ctx context.Context, token string, now time.Time) (*Cl
 	if !k.fits(h.Alg) {
 		return nil, nil, refuse(ErrAlgorithm, "alg %q does not fit key %q", h.Alg, h.Kid)
 	}
-	var sbuf [1024]byte
-	if b64.DecodedLen(len(s64)) > len(sbuf) {
+	// The signature buffer escapes into the JOSE library: sized to the
+	// signature (256 bytes for RS256, 64 for ES256), not a fixed 1 KiB.
+	if b64.DecodedLen(len(s64)) > maxSignatureSize {
 		return nil, nil, refuse(ErrSignature, "signature too large")
 	}
-	n, err = b64.Decode(sbuf[:], stringBytes(s64))
+	sbuf := make([]byte, b64.DecodedLen(len(s64)))
+	n, err = b64.Decode(sbuf, stringBytes(s64))
 	if err != nil {
 		return nil, nil, refuse(ErrMalformed, "signature is not base64url")
 	}
