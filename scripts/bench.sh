@@ -35,12 +35,12 @@ cd "$(dirname "$0")/.."
 repo=$PWD
 
 ROUNDS=${ROUNDS:-6}
-BENCHTIME=${BENCHTIME:-250ms}
-LOAD_ROUNDS=${LOAD_ROUNDS:-3}
+BENCHTIME=${BENCHTIME:-300ms}
+LOAD_ROUNDS=${LOAD_ROUNDS:-4}
 LOAD_DURATION=${LOAD_DURATION:-3s}
 FRESH_ROUNDS=${FRESH_ROUNDS:-2}
 FRESH_DURATION=${FRESH_DURATION:-1s}
-FRESH_PER_RUN=${FRESH_PER_RUN:-30000}
+FRESH_PER_RUN=${FRESH_PER_RUN:-25000}
 FRESH_CYCLE=${FRESH_CYCLE:-12000}
 CONNECTIONS=${CONNECTIONS:-32}
 CACHED_TOKENS=${CACHED_TOKENS:-100000}
@@ -77,7 +77,7 @@ if ! command -v wrk >/dev/null 2>&1; then
 	"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends wrk >/dev/null
 fi
 
-start=$SECONDS
+start=$(date +%s)
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 {
 	echo "date:        $(date -u '+%Y-%m-%d %H:%M UTC')"
@@ -225,7 +225,7 @@ run_wrk() {
 	log "  $label: $rps req/s, $cpu_us µs server CPU per request"
 }
 
-log "load: $LOAD_ROUNDS rounds of $LOAD_DURATION with one token"
+log "load: $LOAD_ROUNDS rounds of $LOAD_DURATION each target"
 for ((r = 1; r <= LOAD_ROUNDS; r++)); do
 	run_wrk "loadserver /" "$r" "" 0 0 "$LOAD_DURATION" "$ls_url/" "$ls_pid"
 	run_wrk "loadserver /secure-data (one token)" "$r" "loadserver /" 0 0 "$LOAD_DURATION" "$ls_url/secure-data" "$ls_pid"
@@ -238,27 +238,30 @@ for ((r = 1; r <= LOAD_ROUNDS; r++)); do
 		run_wrk "upstream direct /" "$r" "" 0 0 "$LOAD_DURATION" "$ls_url/" "$ls_pid"
 		run_wrk "gateway / (one token)" "$r" "upstream direct /" 0 0 "$LOAD_DURATION" "$gateway_url/" "$gateway_pid" "$ls_pid"
 	fi
+	# Fresh tokens on routes where cycling through FRESH_CYCLE of them can
+	# never hit a cache, so these runs can be as long as the others.
+	gj="loadserver /golang-jwt/secure-data (fresh tokens)"
+	run_wrk "$gj" "$r" "loadserver /" "${FRESH_CYCLE}c" 1 "$LOAD_DURATION" "$ls_url/golang-jwt/secure-data" "$ls_pid"
+	run_wrk "loadserver /secure-data-small-cache (fresh tokens)" "$r" "$gj" "${FRESH_CYCLE}c" 1 "$LOAD_DURATION" "$ls_url/secure-data-small-cache" "$ls_pid"
 done
 
-log "load: $FRESH_ROUNDS rounds of $FRESH_DURATION with a fresh token per request"
-first=$((FRESH_CYCLE + 1)) # tokens 1..FRESH_CYCLE are for the routes that cannot hit a cache
-for ((r = 1; r <= FRESH_ROUNDS; r++)); do
-	gj="loadserver /golang-jwt/secure-data (fresh tokens)"
-	run_wrk "$gj" "$r" "loadserver /" "${FRESH_CYCLE}c" 1 "$FRESH_DURATION" "$ls_url/golang-jwt/secure-data" "$ls_pid"
-	run_wrk "loadserver /secure-data-small-cache (fresh tokens)" "$r" "$gj" "${FRESH_CYCLE}c" 1 "$FRESH_DURATION" "$ls_url/secure-data-small-cache" "$ls_pid"
-	if [[ -n $serve_url ]]; then
-		run_wrk "serve /secure-data (fresh tokens)" "$r" "$gj" "$FRESH_PER_RUN" "$first" "$FRESH_DURATION" "$serve_url/secure-data" "$serve_pid"
+if [[ -n $serve_url ]]; then
+	log "load: $FRESH_ROUNDS rounds of $FRESH_DURATION against apiguard serve with a fresh token per request"
+	first=$((FRESH_CYCLE + 1)) # tokens 1..FRESH_CYCLE are for the routes that cannot hit a cache
+	for ((r = 1; r <= FRESH_ROUNDS; r++)); do
+		run_wrk "serve /secure-data (fresh tokens)" "$r" "loadserver /golang-jwt/secure-data (fresh tokens)" \
+			"$FRESH_PER_RUN" "$first" "$FRESH_DURATION" "$serve_url/secure-data" "$serve_pid"
 		first=$((first + FRESH_PER_RUN))
-	fi
-done
+	done
+fi
 
 echo "load avg at end (1/5/15 min):   $(loadavg)" >>"$work/machine.txt"
-echo "bench.sh took: $((SECONDS - start)) s" >>"$work/machine.txt"
+echo "bench.sh took: $(($(date +%s) - start)) s" >>"$work/machine.txt"
 {
-	echo "wrk -t1 -c$CONNECTIONS on the same machine as the servers (they share its $(nproc) CPUs), $LOAD_ROUNDS rounds of $LOAD_DURATION with one token"
-	echo "and $FRESH_ROUNDS rounds of $FRESH_DURATION with a fresh token per request (bench/wrk/fresh.lua). Each \`apiguard serve\` run gets"
-	echo "$FRESH_PER_RUN tokens it has not seen (requests past them would reuse tokens and are counted). The loadserver's fresh-token"
-	echo "routes cycle through $FRESH_CYCLE tokens, which can never hit there: golang-jwt caches nothing, and"
+	echo "wrk -t1 -c$CONNECTIONS on the same machine as the servers (they share its $(nproc) CPUs): $LOAD_ROUNDS rounds of $LOAD_DURATION for each"
+	echo "target, interleaved, then $FRESH_ROUNDS rounds of $FRESH_DURATION against \`apiguard serve\` with a fresh token per request"
+	echo "(bench/wrk/fresh.lua), each run with $FRESH_PER_RUN tokens it has not seen (requests past them would reuse tokens and are"
+	echo "counted). The loadserver's fresh-token routes cycle through $FRESH_CYCLE tokens, which can never hit there: golang-jwt caches nothing, and"
 	echo "/secure-data-small-cache is apiguard with a cache of 1,024 entries, so every request verifies the token, inserts it and"
 	echo "evicts another (random eviction: a token survives $FRESH_CYCLE insertions with probability about e^-$((FRESH_CYCLE / 1024)))."
 	echo "Server CPU per request is the CPU time the serving processes used during the run (from /proc/PID/stat; the gateway's"
@@ -279,4 +282,4 @@ echo "bench.sh took: $((SECONDS - start)) s" >>"$work/machine.txt"
 } >"$work/notes.txt"
 
 "$work/benchreport" -dir "$work" -o "$OUTPUT"
-log "wrote $OUTPUT in $((SECONDS - start)) s"
+log "wrote $OUTPUT in $(($(date +%s) - start)) s"
