@@ -45,9 +45,10 @@ func BenchmarkHTTP(b *testing.B) {
 				if err != nil {
 					return err
 				}
-				if r.Protected {
-					req.Header.Set("Authorization", "Bearer "+token)
-				}
+				// Every route gets the token, the public one too (it ignores
+				// it), so the difference is the middleware's work and not
+				// the cost of carrying a 700-byte header.
+				req.Header.Set("Authorization", "Bearer "+token)
 				resp, err := client.Do(req)
 				if err != nil {
 					return err

@@ -306,6 +306,7 @@ func write(w io.Writer, dir string) error {
 	p("## The middleware over HTTP, in process\n\n")
 	p("`go test -bench HTTP` in `bench/`: one small JSON handler served by `httptest` on loopback, public and behind each middleware, ")
 	p("driven by `b.RunParallel` through one keep-alive `http.Client` (client and server share the CPUs; `cpu-ns/op` is both sides' CPU per request). ")
+	p("Every request carries the same bearer token, the public route's too, so the differences are the middlewares' work. ")
 	p("`apiguard` reuses one token (a cache hit); `apiguard-nocache` is apiguard with its cache off, what a fresh token per request costs; ")
 	p("`golang-jwt` is a hand-written bearer middleware on golang-jwt/v5 with the same checks.\n\n")
 	p("| route | ns/op | req/s (1/ns/op) | × public | cpu-ns/op | × public (cpu) | allocs/op |\n|---|--:|--:|--:|--:|--:|--:|\n")
