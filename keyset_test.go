@@ -354,4 +354,3 @@ func TestConcurrentVerifyDuringRotation(t *testing.T) {
 		t.Errorf("verify during rotation: %v", err)
 	}
 }
-
