@@ -428,32 +428,18 @@ func (m *Middleware) checkBinding(r *http.Request, token string, dpop bool, c *C
 // (RFC 9449 §7.1). The error code goes on the scheme the request used.
 func (m *Middleware) challenges(h http.Header, err error, code, description, scope string) {
 	if m.DPoP == nil {
-		h.Set("WWW-Authenticate", m.challenge(code, description, scope))
+		h.Set("WWW-Authenticate", m.bearerChallenge(code, description, scope))
 		return
 	}
 	var de *dpopError
 	dpop := errors.As(err, &de) || m.DPoP.cfg.Required
 	h.Del("WWW-Authenticate")
+	bearerCode, dpopCode := code, ""
+	if dpop {
+		bearerCode, dpopCode = "", code
+	}
 	if !m.DPoP.cfg.Required {
-		if dpop {
-			h.Add("WWW-Authenticate", m.challenge("", "", ""))
-		} else {
-			h.Add("WWW-Authenticate", m.challenge(code, description, scope))
-		}
+		h.Add("WWW-Authenticate", m.bearerChallenge(bearerCode, description, scope))
 	}
-	var b strings.Builder
-	b.WriteString(`DPoP algs="` + m.DPoP.algNames + `"`)
-	if dpop && code != "" {
-		b.WriteString(`, error="` + code + `"`)
-		if description != "" {
-			b.WriteString(`, error_description="` + quotable(description) + `"`)
-		}
-		if scope != "" {
-			b.WriteString(`, scope="` + quotable(scope) + `"`)
-		}
-	}
-	if m.ResourceMetadata != "" {
-		b.WriteString(`, resource_metadata="` + quotable(m.ResourceMetadata) + `"`)
-	}
-	h.Add("WWW-Authenticate", b.String())
+	h.Add("WWW-Authenticate", m.challenge(`DPoP algs="`+m.DPoP.algNames+`"`, dpopCode, description, scope))
 }

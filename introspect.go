@@ -101,9 +101,6 @@ type introspector struct {
 	ttl     time.Duration
 	timeout time.Duration
 	flight  singleflight.Group
-
-	mu       sync.Mutex
-	endpoint string // configured or discovered
 }
 
 func newIntrospector(v *Verifier, cfg IntrospectionConfig, client *http.Client, log *slog.Logger) (*introspector, error) {
@@ -122,7 +119,7 @@ func newIntrospector(v *Verifier, cfg IntrospectionConfig, client *http.Client, 
 			return nil, err
 		}
 	}
-	in := &introspector{v: v, cfg: cfg, client: client, log: log, endpoint: cfg.Endpoint,
+	in := &introspector{v: v, cfg: cfg, client: client, log: log,
 		ttl: cfg.MaxCacheTTL, timeout: orDefault(cfg.Timeout, 5*time.Second)}
 	if in.ttl == 0 {
 		in.ttl = DefaultIntrospectionCacheTTL
@@ -325,39 +322,17 @@ func (in *introspector) fetch(ctx context.Context, token string) ([]byte, error)
 	return body, nil
 }
 
-// location returns the introspection endpoint, configured or discovered
-// (once; again after a failure).
+// location returns the introspection endpoint, configured or from the
+// discovery document the key set fetched.
 func (in *introspector) location(ctx context.Context) (string, error) {
-	in.mu.Lock()
-	u := in.endpoint
-	in.mu.Unlock()
-	if u != "" {
-		return u, nil
+	if in.cfg.Endpoint != "" {
+		return in.cfg.Endpoint, nil
 	}
-	body, _, err := in.v.keys.get(ctx, discoveryURL(in.v.cfg.Issuer), false)
+	u, err := in.v.keys.discoveredURL(ctx, "introspection_endpoint", func(d *discovery) string { return d.IntrospectionEndpoint })
 	if err != nil {
 		return "", fmt.Errorf("failed to discover the introspection endpoint: %w", err)
 	}
-	var doc struct {
-		Issuer   string `json:"issuer"`
-		Endpoint string `json:"introspection_endpoint"`
-	}
-	if err := json.Unmarshal(body, &doc); err != nil {
-		return "", fmt.Errorf("failed to decode the discovery document: %w", err)
-	}
-	if doc.Issuer != in.v.cfg.Issuer {
-		return "", fmt.Errorf("discovery document names issuer %q, want %q", doc.Issuer, in.v.cfg.Issuer)
-	}
-	if doc.Endpoint == "" {
-		return "", errors.New("discovery document has no introspection_endpoint")
-	}
-	if err := checkURL("introspection_endpoint", doc.Endpoint, in.v.cfg.InsecureAllowHTTP); err != nil {
-		return "", err
-	}
-	in.mu.Lock()
-	in.endpoint = doc.Endpoint
-	in.mu.Unlock()
-	return doc.Endpoint, nil
+	return u, nil
 }
 
 // memoryCache is the in-process IntrospectionCache and ReplayCache: a

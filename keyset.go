@@ -8,7 +8,6 @@ import (
 	"crypto/elliptic"
 	"crypto/rsa"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -105,7 +104,7 @@ type keySet struct {
 	flight singleflight.Group
 
 	mu          sync.Mutex
-	discovered  string // jwks_uri from discovery
+	doc         *discovery // the issuer's discovery document, once fetched
 	lastAttempt time.Time
 	lastErr     error
 	unknown     map[string]time.Time // kids recently found missing, until when
@@ -379,42 +378,63 @@ func (ks *keySet) ttl(h http.Header) time.Duration {
 	return min(max(ttl, ks.minTTL), ks.maxTTL)
 }
 
+// discovery is what apiguard uses of the issuer's discovery document.
+type discovery struct {
+	Issuer                string `json:"issuer"`
+	JWKSURI               string `json:"jwks_uri"`
+	IntrospectionEndpoint string `json:"introspection_endpoint"`
+}
+
+// discover returns the issuer's discovery document, fetched once (and again
+// after a failure) and refused unless it names the configured issuer.
+func (ks *keySet) discover(ctx context.Context) (*discovery, error) {
+	ks.mu.Lock()
+	doc := ks.doc
+	ks.mu.Unlock()
+	if doc != nil {
+		return doc, nil
+	}
+	body, _, err := ks.get(ctx, discoveryURL(ks.issuer), false)
+	if err != nil {
+		return nil, fmt.Errorf("failed to discover the issuer: %w", err)
+	}
+	doc = new(discovery)
+	if err := json.Unmarshal(body, doc); err != nil {
+		return nil, fmt.Errorf("failed to decode the discovery document: %w", err)
+	}
+	if doc.Issuer != ks.issuer {
+		return nil, fmt.Errorf("discovery document names issuer %q, want %q", doc.Issuer, ks.issuer)
+	}
+	ks.mu.Lock()
+	ks.doc = doc
+	ks.mu.Unlock()
+	return doc, nil
+}
+
+// discoveredURL returns the URL the discovery document gives under name,
+// checked like the issuer's (https, or http on loopback).
+func (ks *keySet) discoveredURL(ctx context.Context, name string, pick func(*discovery) string) (string, error) {
+	doc, err := ks.discover(ctx)
+	if err != nil {
+		return "", err
+	}
+	u := pick(doc)
+	if u == "" {
+		return "", fmt.Errorf("discovery document has no %s", name)
+	}
+	if err := ks.checkURL(name, u); err != nil {
+		return "", err
+	}
+	return u, nil
+}
+
 // jwksLocation returns the jwks_uri, from the configuration or from the
-// issuer's discovery document (fetched once, and again after failures).
+// issuer's discovery document.
 func (ks *keySet) jwksLocation(ctx context.Context) (string, error) {
 	if ks.jwksURL != "" {
 		return ks.jwksURL, nil
 	}
-	ks.mu.Lock()
-	u := ks.discovered
-	ks.mu.Unlock()
-	if u != "" {
-		return u, nil
-	}
-	body, _, err := ks.get(ctx, discoveryURL(ks.issuer), false)
-	if err != nil {
-		return "", fmt.Errorf("failed to discover the issuer: %w", err)
-	}
-	var doc struct {
-		Issuer  string `json:"issuer"`
-		JWKSURI string `json:"jwks_uri"`
-	}
-	if err := json.Unmarshal(body, &doc); err != nil {
-		return "", fmt.Errorf("failed to decode the discovery document: %w", err)
-	}
-	if doc.Issuer != ks.issuer {
-		return "", fmt.Errorf("discovery document names issuer %q, want %q", doc.Issuer, ks.issuer)
-	}
-	if doc.JWKSURI == "" {
-		return "", errors.New("discovery document has no jwks_uri")
-	}
-	if err := ks.checkURL("jwks_uri", doc.JWKSURI); err != nil {
-		return "", err
-	}
-	ks.mu.Lock()
-	ks.discovered = doc.JWKSURI
-	ks.mu.Unlock()
-	return doc.JWKSURI, nil
+	return ks.discoveredURL(ctx, "jwks_uri", func(d *discovery) string { return d.JWKSURI })
 }
 
 func discoveryURL(issuer string) string {

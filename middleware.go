@@ -205,24 +205,29 @@ func (m *Middleware) WriteError(w http.ResponseWriter, err error) {
 	}{code, description})
 }
 
-// challenge builds a WWW-Authenticate: Bearer value (RFC 6750 §3, RFC 9728 §5.1).
-func (m *Middleware) challenge(code, description, scope string) string {
+// bearerChallenge builds a WWW-Authenticate: Bearer value (RFC 6750 §3).
+func (m *Middleware) bearerChallenge(code, description, scope string) string {
 	realm := m.Realm
 	if realm == "" {
 		realm = "apiguard"
 	}
+	return m.challenge(`Bearer realm="`+quotable(realm)+`"`, code, description, scope)
+}
+
+// challenge builds one WWW-Authenticate value: the scheme with its first
+// parameter, then error, error_description and scope when there is an error
+// code, and resource_metadata (RFC 6750 §3, RFC 9449 §7.1, RFC 9728 §5.1).
+func (m *Middleware) challenge(scheme, code, description, scope string) string {
 	var b strings.Builder
-	b.WriteString(`Bearer realm="`)
-	b.WriteString(quotable(realm))
-	b.WriteByte('"')
+	b.WriteString(scheme)
 	if code != "" {
 		b.WriteString(`, error="` + code + `"`)
 		if description != "" {
 			b.WriteString(`, error_description="` + quotable(description) + `"`)
 		}
-	}
-	if scope != "" {
-		b.WriteString(`, scope="` + quotable(scope) + `"`)
+		if scope != "" {
+			b.WriteString(`, scope="` + quotable(scope) + `"`)
+		}
 	}
 	if m.ResourceMetadata != "" {
 		b.WriteString(`, resource_metadata="` + quotable(m.ResourceMetadata) + `"`)
