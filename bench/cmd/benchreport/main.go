@@ -365,7 +365,7 @@ func write(w io.Writer, dir string) error {
 	}
 
 	p("## How to reproduce\n\n")
-	p("```\nscripts/bench.sh                     # everything, about 10 minutes; writes BENCHMARKS.md\n")
+	p("```\nscripts/bench.sh                     # everything, about 5 minutes on 2 cores; writes BENCHMARKS.md\n")
 	p("ROUNDS=3 BENCHTIME=100ms scripts/bench.sh   # quicker, noisier\n")
 	p("cd bench && go test -run '^$' -bench . -benchmem   # the microbenchmarks once\n```\n\n")
 	p("It needs Go, `wrk` (Debian package; the script installs it with apt-get when missing) and builds `apiguard` from this tree. ")
