@@ -26,7 +26,8 @@ var (
 // error that maps to a plain 401 challenge.
 func BearerToken(r *http.Request) (string, error) {
 	values := r.Header.Values("Authorization")
-	if r.URL != nil && r.URL.Query().Has("access_token") {
+	// Parse the query only when it may hold a token: most requests have none.
+	if r.URL != nil && strings.Contains(r.URL.RawQuery, "access_token") && r.URL.Query().Has("access_token") {
 		return "", badRequest("tokens are accepted in the Authorization header only")
 	}
 	switch len(values) {

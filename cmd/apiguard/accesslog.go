@@ -40,6 +40,9 @@ func accessLog(log *slog.Logger, m *metrics, next http.Handler) http.Handler {
 			route = "unmatched"
 		}
 		m.observeRequest(route, r.Method, rec.status, took)
+		if !log.Enabled(r.Context(), slog.LevelInfo) {
+			return
+		}
 		attrs := []slog.Attr{
 			slog.String("id", info.id),
 			slog.String("method", r.Method),
