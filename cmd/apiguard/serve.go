@@ -100,16 +100,8 @@ func parseServeConfig(args []string, stderr io.Writer) (*serveConfig, error) {
 			return nil, s.bad(origins, "%q is not an origin like https://app.example.com", o)
 		}
 	}
-	if cfg.redisURL != "" {
-		u, err := url.Parse(cfg.redisURL)
-		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
-			return nil, s.bad(redisURL, "%q is not a redis:// or rediss:// URL", redactURL(cfg.redisURL))
-		}
-		if len(cfg.sessionSecret) < 32 {
-			return nil, s.bad(sessionSecret, "at least 32 characters are required with a Redis session store (e.g. the output of 'openssl rand -base64 32')")
-		}
-	} else if cfg.sessionSecret != "" && len(cfg.sessionSecret) < 32 {
-		return nil, s.bad(sessionSecret, "at least 32 characters are required")
+	if err := checkRedis(s, redisURL, sessionSecret); err != nil {
+		return nil, err
 	}
 	if cfg.issuerConfig != "" && cfg.issuer != "" {
 		return nil, s.bad(issuerConfig, "configures the embedded development issuer, which is not used when OKTA_ISSUER is set")

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strings"
 	"time"
 
@@ -23,34 +24,95 @@ type stateConfig struct {
 	dpopNonce     bool
 }
 
+// The built-in values of the state settings.
+const (
+	defaultIntrospection = "off"
+	defaultCacheTTL      = "1m"
+	defaultDPoP          = "on"
+	defaultDPoPNonce     = "off"
+)
+
 // stateSettings are the settings behind a stateConfig.
 type stateSettings struct {
 	introspection, cacheTTL, dpop, dpopNonce *string
 }
 
+// addStateSettings declares serve's state settings, introspecting with
+// OKTA_CLIENT_ID/OKTA_CLIENT_SECRET.
 func addStateSettings(s *settings) *stateSettings {
+	return newStateSettings(s, "", "OKTA_CLIENT_ID/OKTA_CLIENT_SECRET")
+}
+
+// newStateSettings declares the state settings; credentials names the
+// settings introspection authenticates with. When file is not empty the
+// settings have no default of their own: a value neither flag nor
+// environment sets comes from the file (see fill), else from the built-in
+// default.
+func newStateSettings(s *settings, file, credentials string) *stateSettings {
+	def := func(field, builtin string) (string, string) {
+		if file == "" {
+			return builtin, ""
+		}
+		return "", " (default: " + field + " in " + file + ", else " + builtin + ")"
+	}
+	introDef, introFrom := def("introspection", defaultIntrospection)
+	ttlDef, ttlFrom := def("introspection_cache_ttl", defaultCacheTTL)
+	dpopDef, dpopFrom := def("dpop", defaultDPoP)
+	nonceDef, nonceFrom := def("dpop_nonce", defaultDPoPNonce)
 	return &stateSettings{
-		introspection: s.add("introspection", "APIGUARD_INTROSPECTION", "off",
-			"introspect tokens at the issuer (RFC 7662) with OKTA_CLIENT_ID/OKTA_CLIENT_SECRET: off, opaque (tokens that are not JWTs) or always (every token: revocation is seen)"),
-		cacheTTL: s.add("introspection-cache-ttl", "APIGUARD_INTROSPECTION_CACHE_TTL", "1m",
-			"longest an introspection result is reused (shared through APIGUARD_REDIS_URL when set); 0: ask the issuer on every request"),
-		dpop: s.add("dpop", "APIGUARD_DPOP", "on",
-			"DPoP sender-constrained tokens (RFC 9449): on (DPoP-bound and bearer tokens), required (DPoP-bound only) or off (DPoP-bound tokens refused)"),
-		dpopNonce: s.add("dpop-nonce", "APIGUARD_DPOP_NONCE", "off",
-			"require server-issued DPoP nonces: on or off (instances share nonces when they share APIGUARD_SESSION_SECRET)"),
+		introspection: s.add("introspection", "APIGUARD_INTROSPECTION", introDef,
+			"introspect tokens at the issuer (RFC 7662) with "+credentials+": off, opaque (tokens that are not JWTs) or always (every token: revocation is seen)"+introFrom),
+		cacheTTL: s.add("introspection-cache-ttl", "APIGUARD_INTROSPECTION_CACHE_TTL", ttlDef,
+			"longest an introspection result is reused (shared through APIGUARD_REDIS_URL when set); 0: ask the issuer on every request"+ttlFrom),
+		dpop: s.add("dpop", "APIGUARD_DPOP", dpopDef,
+			"DPoP sender-constrained tokens (RFC 9449): on (DPoP-bound and bearer tokens), required (DPoP-bound only) or off (DPoP-bound tokens refused)"+dpopFrom),
+		dpopNonce: s.add("dpop-nonce", "APIGUARD_DPOP_NONCE", nonceDef,
+			"require server-issued DPoP nonces: on or off (instances share nonces when they share APIGUARD_SESSION_SECRET)"+nonceFrom),
+	}
+}
+
+// fill gives the settings that neither flag nor environment set the values
+// given (a file's), then the built-in defaults.
+func (st *stateSettings) fill(introspection, cacheTTL, dpop, dpopNonce string) {
+	for _, f := range []struct {
+		value          *string
+		given, builtin string
+	}{
+		{st.introspection, introspection, defaultIntrospection},
+		{st.cacheTTL, cacheTTL, defaultCacheTTL},
+		{st.dpop, dpop, defaultDPoP},
+		{st.dpopNonce, dpopNonce, defaultDPoPNonce},
+	} {
+		if *f.value == "" {
+			*f.value = f.given
+		}
+		if *f.value == "" {
+			*f.value = f.builtin
+		}
 	}
 }
 
 // check validates the settings; cfg's other fields are parsed already.
 func (st *stateSettings) check(s *settings, cfg *serveConfig) (stateConfig, error) {
+	c, err := st.parse(s)
+	if err != nil {
+		return c, err
+	}
+	if c.introspection != "off" && cfg.issuer != "" && (cfg.clientID == "" || cfg.clientSecret == "") {
+		return c, s.bad(st.introspection, "needs OKTA_CLIENT_ID and OKTA_CLIENT_SECRET: a client of the authorization server allowed to introspect")
+	}
+	return c, nil
+}
+
+// parse validates the settings (see fill for the ones left empty); the
+// caller checks the introspection credentials.
+func (st *stateSettings) parse(s *settings) (stateConfig, error) {
+	st.fill("", "", "", "")
 	c := stateConfig{introspection: strings.ToLower(*st.introspection), dpop: strings.ToLower(*st.dpop)}
 	switch c.introspection {
 	case "off", "opaque", "always":
 	default:
 		return c, s.bad(st.introspection, "%q is not off, opaque or always", *st.introspection)
-	}
-	if c.introspection != "off" && cfg.issuer != "" && (cfg.clientID == "" || cfg.clientSecret == "") {
-		return c, s.bad(st.introspection, "needs OKTA_CLIENT_ID and OKTA_CLIENT_SECRET: a client of the authorization server allowed to introspect")
 	}
 	ttl, err := time.ParseDuration(*st.cacheTTL)
 	if err != nil || ttl < 0 {
@@ -78,6 +140,23 @@ func (st *stateSettings) check(s *settings, cfg *serveConfig) (stateConfig, erro
 	return c, nil
 }
 
+// checkRedis validates APIGUARD_REDIS_URL and APIGUARD_SESSION_SECRET: a
+// redis:// or rediss:// URL, and with it a secret of 32 characters or more.
+func checkRedis(s *settings, redisURL, sessionSecret *string) error {
+	if *redisURL != "" {
+		u, err := url.Parse(*redisURL)
+		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+			return s.bad(redisURL, "%q is not a redis:// or rediss:// URL", redactURL(*redisURL))
+		}
+		if len(*sessionSecret) < 32 {
+			return s.bad(sessionSecret, "at least 32 characters are required with Redis (e.g. the output of 'openssl rand -base64 32')")
+		}
+	} else if *sessionSecret != "" && len(*sessionSecret) < 32 {
+		return s.bad(sessionSecret, "at least 32 characters are required")
+	}
+	return nil
+}
+
 // sharedState is what newApp wires into the verifier and the middleware.
 type sharedState struct {
 	introspection *apiguard.IntrospectionConfig // nil: off
@@ -85,12 +164,29 @@ type sharedState struct {
 	close         func()
 }
 
-// newSharedState builds the introspection configuration and the DPoP
+// sharedStateConfig is what openSharedState needs of a command's
+// configuration.
+type sharedStateConfig struct {
+	state         stateConfig
+	redisURL      string // "": caches in memory
+	sessionSecret string // seals introspection results in Redis; keys nonces
+	publicURL     string // DPoP htu prefix
+	clientID      string // introspection client
+	clientSecret  string
+}
+
+// newSharedState is openSharedState for serve.
+func newSharedState(cfg *serveConfig, clientID, clientSecret string, log *slog.Logger) (*sharedState, error) {
+	return openSharedState(sharedStateConfig{state: cfg.state, redisURL: cfg.redisURL, sessionSecret: cfg.sessionSecret,
+		publicURL: cfg.publicURL, clientID: clientID, clientSecret: clientSecret}, log)
+}
+
+// openSharedState builds the introspection configuration and the DPoP
 // checker, with their caches in Redis when APIGUARD_REDIS_URL is set so
 // that every instance sees the same introspection results and proof ids.
 // Redis being down does not stop start-up: DPoP requests answer 503 and
 // introspection asks the issuer until it is back.
-func newSharedState(cfg *serveConfig, clientID, clientSecret string, log *slog.Logger) (*sharedState, error) {
+func openSharedState(cfg sharedStateConfig, log *slog.Logger) (*sharedState, error) {
 	st := &sharedState{close: func() {}}
 	var store *sharedstate.Store
 	if cfg.redisURL != "" && (cfg.state.introspection != "off" || cfg.state.dpop != "off") {
@@ -107,7 +203,7 @@ func newSharedState(cfg *serveConfig, clientID, clientSecret string, log *slog.L
 		}
 	}
 	if cfg.state.introspection != "off" {
-		ic := &apiguard.IntrospectionConfig{ClientID: clientID, ClientSecret: clientSecret, MaxCacheTTL: cfg.state.cacheTTL}
+		ic := &apiguard.IntrospectionConfig{ClientID: cfg.clientID, ClientSecret: cfg.clientSecret, MaxCacheTTL: cfg.state.cacheTTL}
 		if cfg.state.introspection == "always" {
 			ic.Mode = apiguard.IntrospectAlways
 		}
