@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -43,6 +44,33 @@ type Config struct {
 	// azp) whose tokens are accepted; OKTA_CLIENT_ID overrides it with a
 	// single client. Changing it needs a restart.
 	ClientIDs []string `yaml:"client_ids"`
+	// PublicURL is the URL clients reach the API at, e.g.
+	// https://api.example.com: the gateway's own address, or, when the
+	// gateway answers /auth for nginx or Traefik, the site they serve. A
+	// DPoP proof's htu must be PublicURL followed by the request's path
+	// (X-Forwarded-Uri's path at /auth). APIGUARD_PUBLIC_URL overrides it.
+	// Default: http:// and the listen address. Changing it needs a restart.
+	PublicURL string `yaml:"public_url"`
+	// Introspection says which tokens are checked at the issuer's
+	// introspection endpoint (RFC 7662): "off", "opaque" (tokens that are
+	// not JWTs) or "always" (every token, so a revocation is seen).
+	// APIGUARD_INTROSPECTION overrides it. Default "off". Changing it needs
+	// a restart.
+	Introspection string `yaml:"introspection"`
+	// IntrospectionCacheTTL is the longest an introspection result is
+	// reused, a duration such as "30s"; "0" asks the issuer on every
+	// request. APIGUARD_INTROSPECTION_CACHE_TTL overrides it. Default "1m".
+	// Changing it needs a restart.
+	IntrospectionCacheTTL string `yaml:"introspection_cache_ttl"`
+	// DPoP says how DPoP-bound tokens (RFC 9449) are treated: "on"
+	// (accepted with a valid proof, beside bearer tokens), "required"
+	// (only DPoP-bound tokens) or "off" (refused). APIGUARD_DPOP overrides
+	// it. Default "on". Changing it needs a restart.
+	DPoP string `yaml:"dpop"`
+	// DPoPNonce, when true, requires DPoP proofs to carry a nonce the
+	// gateway issued. APIGUARD_DPOP_NONCE overrides it. Default false.
+	// Changing it needs a restart.
+	DPoPNonce *bool `yaml:"dpop_nonce"`
 	// Routes are tried in order; the first match wins. A request matching no
 	// route is refused with 404.
 	Routes []Route `yaml:"routes"`
@@ -159,6 +187,36 @@ func withLine(data []byte, err error) error {
 		}
 	}
 	return err
+}
+
+// checkTokenSettings validates the introspection and DPoP settings.
+func checkTokenSettings(c *Config) error {
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+			u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+			return fmt.Errorf("public_url %q: want an absolute http(s) URL without credentials, query or fragment", c.PublicURL)
+		}
+	}
+	switch strings.ToLower(c.Introspection) {
+	case "", "off", "opaque", "always":
+	default:
+		return fmt.Errorf("introspection %q: want off, opaque or always", c.Introspection)
+	}
+	if c.IntrospectionCacheTTL != "" {
+		if d, err := time.ParseDuration(c.IntrospectionCacheTTL); err != nil || d < 0 {
+			return fmt.Errorf("introspection_cache_ttl %q: want a duration like 30s or 5m", c.IntrospectionCacheTTL)
+		}
+	}
+	switch strings.ToLower(c.DPoP) {
+	case "", "on", "off", "required":
+	default:
+		return fmt.Errorf("dpop %q: want on, off or required", c.DPoP)
+	}
+	if c.DPoPNonce != nil && *c.DPoPNonce && strings.EqualFold(c.DPoP, "off") {
+		return errors.New("dpop_nonce: needs dpop on or required")
+	}
+	return nil
 }
 
 // methodBits maps the methods a route may name to bits of a mask.

@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -60,6 +61,14 @@ func TestParseConfigErrors(t *testing.T) {
 		{"bad listen", "listen: nope\n" + head + "  - path: /a\n", []string{"listen"}},
 		{"same admin_listen", "listen: 127.0.0.1:1\nadmin_listen: 127.0.0.1:1\n" + head + "  - path: /a\n", []string{"admin_listen"}},
 		{"bad issuer", "issuer: example.com\n" + head + "  - path: /a\n", []string{"issuer"}},
+		{"bad public_url", "public_url: api.example.com\n" + head + "  - path: /a\n", []string{"public_url"}},
+		{"public_url with query", "public_url: https://api.example.com/?a=1\n" + head + "  - path: /a\n", []string{"public_url"}},
+		{"bad introspection", "introspection: sometimes\n" + head + "  - path: /a\n", []string{"introspection", "sometimes"}},
+		{"bad introspection_cache_ttl", "introspection_cache_ttl: soon\n" + head + "  - path: /a\n", []string{"introspection_cache_ttl"}},
+		{"negative introspection_cache_ttl", "introspection_cache_ttl: -1s\n" + head + "  - path: /a\n", []string{"introspection_cache_ttl"}},
+		{"bad dpop", "dpop: maybe\n" + head + "  - path: /a\n", []string{"dpop", "maybe"}},
+		{"dpop_nonce with dpop off", "dpop: off\ndpop_nonce: true\n" + head + "  - path: /a\n", []string{"dpop_nonce"}},
+		{"dpop_nonce not a boolean", "dpop_nonce: sometimes\n" + head + "  - path: /a\n", []string{"line 1"}},
 		{"shadowed route", head + "  - path: /a/**\n  - path: /a/**\n    methods: [GET]\n", []string{"routes[1]", "never matches"}},
 	}
 	for _, tt := range tests {
@@ -85,6 +94,35 @@ func TestParseConfigAccepts(t *testing.T) {
 	}
 	if got := len(cfg.Routes); got != 2 {
 		t.Errorf("got %d routes, want 2", got)
+	}
+}
+
+func TestParseConfigTokenSettings(t *testing.T) {
+	tests := []struct {
+		config string
+		want   string // public_url introspection ttl dpop nonce
+	}{
+		{"", "    <nil>"},
+		{"public_url: https://api.example.com/base\nintrospection: always\nintrospection_cache_ttl: 0s\ndpop: required\ndpop_nonce: true\n",
+			"https://api.example.com/base always 0s required true"},
+		{"introspection: OPAQUE\ndpop: off\ndpop_nonce: false\n", " OPAQUE  off false"},
+		{"dpop: on\n", "   on <nil>"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.want, func(t *testing.T) {
+			cfg, err := gateway.ParseConfig([]byte(tt.config + "routes:\n  - path: /**\n"))
+			if err != nil {
+				t.Fatalf("ParseConfig: %v", err)
+			}
+			nonce := "<nil>"
+			if cfg.DPoPNonce != nil {
+				nonce = fmt.Sprint(*cfg.DPoPNonce)
+			}
+			got := strings.Join([]string{cfg.PublicURL, cfg.Introspection, cfg.IntrospectionCacheTTL, cfg.DPoP, nonce}, " ")
+			if got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
 	}
 }
 

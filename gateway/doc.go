@@ -29,11 +29,26 @@
 // X-Auth-Scopes (space-separated) and X-Auth-Groups (comma-separated). The
 // gateway must therefore be the first hop that clients reach.
 //
-// The Authorization and Cookie headers are removed unless the route sets
-// forward_token or forward_cookies. Responses of unknown length and
+// The Authorization, DPoP and Cookie headers are removed unless the route
+// sets forward_token (Authorization and DPoP) or forward_cookies. Responses of unknown length and
 // text/event-stream responses are flushed as they arrive; WebSocket upgrades
 // and large bodies pass through; an unreachable upstream is answered with
 // 502 {"error":"bad_gateway",…}.
+//
+// # DPoP and introspection
+//
+// The gateway decides with the [apiguard.Middleware] it is given, so DPoP
+// (set Middleware.DPoP) and token introspection (the Verifier's
+// Config.Introspection) work as they do anywhere else. Set
+// DPoPConfig.PublicURL to the URL clients reach the API at: a proof's htu
+// is checked against it plus the request path.
+//
+// At /auth the request decided is the one described by the forwarded
+// method and URI, not GET /auth: a DPoP proof must name that method
+// (htm) and PublicURL plus the forwarded path (htu), and its DPoP header
+// is read from the decision request, which nginx and Traefik copy from the
+// client's. X-Forwarded-Proto and X-Forwarded-Host are never used for htu:
+// /auth may be reachable by clients, who could set them.
 //
 // # Reserved paths
 //
@@ -48,8 +63,8 @@
 // [Gateway.Watch] reloads the file when it changes (it watches the
 // directory, so editors' and Kubernetes' file replacements are seen) and on
 // SIGHUP. A bad file is logged and the running rules stay; good rules are
-// swapped in atomically. Listen addresses, issuer, audience and client ids
-// need a restart.
+// swapped in atomically. Listen addresses, issuer, audience, client ids,
+// public_url and the introspection and DPoP settings need a restart.
 //
 // # Metrics
 //

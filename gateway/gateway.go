@@ -224,7 +224,9 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 		}
 	}
 	if !d.rule.forwardToken {
+		// The token, and the DPoP proof that comes with a DPoP-bound one.
 		delete(h, "Authorization")
+		delete(h, "Dpop")
 	}
 	if !d.rule.forwardCookies {
 		delete(h, "Cookie")
@@ -295,7 +297,12 @@ func (g *Gateway) proxyError(w http.ResponseWriter, r *http.Request, err error) 
 
 // serveAuth answers a forward-auth decision for the request described by
 // X-Forwarded-Method/X-Forwarded-Uri (Traefik) or
-// X-Original-Method/X-Original-URI (nginx).
+// X-Original-Method/X-Original-URI (nginx). The token and a DPoP proof are
+// read from the decision request's Authorization and DPoP headers (the
+// proxy copies the client's); the proof's htm must be the forwarded method
+// and its htu the DPoP checker's PublicURL plus the forwarded path.
+// X-Forwarded-Proto and X-Forwarded-Host are not used: /auth may be
+// reachable by clients, who could set them to anything.
 func (g *Gateway) serveAuth(w http.ResponseWriter, r *http.Request) {
 	sw := &statusWriter{ResponseWriter: w}
 	name, reason := "", ""
@@ -328,7 +335,11 @@ func (g *Gateway) serveAuth(w http.ResponseWriter, r *http.Request) {
 	}
 	name = ru.name
 	if !ru.public {
-		claims, err := g.mw.Check(r, ru.policies...)
+		// Checked as the request it describes: a DPoP proof is for that
+		// method and URL, not for GET /auth.
+		fr := r.WithContext(r.Context())
+		fr.Method, fr.URL, fr.RequestURI = method, u, uri
+		claims, err := g.mw.Check(fr, ru.policies...)
 		if err != nil {
 			reason = g.refuse(sw, r, err)
 			return

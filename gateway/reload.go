@@ -19,8 +19,9 @@ const reloadDelay = 100 * time.Millisecond
 
 // Reload validates cfg and, if it is good, swaps it in atomically for new
 // requests. A bad cfg returns an error and the running rules stay. Listen,
-// admin_listen, issuer, audience and client_ids cannot change at run time: a change to
-// them is logged and takes effect at the next restart.
+// admin_listen, issuer, audience, client_ids, public_url and the
+// introspection and DPoP settings cannot change at run time: a change to them
+// is logged and takes effect at the next restart.
 func (g *Gateway) Reload(cfg *Config) error {
 	if cfg == nil {
 		return errors.New("failed to reload gateway config: no config")
@@ -38,6 +39,11 @@ func (g *Gateway) Reload(cfg *Config) error {
 		{"issuer", old.cfg.Issuer, cfg.Issuer},
 		{"audience", old.cfg.Audience, cfg.Audience},
 		{"client_ids", strings.Join(old.cfg.ClientIDs, " "), strings.Join(cfg.ClientIDs, " ")},
+		{"public_url", old.cfg.PublicURL, cfg.PublicURL},
+		{"introspection", old.cfg.Introspection, cfg.Introspection},
+		{"introspection_cache_ttl", old.cfg.IntrospectionCacheTTL, cfg.IntrospectionCacheTTL},
+		{"dpop", old.cfg.DPoP, cfg.DPoP},
+		{"dpop_nonce", fmt.Sprint(old.cfg.DPoPNonce != nil && *old.cfg.DPoPNonce), fmt.Sprint(cfg.DPoPNonce != nil && *cfg.DPoPNonce)},
 	} {
 		if f.was != f.now {
 			g.log.Warn("gateway config setting changed; it takes effect after a restart", "setting", f.name)

@@ -61,6 +61,9 @@ func compile(cfg *Config) (*ruleset, error) {
 			return nil, fmt.Errorf("issuer %q: want an absolute http(s) URL", cfg.Issuer)
 		}
 	}
+	if err := checkTokenSettings(cfg); err != nil {
+		return nil, err
+	}
 	for _, id := range cfg.ClientIDs {
 		if !validName(id) {
 			return nil, fmt.Errorf("client_ids: bad client id %q", id)

@@ -28,6 +28,12 @@ type gatewayConfig struct {
 	clientIDs []string
 	logFormat string
 	logLevel  slog.Level
+	// publicURL is where clients reach the API (DPoP htu); "" until the
+	// listener is known, when neither setting nor file names one.
+	publicURL string
+	// shared is the introspection and DPoP configuration; its publicURL is
+	// set once the listener is known.
+	shared sharedStateConfig
 }
 
 // parseGatewayConfig reads flags, then the environment, then the file named
@@ -39,6 +45,12 @@ func parseGatewayConfig(args []string, stderr io.Writer) (*gatewayConfig, error)
 	issuer := s.add("issuer", "OKTA_ISSUER", "", "issuer URL, e.g. https://your-okta-domain/oauth2/default (default: the file's issuer)")
 	audience := s.add("audience", "OKTA_AUDIENCE", "", "audience of access tokens (default: the file's audience, else "+apiguard.DefaultAudience+")")
 	clientID := s.add("client-id", "OKTA_CLIENT_ID", "", "accept only this client's tokens (default: the file's client_ids, else any client)")
+	publicURL := s.add("public-url", "APIGUARD_PUBLIC_URL", "", "URL clients reach the API at, the prefix of DPoP proofs' htu (default: the file's public_url, else http:// and the listen address)")
+	introClientID := s.add("introspection-client-id", "APIGUARD_INTROSPECTION_CLIENT_ID", "", "client the gateway authenticates as at the introspection endpoint (default: OKTA_CLIENT_ID)")
+	clientSecret := s.add("client-secret", "OKTA_CLIENT_SECRET", "", "secret of the introspection client")
+	redisURL := s.add("redis-url", "APIGUARD_REDIS_URL", "", "redis:// or rediss:// URL to share the introspection cache and the DPoP replay cache between instances (default: in memory)")
+	sessionSecret := s.add("session-secret", "APIGUARD_SESSION_SECRET", "", "secret (at least 32 characters, required with Redis) that seals introspection results in Redis and keys DPoP nonces")
+	state := newStateSettings(s, "the rules file", "APIGUARD_INTROSPECTION_CLIENT_ID/OKTA_CLIENT_SECRET")
 	logFormat := s.add("log-format", "APIGUARD_LOG_FORMAT", "text", "log format: text or json")
 	logLevel := s.add("log-level", "APIGUARD_LOG_LEVEL", "info", "log level: debug, info, warn or error")
 	if err := s.parse(args); err != nil {
@@ -89,7 +101,49 @@ func parseGatewayConfig(args []string, stderr io.Writer) (*gatewayConfig, error)
 	if err := cfg.logLevel.UnmarshalText([]byte(*logLevel)); err != nil {
 		return nil, s.bad(logLevel, "%q is not debug, info, warn or error", *logLevel)
 	}
+	if err := parseGatewayState(s, cfg, state, publicURL, introClientID, clientID, clientSecret, redisURL, sessionSecret); err != nil {
+		return nil, err
+	}
 	return cfg, nil
+}
+
+// parseGatewayState reads the introspection and DPoP settings, which are
+// serve's (serve_state.go), with the rules file's values under the
+// environment's.
+func parseGatewayState(s *settings, cfg *gatewayConfig, state *stateSettings, publicURL, introClientID, clientID, clientSecret, redisURL, sessionSecret *string) error {
+	cfg.publicURL = strings.TrimSuffix(*publicURL, "/")
+	if cfg.publicURL == "" {
+		cfg.publicURL = strings.TrimSuffix(cfg.file.PublicURL, "/")
+	}
+	if cfg.publicURL != "" {
+		if err := checkHTTPURL(cfg.publicURL); err != nil {
+			return s.bad(publicURL, "%v", err)
+		}
+	}
+	if err := checkRedis(s, redisURL, sessionSecret); err != nil {
+		return err
+	}
+	nonce := ""
+	if on := cfg.file.DPoPNonce; on != nil {
+		nonce = "off"
+		if *on {
+			nonce = "on"
+		}
+	}
+	state.fill(cfg.file.Introspection, cfg.file.IntrospectionCacheTTL, cfg.file.DPoP, nonce)
+	st, err := state.parse(s)
+	if err != nil {
+		return err
+	}
+	cfg.shared = sharedStateConfig{state: st, redisURL: *redisURL, sessionSecret: *sessionSecret,
+		clientID: *introClientID, clientSecret: *clientSecret}
+	if cfg.shared.clientID == "" {
+		cfg.shared.clientID = *clientID
+	}
+	if st.introspection != "off" && (cfg.shared.clientID == "" || cfg.shared.clientSecret == "") {
+		return s.bad(state.introspection, "needs APIGUARD_INTROSPECTION_CLIENT_ID (or OKTA_CLIENT_ID) and OKTA_CLIENT_SECRET: a client of the authorization server allowed to introspect")
+	}
+	return nil
 }
 
 func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -110,28 +164,39 @@ func runGatewayNotify(ctx context.Context, args []string, stdout, stderr io.Writ
 	}
 	log := newLogger(cfg.logFormat, cfg.logLevel, stderr)
 
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return &usageError{fmt.Errorf("--addr: failed to listen on %s: %w", cfg.addr, err)}
+	}
+	defer ln.Close()
+	if cfg.publicURL == "" {
+		cfg.publicURL = defaultPublicURL(ln.Addr())
+	}
+	cfg.shared.publicURL = cfg.publicURL
+	state, err := openSharedState(cfg.shared, log)
+	if err != nil {
+		return err
+	}
+	defer state.close()
+
 	verifier, err := apiguard.New(apiguard.Config{
-		Issuer:    cfg.issuer,
-		Audience:  cfg.audience,
-		ClientIDs: cfg.clientIDs,
-		Logger:    log,
+		Issuer:        cfg.issuer,
+		Audience:      cfg.audience,
+		ClientIDs:     cfg.clientIDs,
+		Logger:        log,
+		Introspection: state.introspection,
 	})
 	if err != nil {
 		return &usageError{fmt.Errorf("OKTA_ISSUER (--issuer): %w", err)}
 	}
 	gw, err := gateway.New(cfg.file, gateway.Options{
-		Middleware: &apiguard.Middleware{Verifier: verifier},
+		Middleware: &apiguard.Middleware{Verifier: verifier, DPoP: state.dpop},
 		Logger:     log,
 	})
 	if err != nil {
 		return err
 	}
 
-	ln, err := net.Listen("tcp", cfg.addr)
-	if err != nil {
-		return &usageError{fmt.Errorf("--addr: failed to listen on %s: %w", cfg.addr, err)}
-	}
-	defer ln.Close()
 	servers := []*http.Server{newGatewayServer(gw, log)}
 	listeners := []net.Listener{ln}
 	adminAddr := ""
@@ -171,7 +236,7 @@ func runGatewayNotify(ctx context.Context, args []string, stdout, stderr io.Writ
 	for i, srv := range servers {
 		go func() { errc <- srv.Serve(listeners[i]) }()
 	}
-	log.Info("gateway listening", "addr", ln.Addr().String(), "admin_addr", adminAddr,
+	log.Info("gateway listening", "addr", ln.Addr().String(), "admin_addr", adminAddr, "public_url", cfg.publicURL,
 		"config", cfg.path, "routes", len(cfg.file.Routes), "issuer", cfg.issuer, "audience", cfg.audience)
 	if len(cfg.clientIDs) > 0 {
 		log.Info("accepting tokens of listed clients only", "client_ids", strings.Join(cfg.clientIDs, ","))
