@@ -50,7 +50,7 @@ func parseGatewayConfig(args []string, stderr io.Writer) (*gatewayConfig, error)
 	clientSecret := s.add("client-secret", "OKTA_CLIENT_SECRET", "", "secret of the introspection client")
 	redisURL := s.add("redis-url", "APIGUARD_REDIS_URL", "", "redis:// or rediss:// URL to share the introspection cache and the DPoP replay cache between instances (default: in memory)")
 	sessionSecret := s.add("session-secret", "APIGUARD_SESSION_SECRET", "", "secret (at least 32 characters, required with Redis) that seals introspection results in Redis and keys DPoP nonces")
-	state := newStateSettings(s, "the rules file", "APIGUARD_INTROSPECTION_CLIENT_ID/OKTA_CLIENT_SECRET")
+	state := newStateSettings(s, "the file", "APIGUARD_INTROSPECTION_CLIENT_ID/OKTA_CLIENT_SECRET")
 	logFormat := s.add("log-format", "APIGUARD_LOG_FORMAT", "text", "log format: text or json")
 	logLevel := s.add("log-level", "APIGUARD_LOG_LEVEL", "info", "log level: debug, info, warn or error")
 	if err := s.parse(args); err != nil {

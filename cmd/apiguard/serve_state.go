@@ -53,7 +53,7 @@ func newStateSettings(s *settings, file, credentials string) *stateSettings {
 		if file == "" {
 			return builtin, ""
 		}
-		return "", " (default: " + field + " in " + file + ", else " + builtin + ")"
+		return "", " (default: " + file + "'s " + field + ", else " + builtin + ")"
 	}
 	introDef, introFrom := def("introspection", defaultIntrospection)
 	ttlDef, ttlFrom := def("introspection_cache_ttl", defaultCacheTTL)
