@@ -164,14 +164,12 @@ func runGatewayNotify(ctx context.Context, args []string, stdout, stderr io.Writ
 	}
 	log := newLogger(cfg.logFormat, cfg.logLevel, stderr)
 
-	ln, err := net.Listen("tcp", cfg.addr)
+	ln, publicURL, err := listen("--addr", cfg.addr, cfg.publicURL)
 	if err != nil {
-		return &usageError{fmt.Errorf("--addr: failed to listen on %s: %w", cfg.addr, err)}
+		return err
 	}
 	defer ln.Close()
-	if cfg.publicURL == "" {
-		cfg.publicURL = defaultPublicURL(ln.Addr())
-	}
+	cfg.publicURL = publicURL
 	cfg.shared.publicURL = cfg.publicURL
 	state, err := openSharedState(cfg.shared, log)
 	if err != nil {

@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"os/signal"
 	"strings"
@@ -76,14 +74,12 @@ func issuer(ctx context.Context, args []string, stdout, stderr io.Writer, onList
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 
-	ln, err := net.Listen("tcp", cfg.addr)
+	ln, publicURL, err := listen("APIGUARD_ISSUER_ADDR (--addr)", cfg.addr, cfg.publicURL)
 	if err != nil {
-		return &usageError{fmt.Errorf("APIGUARD_ISSUER_ADDR (--addr): failed to listen on %s: %w", cfg.addr, err)}
+		return err
 	}
 	defer ln.Close()
-	if cfg.publicURL == "" {
-		cfg.publicURL = "http://" + ln.Addr().String()
-	}
+	cfg.publicURL = publicURL
 
 	dev, gen, err := buildDevIssuer(devIssuerOptions{
 		issuerURL:     cfg.publicURL + "/oauth2/default",

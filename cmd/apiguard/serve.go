@@ -151,14 +151,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, onListe
 	}
 	log := newLogger(cfg.logFormat, cfg.logLevel, stderr)
 
-	ln, err := net.Listen("tcp", cfg.addr)
+	ln, publicURL, err := listen("APIGUARD_ADDR (--addr)", cfg.addr, cfg.publicURL)
 	if err != nil {
-		return &usageError{fmt.Errorf("APIGUARD_ADDR (--addr): failed to listen on %s: %w", cfg.addr, err)}
+		return err
 	}
 	defer ln.Close()
-	if cfg.publicURL == "" {
-		cfg.publicURL = defaultPublicURL(ln.Addr())
-	}
+	cfg.publicURL = publicURL
 
 	app, err := newApp(ctx, cfg, log, stdout)
 	if err != nil {

@@ -26,6 +26,20 @@ func newServer(h http.Handler, log *slog.Logger) *http.Server {
 	}
 }
 
+// listen opens addr for a command, naming setting in the error, and
+// returns publicURL, or when it is empty the URL derived from the bound
+// address (see defaultPublicURL).
+func listen(setting, addr, publicURL string) (net.Listener, string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, "", &usageError{fmt.Errorf("%s: failed to listen on %s: %w", setting, addr, err)}
+	}
+	if publicURL == "" {
+		publicURL = defaultPublicURL(ln.Addr())
+	}
+	return ln, publicURL, nil
+}
+
 // runServer serves on ln until ctx is done, then shuts down gracefully,
 // letting requests in flight finish for up to 10 seconds.
 func runServer(ctx context.Context, srv *http.Server, ln net.Listener, log *slog.Logger) error {
