@@ -222,11 +222,12 @@ func TestCacheHoldsSize(t *testing.T) {
 		t.Run(fmt.Sprint(size), func(t *testing.T) {
 			c := newTokenCache(size)
 			for i := range size {
-				c.put(digest(fmt.Sprintf("token-%d", i)), claims, k, now)
+				tok := fmt.Sprintf("token-%d", i)
+				c.put(c.hash(tok), tok, claims, k, now)
 			}
 			misses := 0
 			for i := range size {
-				if c.get(digest(fmt.Sprintf("token-%d", i)), now) == nil {
+				if tok := fmt.Sprintf("token-%d", i); c.get(c.hash(tok), tok, now) == nil {
 					misses++
 				}
 			}
@@ -234,7 +235,8 @@ func TestCacheHoldsSize(t *testing.T) {
 				t.Errorf("got %d misses of %d tokens in a cache of %d, want 0", misses, size, size)
 			}
 			for i := range size {
-				c.put(digest(fmt.Sprintf("more-%d", i)), claims, k, now)
+				tok := fmt.Sprintf("more-%d", i)
+				c.put(c.hash(tok), tok, claims, k, now)
 			}
 			if got, limit := c.len(), size+2*cacheShards; got < size || got > limit {
 				t.Errorf("got %d entries after %d puts into a cache of %d, want %d to %d", got, 2*size, size, size, limit)
@@ -319,4 +321,52 @@ func FuzzPlainStrings(f *testing.F) {
 			}
 		}
 	})
+}
+
+// BenchmarkVerifyMiss measures what a fresh token costs with the cache on:
+// miss cycles through missTokens distinct tokens with a cache of
+// missTokens/16 entries, so a token is evicted long before it comes round
+// again and every call verifies, inserts and evicts. cold cycles through the
+// same tokens with the cache off, so the difference between the two is the
+// cache's own cost on a miss (both pay for tokens that are not in the CPU's
+// caches).
+func BenchmarkVerifyMiss(b *testing.B) {
+	const missTokens = 1024
+	iss := testissuer.New(b)
+	ctx := context.Background()
+	newV := func(disable bool) *Verifier {
+		v, err := New(Config{Issuer: iss.URL, DisableCache: disable, CacheSize: missTokens / 16})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := v.Ready(ctx); err != nil {
+			b.Fatal(err)
+		}
+		return v
+	}
+	now := time.Now()
+	for _, a := range benchAlgs {
+		tokens := make([]string, missTokens)
+		for i := range tokens {
+			c := iss.Claims(now)
+			c["jti"] = fmt.Sprintf("AT.miss-%d", i)
+			tokens[i] = iss.Sign(b, a.kid, c, nil)
+		}
+		for _, mode := range []struct {
+			name    string
+			disable bool
+		}{{"cold", true}, {"miss", false}} {
+			v := newV(mode.disable)
+			b.Run(a.alg+"/"+mode.name, func(b *testing.B) {
+				b.ReportAllocs()
+				next := 0
+				for b.Loop() {
+					if _, err := v.Verify(ctx, tokens[next]); err != nil {
+						b.Fatal(err)
+					}
+					next = (next + 1) % len(tokens)
+				}
+			})
+		}
+	}
 }

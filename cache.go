@@ -1,7 +1,8 @@
 package apiguard
 
 import (
-	"crypto/sha256"
+	"encoding/binary"
+	"hash/maphash"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -9,13 +10,25 @@ import (
 
 // tokenCache remembers verified tokens until their exp, so a client that
 // reuses its token (as clients do, for its whole life) pays for the
-// signature check once. Entries are keyed by the SHA-256 of the whole token:
-// a hit means the very same bytes were verified before.
+// signature check once.
+//
+// An entry is found by a 64-bit hash of the whole token (hash/maphash, with
+// a random seed per cache, so nobody outside the process can compute it or
+// aim tokens at one entry) and keeps a copy of the token: a hit requires the
+// presented token to equal the verified one byte for byte. That is a
+// stronger guarantee than a collision-resistant digest, and it is what makes
+// the cache cheap: the hash costs about a tenth of a SHA-256 of the token,
+// which every lookup (every hit and every fresh token) used to pay. The
+// price is memory: an entry keeps the token (about 770 bytes for an
+// Okta-shaped RS256 token) besides its claims, so cached tokens stay in the
+// process's memory until they expire or are evicted, where before only
+// their digests did.
 //
 // It is a sharded map of our own rather than a general cache library: a hit
 // must not allocate, entries die at their own exp, and eviction can be
 // simple because every entry expires within the token lifetime anyway.
 type tokenCache struct {
+	seed   maphash.Seed
 	shards [cacheShards]cacheShard
 	// size bounds the entries over all shards. The bound is global, not per
 	// shard: tokens do not spread evenly over the shards, and a per-shard
@@ -30,82 +43,121 @@ const cacheShards = 64
 
 type cacheShard struct {
 	mu sync.RWMutex
-	m  map[[sha256.Size]byte]cacheEntry
+	m  map[uint64]cacheEntry
 }
 
 type cacheEntry struct {
+	token  string // a copy of the verified token, compared on every hit
 	claims *Claims
 	exp    int64 // unix nanoseconds: the token's exp, with no leeway
 	key    *key  // the key that verified it; a removed key voids the entry
 }
 
 func newTokenCache(size int) *tokenCache {
-	c := &tokenCache{size: int64(max(1, size))}
+	c := &tokenCache{seed: maphash.MakeSeed(), size: int64(max(1, size))}
 	for i := range c.shards {
-		c.shards[i].m = make(map[[sha256.Size]byte]cacheEntry)
+		c.shards[i].m = make(map[uint64]cacheEntry)
 	}
 	return c
 }
 
-// get returns the claims of the token whose digest is sum if it was
-// verified before, has not reached its exp and its key is still in the
+// hash is the cache's hash of token, computed once per Verify: a miss looks
+// the token up and then stores it under the same hash.
+func (c *tokenCache) hash(token string) uint64 { return maphash.String(c.seed, token) }
+
+// shard picks the shard from the hash's top bits; the map hashes the key
+// again, so its own bucket choice does not depend on these bits.
+func (c *tokenCache) shard(h uint64) *cacheShard { return &c.shards[h>>58%cacheShards] }
+
+// get returns the claims of token, whose hash is h, if the very same token
+// was verified before, has not reached its exp and its key is still in the
 // issuer's set.
-func (c *tokenCache) get(sum [sha256.Size]byte, now time.Time) *Claims {
-	s := &c.shards[sum[0]%cacheShards]
+func (c *tokenCache) get(h uint64, token string, now time.Time) *Claims {
+	s := c.shard(h)
 	s.mu.RLock()
-	e, ok := s.m[sum]
+	e, ok := s.m[h]
 	s.mu.RUnlock()
-	if !ok || now.UnixNano() >= e.exp || e.key.removed.Load() {
+	if !ok || !sameToken(e.token, token) || now.UnixNano() >= e.exp || e.key.removed.Load() {
 		return nil
 	}
 	return e.claims
 }
 
-// digest is the SHA-256 of token, the cache key. It hashes the string's
-// bytes in place (stringBytes): []byte(token) would copy the token to the
-// heap on every lookup (Sum256's argument escapes), and a hit must not
-// allocate.
-func digest(token string) [sha256.Size]byte { return sha256.Sum256(stringBytes(token)) }
-
-// put remembers a verified token by its digest. When the cache is full it first drops a
-// few expired entries of the token's shard, and otherwise an arbitrary one
-// (Go's map iteration starts at a random place, so this is random eviction
-// at O(1)). A full cache whose token's shard is empty takes the entry
-// anyway, as do shards that find it not quite full at the same moment, so
-// the cache passes size by at most a few entries per shard.
-func (c *tokenCache) put(sum [sha256.Size]byte, claims *Claims, k *key, now time.Time) {
-	e := cacheEntry{claims: claims, exp: claims.Expiry.UnixNano(), key: k}
-	s := &c.shards[sum[0]%cacheShards]
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.m[sum]; !ok {
-		if c.n.Load() >= c.size {
-			c.n.Add(-int64(s.evict(now.UnixNano())))
-		}
-		c.n.Add(1)
+// sameToken reports whether a and b are equal, in time that depends only on
+// their length. Tokens are secrets; although an entry is only compared with
+// a token of the same secret-seeded hash, a comparison that stopped at the
+// first difference could tell how much of a cached token a guess got right.
+// It compares eight bytes at a time, so it costs a few dozen nanoseconds
+// for a typical token.
+func sameToken(a, b string) bool {
+	if len(a) != len(b) {
+		return false
 	}
-	s.m[sum] = e
+	x, y := stringBytes(a), stringBytes(b)
+	var d uint64
+	i := 0
+	for ; i+8 <= len(x); i += 8 {
+		d |= binary.LittleEndian.Uint64(x[i:]) ^ binary.LittleEndian.Uint64(y[i:])
+	}
+	for ; i < len(x); i++ {
+		d |= uint64(x[i] ^ y[i])
+	}
+	return d == 0
+}
+
+// put remembers token, whose hash is h, verified with k. Tokens at or past
+// their exp (accepted within the leeway) are not stored: the entry could
+// never be hit and would only push out one that could.
+//
+// When the insertion takes the cache past its size, the shard drops a few
+// expired or voided entries among the first ones it visits, or else an
+// arbitrary one (Go's map iteration starts at a random place, so this is
+// random eviction at O(1)). Shards that find the cache not quite full at
+// the same moment all insert, so the cache passes size by at most a few
+// entries per shard.
+func (c *tokenCache) put(h uint64, token string, claims *Claims, k *key, now time.Time) {
+	exp := claims.Expiry.UnixNano()
+	if exp <= now.UnixNano() {
+		return
+	}
+	// The entry keeps token itself, not a copy: a copy cost a 768-byte
+	// allocation per fresh token, most of what hashing with maphash saves
+	// over SHA-256. The middleware's token is a slice of the request's
+	// Authorization value, which is its own allocation of the token's size;
+	// Verify's doc asks other callers not to pass a slice of a much larger
+	// string.
+	e := cacheEntry{token: token, claims: claims, exp: exp, key: k}
+	s := c.shard(h)
+	s.mu.Lock()
+	before := len(s.m)
+	s.m[h] = e
+	if len(s.m) > before && c.n.Add(1) > c.size {
+		c.n.Add(-int64(s.evict(h, now.UnixNano())))
+	}
+	s.mu.Unlock()
 }
 
 // evict removes expired or voided entries among the first few it visits,
-// or else one arbitrary entry, and returns how many it removed; s.mu must
-// be held.
-func (s *cacheShard) evict(now int64) int {
+// or else one arbitrary entry other than keep (the one just inserted), and
+// returns how many it removed; s.mu must be held.
+func (s *cacheShard) evict(keep uint64, now int64) int {
 	const sample = 8
 	seen, dropped := 0, 0
-	var victim [sha256.Size]byte
-	for k, e := range s.m {
-		if e.exp <= now || e.key.removed.Load() {
-			delete(s.m, k)
+	victim, found := uint64(0), false
+	for h, e := range s.m {
+		switch {
+		case h == keep:
+		case e.exp <= now || e.key.removed.Load():
+			delete(s.m, h)
 			dropped++
-		} else {
-			victim = k
+		default:
+			victim, found = h, true
 		}
 		if seen++; seen == sample {
 			break
 		}
 	}
-	if dropped == 0 && seen > 0 {
+	if dropped == 0 && found {
 		delete(s.m, victim)
 		dropped++
 	}

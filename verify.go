@@ -292,6 +292,10 @@ func (v *Verifier) KeyCount() int { return v.keys.count() }
 // Verify does not check sender constraints: a token bound to a key (its
 // Claims.Confirmed is true) must be presented with a proof of possession,
 // which [Middleware] checks and callers of Verify must check themselves.
+//
+// With the verified-token cache on, a verified token is kept (the string
+// itself, not a copy) until it expires or is evicted: pass a string of its
+// own, not a slice of a much larger one (strings.Clone it if need be).
 func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 	if len(token) > MaxTokenSize {
 		return nil, refuse(ErrMalformed, "token longer than %d bytes", MaxTokenSize)
@@ -310,15 +314,15 @@ func (v *Verifier) verifyJWT(ctx context.Context, token string) (*Claims, error)
 		c, _, err := v.verify(ctx, token, now)
 		return c, err
 	}
-	sum := digest(token) // once: a miss looks the token up and then stores it
-	if c := v.cache.get(sum, now); c != nil && v.keys.usable(now) {
+	h := v.cache.hash(token) // once: a miss looks the token up and then stores it
+	if c := v.cache.get(h, token, now); c != nil && v.keys.usable(now) {
 		return c, nil
 	}
 	c, k, err := v.verify(ctx, token, now)
 	if err != nil {
 		return nil, err
 	}
-	v.cache.put(sum, c, k, now)
+	v.cache.put(h, token, c, k, now)
 	return c, nil
 }
 
