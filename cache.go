@@ -14,15 +14,16 @@ import (
 //
 // An entry is found by a 64-bit hash of the whole token (hash/maphash, with
 // a random seed per cache, so nobody outside the process can compute it or
-// aim tokens at one entry) and keeps a copy of the token: a hit requires the
-// presented token to equal the verified one byte for byte. That is a
-// stronger guarantee than a collision-resistant digest, and it is what makes
-// the cache cheap: the hash costs about a tenth of a SHA-256 of the token,
-// which every lookup (every hit and every fresh token) used to pay. The
-// price is memory: an entry keeps the token (about 770 bytes for an
-// Okta-shaped RS256 token) besides its claims, so cached tokens stay in the
-// process's memory until they expire or are evicted, where before only
-// their digests did.
+// aim tokens at one entry) and keeps the token: a hit requires the presented
+// token to equal the verified one byte for byte. That is a stronger
+// guarantee than a collision-resistant digest (two tokens of one hash share
+// an entry, the later replacing the earlier: a miss, never a wrong hit), and
+// it is what makes the cache cheap: the hash costs about a tenth of a
+// SHA-256 of the token, which every lookup (every hit and every fresh
+// token) used to pay. The price is memory: an entry keeps the token (about
+// 770 bytes for an Okta-shaped RS256 token) besides its claims, so cached
+// tokens stay in the process's memory until they expire or are evicted,
+// where before only their digests did.
 //
 // It is a sharded map of our own rather than a general cache library: a hit
 // must not allocate, entries die at their own exp, and eviction can be
