@@ -3,20 +3,13 @@ package apiguard
 import (
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/rsa"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"math/big"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/apiguard/apiguard/internal/floor"
 	"github.com/apiguard/apiguard/internal/testissuer"
 )
 
@@ -24,97 +17,6 @@ import (
 // verifier must do for the same token with the same checks. Peers and the
 // HTTP overhead are measured in the bench/ module (its own go.mod), and
 // scripts/bench.sh turns both into BENCHMARKS.md.
-
-// floorVerify is a plain hand-written verifier with no caching: split on
-// dots, base64url-decode the three parts, JSON-decode the header and the
-// claims (into a map, as such code does), SHA-256 (not for EdDSA, which
-// hashes by itself), the standard library's signature check, and the same
-// claim checks as apiguard's defaults (alg, iss, aud, exp).
-//
-// It is kept in step with floorVerify in bench/floor_test.go.
-func floorVerify(token string, keys map[string]crypto.PublicKey, alg, iss, aud string, now time.Time) error {
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 {
-		return errors.New("not three parts")
-	}
-	hb, err := base64.RawURLEncoding.DecodeString(parts[0])
-	if err != nil {
-		return err
-	}
-	pb, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		return err
-	}
-	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
-	if err != nil {
-		return err
-	}
-	var h struct {
-		Alg string `json:"alg"`
-		Kid string `json:"kid"`
-	}
-	if err := json.Unmarshal(hb, &h); err != nil {
-		return err
-	}
-	if h.Alg != alg {
-		return errors.New("alg")
-	}
-	pub, ok := keys[h.Kid]
-	if !ok {
-		return errors.New("kid")
-	}
-	var c map[string]any
-	if err := json.Unmarshal(pb, &c); err != nil {
-		return err
-	}
-	signed := token[:len(parts[0])+1+len(parts[1])]
-	switch pub := pub.(type) {
-	case *rsa.PublicKey:
-		sum := sha256.Sum256([]byte(signed))
-		if err := rsa.VerifyPKCS1v15(pub, crypto.SHA256, sum[:], sig); err != nil {
-			return err
-		}
-	case *ecdsa.PublicKey:
-		sum := sha256.Sum256([]byte(signed))
-		if len(sig) != 64 {
-			return errors.New("signature size")
-		}
-		r, s := new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])
-		if !ecdsa.Verify(pub, sum[:], r, s) {
-			return errors.New("signature")
-		}
-	case ed25519.PublicKey:
-		if !ed25519.Verify(pub, []byte(signed), sig) {
-			return errors.New("signature")
-		}
-	default:
-		return errors.New("key type")
-	}
-	if c["iss"] != iss {
-		return errors.New("iss")
-	}
-	switch a := c["aud"].(type) {
-	case string:
-		if a != aud {
-			return errors.New("aud")
-		}
-	case []any:
-		found := false
-		for _, v := range a {
-			found = found || v == aud
-		}
-		if !found {
-			return errors.New("aud")
-		}
-	default:
-		return errors.New("aud")
-	}
-	exp, ok := c["exp"].(float64)
-	if !ok || now.After(time.Unix(int64(exp), 0).Add(time.Minute)) {
-		return errors.New("exp")
-	}
-	return nil
-}
 
 // benchAlgs are the algorithms benchmarked, with the test issuer's kids.
 var benchAlgs = []struct{ alg, kid string }{{"RS256", "rs256"}, {"ES256", "es256"}, {"EdDSA", "eddsa"}}
@@ -142,7 +44,7 @@ func BenchmarkVerify(b *testing.B) {
 		b.Run(a.alg+"/floor", func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if err := floorVerify(token, keys, a.alg, iss.URL, DefaultAudience, time.Now()); err != nil {
+				if err := floor.Verify(token, keys, a.alg, iss.URL, DefaultAudience, time.Now()); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -200,9 +102,9 @@ func TestFloorVerify(t *testing.T) {
 		}
 		for _, tt := range tests {
 			t.Run(a.alg+"/"+tt.name, func(t *testing.T) {
-				err := floorVerify(tt.token, keys, a.alg, iss.URL, DefaultAudience, now)
+				err := floor.Verify(tt.token, keys, a.alg, iss.URL, DefaultAudience, now)
 				if got := err == nil; got != tt.ok {
-					t.Errorf("floorVerify: got ok=%v (err %v), want ok=%v", got, err, tt.ok)
+					t.Errorf("floor.Verify: got ok=%v (err %v), want ok=%v", got, err, tt.ok)
 				}
 			})
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/apiguard/apiguard"
 	"github.com/apiguard/apiguard/bench/internal/fixture"
+	"github.com/apiguard/apiguard/internal/floor"
 	"github.com/auth0/go-jwt-middleware/v2/jwks"
 	"github.com/auth0/go-jwt-middleware/v2/validator"
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -118,7 +119,7 @@ func verifiers(tb testing.TB, iss *fixture.Issuer, alg string) []verifier {
 
 	vs := []verifier{
 		{"floor", func(_ context.Context, token string) error {
-			return floorVerify(token, keys, alg, iss.URL, fixture.Audience, time.Now())
+			return floor.Verify(token, keys, alg, iss.URL, fixture.Audience, time.Now())
 		}},
 		{"apiguard-cold", func(ctx context.Context, token string) error {
 			_, err := cold.Verify(ctx, token)
