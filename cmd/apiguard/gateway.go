@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -230,10 +229,6 @@ func runGatewayNotify(ctx context.Context, args []string, stdout, stderr io.Writ
 		}
 	}()
 
-	errc := make(chan error, len(servers))
-	for i, srv := range servers {
-		go func() { errc <- srv.Serve(listeners[i]) }()
-	}
 	log.Info("gateway listening", "addr", ln.Addr().String(), "admin_addr", adminAddr, "public_url", cfg.publicURL,
 		"config", cfg.path, "routes", len(cfg.file.Routes), "issuer", cfg.issuer, "audience", cfg.audience)
 	if len(cfg.clientIDs) > 0 {
@@ -243,25 +238,7 @@ func runGatewayNotify(ctx context.Context, args []string, stdout, stderr io.Writ
 		onListen(ln.Addr().String(), adminAddr)
 	}
 
-	select {
-	case err := <-errc:
-		return fmt.Errorf("server stopped: %w", err)
-	case <-ctx.Done():
-	}
-	log.Info("shutting down: finishing requests in flight")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	var errs []error
-	for _, srv := range servers {
-		if err := srv.Shutdown(shutdownCtx); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("failed to shut down gracefully: %w", err)
-	}
-	log.Info("stopped")
-	return nil
+	return runServers(ctx, servers, listeners, log)
 }
 
 // newGatewayServer has no read or write timeout: streams, long polls,

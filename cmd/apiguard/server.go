@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -43,8 +44,17 @@ func listen(setting, addr, publicURL string) (net.Listener, string, error) {
 // runServer serves on ln until ctx is done, then shuts down gracefully,
 // letting requests in flight finish for up to 10 seconds.
 func runServer(ctx context.Context, srv *http.Server, ln net.Listener, log *slog.Logger) error {
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	return runServers(ctx, []*http.Server{srv}, []net.Listener{ln}, log)
+}
+
+// runServers serves servers[i] on listeners[i] until ctx is done or one of
+// them stops, then shuts all down gracefully (up to 10 seconds for requests
+// in flight).
+func runServers(ctx context.Context, servers []*http.Server, listeners []net.Listener, log *slog.Logger) error {
+	errc := make(chan error, len(servers))
+	for i, srv := range servers {
+		go func() { errc <- srv.Serve(listeners[i]) }()
+	}
 	select {
 	case err := <-errc:
 		return fmt.Errorf("server stopped: %w", err)
@@ -53,7 +63,13 @@ func runServer(ctx context.Context, srv *http.Server, ln net.Listener, log *slog
 	log.Info("shutting down: finishing requests in flight")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
+	var errs []error
+	for _, srv := range servers {
+		if err := srv.Shutdown(shutdownCtx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("failed to shut down gracefully: %w", err)
 	}
 	log.Info("stopped")
