@@ -3,7 +3,6 @@ package hydra_test
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,6 +22,7 @@ import (
 	"time"
 
 	"github.com/apiguard/apiguard"
+	"github.com/apiguard/apiguard/interop/internal/oidctest"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 )
@@ -36,15 +36,6 @@ const (
 	accessTokenSet = "hydra.jwt.access-token"
 	cooldown       = 10 * time.Second
 )
-
-// clock is a settable clock for apiguard.Config.Now, starting at the real
-// time (Hydra stamps tokens with it).
-type clock struct{ ns atomic.Int64 }
-
-func newClock() *clock { c := &clock{}; c.ns.Store(time.Now().UnixNano()); return c }
-
-func (c *clock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
-func (c *clock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 
 // server is a running Hydra.
 type server struct {
@@ -193,65 +184,31 @@ func (s *server) createClient(t *testing.T) {
 
 func (s *server) clientCredentials(t *testing.T, audience string, scopes ...string) string {
 	t.Helper()
-	cfg := clientcredentials.Config{
+	return oidctest.ClientCredentials(t, clientcredentials.Config{
 		ClientID:       clientID,
 		ClientSecret:   clientSecret,
 		TokenURL:       s.public + "/oauth2/token",
 		Scopes:         scopes,
 		EndpointParams: url.Values{"audience": {audience}},
-		AuthStyle:      oauth2.AuthStyleInHeader,
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	tok, err := cfg.Token(ctx)
-	if err != nil {
-		t.Fatalf("failed to get a token by client credentials: %v", err)
-	}
-	return tok.AccessToken
+	})
 }
 
-func newVerifier(t *testing.T, s *server, clk *clock, mutate ...func(*apiguard.Config)) *apiguard.Verifier {
+// newVerifier returns a verifier for the provider's tokens to apiAudience.
+func newVerifier(t *testing.T, s *server, clk *oidctest.Clock, mutate ...func(*apiguard.Config)) *apiguard.Verifier {
 	t.Helper()
 	cfg := apiguard.Config{Issuer: s.issuer, Audience: apiAudience, Now: clk.Now, RefreshCooldown: cooldown}
-	for _, m := range mutate {
-		m(&cfg)
-	}
-	v, err := apiguard.New(cfg)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	return v
-}
-
-// parts decodes a token's header and payload without verifying it, to
-// show what Hydra sends.
-func parts(t *testing.T, tok string) (header, payload map[string]any) {
-	t.Helper()
-	segs := strings.Split(tok, ".")
-	if len(segs) != 3 {
-		t.Fatalf("got a token of %d parts, want a compact JWS (is strategies.access_token jwt?)", len(segs))
-	}
-	for i, dst := range []*map[string]any{&header, &payload} {
-		b, err := base64.RawURLEncoding.DecodeString(segs[i])
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := json.Unmarshal(b, dst); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return header, payload
+	return oidctest.NewVerifier(t, cfg, mutate...)
 }
 
 func TestClientCredentials(t *testing.T) {
 	s := startHydra(t)
 	s.createClient(t)
-	clk := newClock()
+	clk := oidctest.NewClock()
 	v := newVerifier(t, s, clk)
 	ctx := context.Background()
 
 	tok := s.clientCredentials(t, apiAudience, "read", "write")
-	header, payload := parts(t, tok)
+	header, payload := oidctest.Parts(t, tok, " (is strategies.access_token jwt?)")
 	// Hydra's shapes: typ JWT, aud always an array, scp an array (like
 	// Okta), client_id (not cid), ext for extra claims, and an issuer with a
 	// trailing slash.
@@ -311,7 +268,7 @@ func TestClientCredentials(t *testing.T) {
 func TestKeyRotation(t *testing.T) {
 	s := startHydra(t)
 	s.createClient(t)
-	clk := newClock()
+	clk := oidctest.NewClock()
 	var fetches atomic.Int64
 	v := newVerifier(t, s, clk, func(c *apiguard.Config) {
 		c.OnFetch = func(apiguard.FetchEvent) { fetches.Add(1) }
@@ -322,7 +279,7 @@ func TestKeyRotation(t *testing.T) {
 	if _, err := v.Verify(ctx, first); err != nil {
 		t.Fatalf("Verify before rotation: %v", err)
 	}
-	h, _ := parts(t, first)
+	h, _ := oidctest.Parts(t, first, " (is strategies.access_token jwt?)")
 	firstKID := h["kid"].(string)
 
 	// Rotate with the admin API: a new key in the access-token set signs
@@ -330,7 +287,7 @@ func TestKeyRotation(t *testing.T) {
 	clk.Advance(cooldown + time.Second)
 	s.adminJSON(t, http.MethodPost, "/admin/keys/"+accessTokenSet, map[string]string{"alg": "RS256", "kid": "rotated-1", "use": "sig"}, nil, http.StatusCreated)
 	second := s.clientCredentials(t, apiAudience, "read")
-	if h, _ := parts(t, second); h["kid"] != "rotated-1" {
+	if h, _ := oidctest.Parts(t, second, " (is strategies.access_token jwt?)"); h["kid"] != "rotated-1" {
 		t.Fatalf("got kid %v after rotation, want rotated-1", h["kid"])
 	}
 	before := fetches.Load()
@@ -350,7 +307,7 @@ func TestKeyRotation(t *testing.T) {
 	clk.Advance(cooldown + time.Second)
 	s.adminJSON(t, http.MethodPost, "/admin/keys/"+accessTokenSet, map[string]string{"alg": "ES256", "kid": "rotated-2", "use": "sig"}, nil, http.StatusCreated)
 	third := s.clientCredentials(t, apiAudience, "read")
-	if h, _ := parts(t, third); h["kid"] != "rotated-2" || h["alg"] != "ES256" {
+	if h, _ := oidctest.Parts(t, third, " (is strategies.access_token jwt?)"); h["kid"] != "rotated-2" || h["alg"] != "ES256" {
 		t.Fatalf("got kid %v alg %v, want rotated-2 ES256", h["kid"], h["alg"])
 	}
 	if _, err := v.Verify(ctx, third); err != nil {
@@ -431,7 +388,7 @@ func TestAuthorizationCodePKCE(t *testing.T) {
 		t.Fatalf("failed to exchange the code: %v", err)
 	}
 
-	clk := newClock()
+	clk := oidctest.NewClock()
 	v := newVerifier(t, s, clk)
 	c, err := v.Verify(ctx, tok.AccessToken)
 	if err != nil {

@@ -13,7 +13,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -30,6 +29,7 @@ import (
 	"time"
 
 	"github.com/apiguard/apiguard"
+	"github.com/apiguard/apiguard/interop/internal/oidctest"
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/zitadel/oidc/v3/example/server/exampleop"
 	"github.com/zitadel/oidc/v3/example/server/storage"
@@ -55,15 +55,6 @@ const (
 	// past it before a kid miss must cause a fetch.
 	cooldown = 10 * time.Second
 )
-
-// clock is a settable clock for apiguard.Config.Now, starting at the real
-// time (the provider stamps tokens with it).
-type clock struct{ ns atomic.Int64 }
-
-func newClock() *clock { c := &clock{}; c.ns.Store(time.Now().UnixNano()); return c }
-
-func (c *clock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
-func (c *clock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 
 // signingKey is an RS256 key in the shapes zitadel's op package wants: a
 // SigningKey to sign with and, through publicKey, a Key to publish.
@@ -224,63 +215,29 @@ func getJSON(t *testing.T, c *http.Client, u string, v any) {
 // clientCredentials obtains an access token for the service client.
 func (p *provider) clientCredentials(t *testing.T, scopes ...string) string {
 	t.Helper()
-	cfg := clientcredentials.Config{
+	return oidctest.ClientCredentials(t, clientcredentials.Config{
 		ClientID:     serviceClientID,
 		ClientSecret: serviceClientSecret,
 		TokenURL:     p.token,
 		Scopes:       scopes,
-		AuthStyle:    oauth2.AuthStyleInHeader,
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	tok, err := cfg.Token(ctx)
-	if err != nil {
-		t.Fatalf("failed to get a token by client credentials: %v", err)
-	}
-	return tok.AccessToken
+	})
 }
 
-func newVerifier(t *testing.T, p *provider, clk *clock, mutate ...func(*apiguard.Config)) *apiguard.Verifier {
+// newVerifier returns a verifier for the provider's tokens to apiAudience.
+func newVerifier(t *testing.T, p *provider, clk *oidctest.Clock, mutate ...func(*apiguard.Config)) *apiguard.Verifier {
 	t.Helper()
 	cfg := apiguard.Config{Issuer: p.issuer, Audience: apiAudience, Now: clk.Now, RefreshCooldown: cooldown}
-	for _, m := range mutate {
-		m(&cfg)
-	}
-	v, err := apiguard.New(cfg)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	return v
-}
-
-// parts decodes a token's header and payload without verifying it, to
-// show what the provider sends.
-func parts(t *testing.T, tok string) (header, payload map[string]any) {
-	t.Helper()
-	segs := strings.Split(tok, ".")
-	if len(segs) != 3 {
-		t.Fatalf("got a token of %d parts, want a compact JWS", len(segs))
-	}
-	for i, dst := range []*map[string]any{&header, &payload} {
-		b, err := base64.RawURLEncoding.DecodeString(segs[i])
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := json.Unmarshal(b, dst); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return header, payload
+	return oidctest.NewVerifier(t, cfg, mutate...)
 }
 
 func TestClientCredentials(t *testing.T) {
 	p := startProvider(t)
-	clk := newClock()
+	clk := oidctest.NewClock()
 	v := newVerifier(t, p, clk)
 	ctx := context.Background()
 
 	tok := p.clientCredentials(t, "read", "write", "aud:"+apiAudience)
-	header, payload := parts(t, tok)
+	header, payload := oidctest.Parts(t, tok, "")
 	// zitadel's shapes, as opposed to Okta's: typ JWT (not at+jwt), aud an
 	// array with the client id first, client_id (not cid), an issuer with a
 	// trailing slash, and no scope claim at all: zitadel/oidc v3.52.0's
@@ -432,13 +389,13 @@ func (p *provider) authorizationCode(t *testing.T) *oauth2.Token {
 
 func TestAuthorizationCodePKCE(t *testing.T) {
 	p := startProvider(t)
-	clk := newClock()
+	clk := oidctest.NewClock()
 	tok := p.authorizationCode(t)
 	idToken, _ := tok.Extra("id_token").(string)
 	if idToken == "" {
 		t.Fatal("got no id_token")
 	}
-	_, payload := parts(t, tok.AccessToken)
+	_, payload := oidctest.Parts(t, tok.AccessToken, "")
 	t.Logf("zitadel user access token: aud=%v scope=%v sub=%v", payload["aud"], payload["scope"], payload["sub"])
 
 	// The example gives user tokens the client id as their only audience.
@@ -475,7 +432,7 @@ func TestAuthorizationCodePKCE(t *testing.T) {
 
 func TestKeyRotation(t *testing.T) {
 	p := startProvider(t)
-	clk := newClock()
+	clk := oidctest.NewClock()
 	var fetches atomic.Int64
 	v := newVerifier(t, p, clk, func(c *apiguard.Config) {
 		c.OnFetch = func(ev apiguard.FetchEvent) { fetches.Add(1) }
@@ -491,7 +448,7 @@ func TestKeyRotation(t *testing.T) {
 	clk.Advance(cooldown + time.Second)
 	newKID := p.store.rotate(t)
 	second := p.clientCredentials(t, "read", "aud:"+apiAudience)
-	if h, _ := parts(t, second); h["kid"] != newKID {
+	if h, _ := oidctest.Parts(t, second, ""); h["kid"] != newKID {
 		t.Fatalf("got kid %v after rotation, want %s", h["kid"], newKID)
 	}
 	before := fetches.Load()
@@ -508,7 +465,7 @@ func TestKeyRotation(t *testing.T) {
 	// Retire the first key and rotate again: the next fetch (caused by the
 	// third key's kid) drops the first key, and its token stops verifying
 	// even though it was verified (and cached) before.
-	firstKID, _ := parts(t, first)
+	firstKID, _ := oidctest.Parts(t, first, "")
 	p.store.retire(firstKID["kid"].(string))
 	clk.Advance(cooldown + time.Second)
 	p.store.rotate(t)
