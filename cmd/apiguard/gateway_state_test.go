@@ -456,7 +456,7 @@ func TestGatewayStateSettings(t *testing.T) {
 				for k, v := range tt.env {
 					t.Setenv(k, v)
 				}
-				cfg, err := parseGatewayConfig(append([]string{"--config", writeGatewayConfig(t, tt.file)}, tt.args...), &gwBuffer{})
+				cfg, err := parseGatewayConfig(append([]string{"--config", writeGatewayConfig(t, tt.file)}, tt.args...), &syncBuffer{})
 				if err != nil {
 					t.Fatalf("parseGatewayConfig: %v", err)
 				}
@@ -496,7 +496,7 @@ func TestGatewayStateSettings(t *testing.T) {
 				for k, v := range tt.env {
 					t.Setenv(k, v)
 				}
-				_, err := parseGatewayConfig([]string{"--config", writeGatewayConfig(t, tt.file)}, &gwBuffer{})
+				_, err := parseGatewayConfig([]string{"--config", writeGatewayConfig(t, tt.file)}, &syncBuffer{})
 				var ue *usageError
 				if !errors.As(err, &ue) {
 					t.Fatalf("got %v, want a usage error", err)

@@ -11,31 +11,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/apiguard/apiguard/devissuer"
 )
-
-// gwBuffer is an io.Writer safe to read while the gateway writes to it.
-type gwBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *gwBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *gwBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // gwClearEnv isolates a test from the developer's settings.
 func gwClearEnv(t *testing.T) {
@@ -94,18 +75,18 @@ func gwToken(t *testing.T, issuerURL, scope string) string {
 
 type runningGateway struct {
 	addr, admin string
-	stderr      *gwBuffer
+	stderr      *syncBuffer
 }
 
 // startGateway runs `apiguard gateway args…` until the test ends.
 func startGateway(t *testing.T, args ...string) *runningGateway {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	g := &runningGateway{stderr: &gwBuffer{}}
+	g := &runningGateway{stderr: &syncBuffer{}}
 	addrc := make(chan [2]string, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- runGatewayNotify(ctx, args, &gwBuffer{}, g.stderr, func(addr, admin string) { addrc <- [2]string{addr, admin} })
+		done <- runGatewayNotify(ctx, args, &syncBuffer{}, g.stderr, func(addr, admin string) { addrc <- [2]string{addr, admin} })
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -283,7 +264,7 @@ func TestGatewaySettingsErrors(t *testing.T) {
 				path = writeGatewayConfig(t, tt.file)
 			}
 			args := append([]string{"--config", path}, tt.args...)
-			err := runGateway(context.Background(), args, &gwBuffer{}, &gwBuffer{})
+			err := runGateway(context.Background(), args, &syncBuffer{}, &syncBuffer{})
 			var ue *usageError
 			if !errors.As(err, &ue) {
 				t.Fatalf("got %v, want a usage error", err)
@@ -297,9 +278,9 @@ func TestGatewaySettingsErrors(t *testing.T) {
 	}
 	t.Run("exit code", func(t *testing.T) {
 		gwClearEnv(t)
-		stderr := &gwBuffer{}
+		stderr := &syncBuffer{}
 		path := writeGatewayConfig(t, good)
-		if code := run(context.Background(), []string{"gateway", "--config", path}, strings.NewReader(""), &gwBuffer{}, stderr); code != 2 {
+		if code := run(context.Background(), []string{"gateway", "--config", path}, strings.NewReader(""), &syncBuffer{}, stderr); code != 2 {
 			t.Errorf("got exit code %d, want 2", code)
 		}
 		if lines := strings.Count(strings.TrimSpace(stderr.String()), "\n"); lines != 0 || !strings.Contains(stderr.String(), "OKTA_ISSUER") {
@@ -333,7 +314,7 @@ func TestGatewaySettingsPrecedence(t *testing.T) {
 				t.Setenv(k, v)
 			}
 			path := writeGatewayConfig(t, file)
-			cfg, err := parseGatewayConfig(append([]string{"--config", path}, tt.args...), &gwBuffer{})
+			cfg, err := parseGatewayConfig(append([]string{"--config", path}, tt.args...), &syncBuffer{})
 			if err != nil {
 				t.Fatalf("parseGatewayConfig: %v", err)
 			}
@@ -350,7 +331,7 @@ func TestGatewaySettingsPrecedence(t *testing.T) {
 	t.Run("defaults", func(t *testing.T) {
 		gwClearEnv(t)
 		t.Setenv("OKTA_ISSUER", "https://env.example/oauth2/default")
-		cfg, err := parseGatewayConfig([]string{"--config", writeGatewayConfig(t, "routes:\n  - path: /**\n")}, &gwBuffer{})
+		cfg, err := parseGatewayConfig([]string{"--config", writeGatewayConfig(t, "routes:\n  - path: /**\n")}, &syncBuffer{})
 		if err != nil {
 			t.Fatalf("parseGatewayConfig: %v", err)
 		}
