@@ -16,6 +16,7 @@ import (
 
 	"github.com/apiguard/apiguard"
 	"github.com/apiguard/apiguard/internal/dpoptest"
+	"github.com/apiguard/apiguard/internal/fakeclock"
 	"github.com/apiguard/apiguard/internal/testissuer"
 )
 
@@ -23,7 +24,7 @@ const apiURL = "https://api.example.com/orders"
 
 type dpopFixture struct {
 	iss   *testissuer.Issuer
-	clk   *clock
+	clk   *fakeclock.Clock
 	key   *dpoptest.Key
 	token string // bound to key
 	plain string // a bearer token
@@ -32,7 +33,7 @@ type dpopFixture struct {
 
 func newDPoPFixture(t *testing.T, cfg apiguard.DPoPConfig) *dpopFixture {
 	t.Helper()
-	f := &dpopFixture{iss: testissuer.New(t), clk: newClock(epoch), key: dpoptest.NewKey(t, "ES256")}
+	f := &dpopFixture{iss: testissuer.New(t), clk: fakeclock.New(epoch), key: dpoptest.NewKey(t, "ES256")}
 	claims := f.iss.Claims(f.clk.Now())
 	f.token = f.iss.Sign(t, "rs256", with(claims, "cnf", map[string]string{"jkt": f.key.JKT()}), nil)
 	f.plain = f.iss.Sign(t, "rs256", claims, nil)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/apiguard/apiguard"
 	"github.com/apiguard/apiguard/devissuer"
+	"github.com/apiguard/apiguard/internal/fakeclock"
 	"github.com/apiguard/apiguard/internal/testissuer"
 )
 
@@ -83,7 +84,7 @@ func activeBody(iss string, now time.Time) map[string]any {
 	}
 }
 
-func introVerifier(t *testing.T, iss *testissuer.Issuer, clk *clock, endpoint string, mutate ...func(*apiguard.IntrospectionConfig)) *apiguard.Verifier {
+func introVerifier(t *testing.T, iss *testissuer.Issuer, clk *fakeclock.Clock, endpoint string, mutate ...func(*apiguard.IntrospectionConfig)) *apiguard.Verifier {
 	t.Helper()
 	ic := &apiguard.IntrospectionConfig{ClientID: introID, ClientSecret: introSecret, Endpoint: endpoint}
 	for _, m := range mutate {
@@ -93,7 +94,7 @@ func introVerifier(t *testing.T, iss *testissuer.Issuer, clk *clock, endpoint st
 }
 
 func TestIntrospectOpaque(t *testing.T) {
-	iss, clk, fake := testissuer.New(t), newClock(epoch), newFakeIntrospection(t)
+	iss, clk, fake := testissuer.New(t), fakeclock.New(epoch), newFakeIntrospection(t)
 	v := introVerifier(t, iss, clk, fake.srv.URL)
 	fake.set(200, activeBody(iss.URL, clk.Now()))
 
@@ -119,7 +120,7 @@ func TestIntrospectOpaque(t *testing.T) {
 }
 
 func TestIntrospectCachedUntilExp(t *testing.T) {
-	iss, clk, fake := testissuer.New(t), newClock(epoch), newFakeIntrospection(t)
+	iss, clk, fake := testissuer.New(t), fakeclock.New(epoch), newFakeIntrospection(t)
 	v := introVerifier(t, iss, clk, fake.srv.URL, func(c *apiguard.IntrospectionConfig) { c.MaxCacheTTL = time.Hour })
 	body := activeBody(iss.URL, clk.Now())
 	body["exp"] = clk.Now().Add(30 * time.Second).Unix()
@@ -135,7 +136,7 @@ func TestIntrospectCachedUntilExp(t *testing.T) {
 }
 
 func TestIntrospectRefusals(t *testing.T) {
-	iss, clk := testissuer.New(t), newClock(epoch)
+	iss, clk := testissuer.New(t), fakeclock.New(epoch)
 	now := clk.Now()
 	with := func(kv ...any) map[string]any {
 		b := activeBody(iss.URL, now)
@@ -201,7 +202,7 @@ func TestIntrospectRefusals(t *testing.T) {
 }
 
 func TestIntrospectUnreachable(t *testing.T) {
-	iss, clk := testissuer.New(t), newClock(epoch)
+	iss, clk := testissuer.New(t), fakeclock.New(epoch)
 	t.Run("timeout", func(t *testing.T) {
 		fake := newFakeIntrospection(t)
 		fake.block = make(chan struct{})
@@ -260,7 +261,7 @@ func (c *recordingCache) Set(_ context.Context, key string, value []byte, _ time
 }
 
 func TestIntrospectionCache(t *testing.T) {
-	iss, clk := testissuer.New(t), newClock(epoch)
+	iss, clk := testissuer.New(t), fakeclock.New(epoch)
 	t.Run("keys are hashes, not tokens", func(t *testing.T) {
 		fake, cache := newFakeIntrospection(t), &recordingCache{m: map[string][]byte{}}
 		fake.set(200, activeBody(iss.URL, clk.Now()))
@@ -389,7 +390,7 @@ func devRevoke(t *testing.T, issuerURL, token string) {
 // without a cache, and once the cached result ends with one.
 func TestIntrospectAlwaysRevocation(t *testing.T) {
 	_, issuerURL := devIssuer(t)
-	clk := newClock(time.Now())
+	clk := fakeclock.New(time.Now())
 	newV := func(ttl time.Duration, mode apiguard.IntrospectionMode) *apiguard.Verifier {
 		v, err := apiguard.New(apiguard.Config{Issuer: issuerURL, Now: clk.Now, Introspection: &apiguard.IntrospectionConfig{
 			ClientID: "0oa-dev", ClientSecret: "dev-secret-0123456789", Mode: mode, MaxCacheTTL: ttl}})

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/apiguard/apiguard"
+	"github.com/apiguard/apiguard/internal/fakeclock"
 	"github.com/apiguard/apiguard/internal/testissuer"
 )
 
@@ -23,7 +24,7 @@ func verifyErr(t *testing.T, v *apiguard.Verifier, tok string) error {
 func TestKeysDownAtStartThenUp(t *testing.T) {
 	iss := testissuer.New(t)
 	iss.SetDown(true)
-	clk := newClock(epoch)
+	clk := fakeclock.New(epoch)
 	v := newVerifier(t, iss, clk) // New does not fail while the issuer is down
 	tok := iss.Sign(t, "rs256", iss.Claims(clk.Now()), nil)
 
@@ -51,7 +52,7 @@ func TestKeysDownAtStartThenUp(t *testing.T) {
 
 func TestKeysDownLater(t *testing.T) {
 	iss := testissuer.New(t)
-	clk := newClock(epoch)
+	clk := fakeclock.New(epoch)
 	v := newVerifier(t, iss, clk, func(c *apiguard.Config) { c.DisableCache = true })
 	known := iss.Sign(t, "rs256", iss.Claims(clk.Now()), nil)
 	if err := verifyErr(t, v, known); err != nil {
@@ -84,7 +85,7 @@ func TestKeysDownLater(t *testing.T) {
 
 func TestKeysRandomKIDFlood(t *testing.T) {
 	iss := testissuer.New(t)
-	clk := newClock(epoch)
+	clk := fakeclock.New(epoch)
 	v := newVerifier(t, iss, clk)
 	claims := iss.Claims(clk.Now())
 	if err := verifyErr(t, v, iss.Sign(t, "rs256", claims, nil)); err != nil {
@@ -135,7 +136,7 @@ func randomKID(t *testing.T) string {
 
 func TestKeysRotationAndRemoval(t *testing.T) {
 	iss := testissuer.New(t)
-	clk := newClock(epoch)
+	clk := fakeclock.New(epoch)
 	v := newVerifier(t, iss, clk)
 	claims := iss.Claims(clk.Now())
 	old := iss.Sign(t, "rs256", claims, nil)
@@ -184,7 +185,7 @@ func TestKeysBadSetsKeepOldKeys(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			iss := testissuer.New(t)
-			clk := newClock(epoch)
+			clk := fakeclock.New(epoch)
 			v := newVerifier(t, iss, clk, func(c *apiguard.Config) { c.DisableCache = true })
 			claims := iss.Claims(clk.Now())
 			if err := verifyErr(t, v, iss.Sign(t, "rs256", claims, nil)); err != nil {
@@ -205,7 +206,7 @@ func TestKeysBadSetsKeepOldKeys(t *testing.T) {
 
 func TestKeysSkipsUnusableKeys(t *testing.T) {
 	iss := testissuer.New(t)
-	clk := newClock(epoch)
+	clk := fakeclock.New(epoch)
 	iss.AddKey(&testissuer.Key{ID: "enc", Alg: "RS256", Use: "enc", Private: iss.Key("rs256").Private}, true)
 	iss.AddKey(&testissuer.Key{ID: "weak", Alg: "RS256", Private: testissuer.NewRSAKey(t, 1024)}, true)
 	v := newVerifier(t, iss, clk)
@@ -226,7 +227,7 @@ func TestKeysSkipsUnusableKeys(t *testing.T) {
 func TestKeysSingleKeyWithoutKID(t *testing.T) {
 	iss := testissuer.New(t)
 	iss.Publish("es256")
-	clk := newClock(epoch)
+	clk := fakeclock.New(epoch)
 	v := newVerifier(t, iss, clk)
 	if err := verifyErr(t, v, iss.Sign(t, "es256", iss.Claims(clk.Now()), map[string]any{"kid": nil})); err != nil {
 		t.Errorf("no kid, one key: %v", err)
@@ -236,7 +237,7 @@ func TestKeysSingleKeyWithoutKID(t *testing.T) {
 func TestDiscoveryIssuerMismatch(t *testing.T) {
 	iss := testissuer.New(t)
 	iss.SetDiscoveryIssuer(iss.URL + "/")
-	clk := newClock(epoch)
+	clk := fakeclock.New(epoch)
 	v := newVerifier(t, iss, clk)
 	err := verifyErr(t, v, iss.Sign(t, "rs256", iss.Claims(clk.Now()), nil))
 	if !errors.Is(err, apiguard.ErrKeysUnavailable) || !strings.Contains(err.Error(), "discovery document names issuer") {
@@ -250,7 +251,7 @@ func TestDiscoveryIssuerMismatch(t *testing.T) {
 func TestJWKSURLOverride(t *testing.T) {
 	iss := testissuer.New(t)
 	iss.SetDiscoveryIssuer("https://not-used.example")
-	clk := newClock(epoch)
+	clk := fakeclock.New(epoch)
 	v := newVerifier(t, iss, clk, func(c *apiguard.Config) { c.JWKSURL = iss.URL + "/keys" })
 	if err := verifyErr(t, v, iss.Sign(t, "rs256", iss.Claims(clk.Now()), nil)); err != nil {
 		t.Fatal(err)
@@ -263,7 +264,7 @@ func TestJWKSURLOverride(t *testing.T) {
 func TestSlowIssuerIsBounded(t *testing.T) {
 	iss := testissuer.New(t)
 	iss.SetDelay(5 * time.Second)
-	v := newVerifier(t, iss, newClock(epoch), func(c *apiguard.Config) { c.FetchTimeout = 200 * time.Millisecond })
+	v := newVerifier(t, iss, fakeclock.New(epoch), func(c *apiguard.Config) { c.FetchTimeout = 200 * time.Millisecond })
 	start := time.Now()
 	err := verifyErr(t, v, iss.Sign(t, "rs256", iss.Claims(epoch), nil))
 	if !errors.Is(err, apiguard.ErrKeysUnavailable) {
@@ -277,7 +278,7 @@ func TestSlowIssuerIsBounded(t *testing.T) {
 func TestCacheControlHonoured(t *testing.T) {
 	iss := testissuer.New(t)
 	iss.SetCacheControl("public, max-age=120")
-	clk := newClock(epoch)
+	clk := fakeclock.New(epoch)
 	v := newVerifier(t, iss, clk, func(c *apiguard.Config) { c.DisableCache = true })
 	tok := iss.Sign(t, "rs256", iss.Claims(clk.Now()), nil)
 	if err := verifyErr(t, v, tok); err != nil {
@@ -303,7 +304,7 @@ func TestFetchEvents(t *testing.T) {
 	iss := testissuer.New(t)
 	var mu sync.Mutex
 	var events []apiguard.FetchEvent
-	v := newVerifier(t, iss, newClock(epoch), func(c *apiguard.Config) {
+	v := newVerifier(t, iss, fakeclock.New(epoch), func(c *apiguard.Config) {
 		c.OnFetch = func(e apiguard.FetchEvent) { mu.Lock(); events = append(events, e); mu.Unlock() }
 	})
 	if err := v.Ready(context.Background()); err != nil {
@@ -321,7 +322,7 @@ func TestFetchEvents(t *testing.T) {
 func TestConcurrentVerifyDuringRotation(t *testing.T) {
 	iss := testissuer.New(t)
 	iss.SetCacheControl("max-age=0")
-	clk := newClock(epoch)
+	clk := fakeclock.New(epoch)
 	v := newVerifier(t, iss, clk)
 	claims := iss.Claims(clk.Now())
 	tokens := []string{iss.Sign(t, "rs256", claims, nil), iss.Sign(t, "es256", claims, nil), iss.Sign(t, "eddsa", claims, nil)}

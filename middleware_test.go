@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/apiguard/apiguard"
+	"github.com/apiguard/apiguard/internal/fakeclock"
 	"github.com/apiguard/apiguard/internal/testissuer"
 )
 
@@ -49,7 +50,7 @@ func bearer(tok string) func(*http.Request) {
 
 func TestMiddleware(t *testing.T) {
 	iss := testissuer.New(t)
-	clk := newClock(epoch)
+	clk := fakeclock.New(epoch)
 	v := newVerifier(t, iss, clk)
 	var refused []string
 	m := &apiguard.Middleware{
@@ -144,7 +145,7 @@ func TestMiddleware(t *testing.T) {
 
 func TestPolicies(t *testing.T) {
 	iss := testissuer.New(t)
-	clk := newClock(epoch)
+	clk := fakeclock.New(epoch)
 	v := newVerifier(t, iss, clk)
 	claims := with(iss.Claims(clk.Now()), "groups", []string{"Everyone", "Engineering"}, "tier", "gold", "level", 3, "roles", []string{"a", "b"})
 	tok := iss.Sign(t, "rs256", claims, nil)

@@ -12,27 +12,19 @@ import (
 	"errors"
 	"math/big"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/apiguard/apiguard"
+	"github.com/apiguard/apiguard/internal/fakeclock"
 	"github.com/apiguard/apiguard/internal/testissuer"
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// clock is a settable clock for Config.Now.
-type clock struct{ ns atomic.Int64 }
-
-func newClock(t time.Time) *clock { c := &clock{}; c.ns.Store(t.UnixNano()); return c }
-
-func (c *clock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
-func (c *clock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
-
 var epoch = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 
-func newVerifier(t *testing.T, iss *testissuer.Issuer, clk *clock, mutate ...func(*apiguard.Config)) *apiguard.Verifier {
+func newVerifier(t *testing.T, iss *testissuer.Issuer, clk *fakeclock.Clock, mutate ...func(*apiguard.Config)) *apiguard.Verifier {
 	t.Helper()
 	cfg := apiguard.Config{Issuer: iss.URL, Now: clk.Now}
 	for _, m := range mutate {
@@ -85,7 +77,7 @@ func with(c jwt.MapClaims, kv ...any) jwt.MapClaims {
 
 func TestVerifyValid(t *testing.T) {
 	iss := testissuer.New(t)
-	clk := newClock(epoch)
+	clk := fakeclock.New(epoch)
 	v := newVerifier(t, iss, clk)
 	base := iss.Claims(clk.Now())
 
@@ -143,7 +135,7 @@ func TestVerifyValid(t *testing.T) {
 // token (401), never as keys unavailable.
 func TestVerifyHostile(t *testing.T) {
 	iss := testissuer.New(t)
-	clk := newClock(epoch)
+	clk := fakeclock.New(epoch)
 	v := newVerifier(t, iss, clk)
 	now := clk.Now()
 	base := iss.Claims(now)
@@ -287,7 +279,7 @@ func TestVerifyHostile(t *testing.T) {
 
 func TestVerifyConfigChecks(t *testing.T) {
 	iss := testissuer.New(t)
-	clk := newClock(epoch)
+	clk := fakeclock.New(epoch)
 	base := iss.Claims(clk.Now())
 	cases := []struct {
 		name   string

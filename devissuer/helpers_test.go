@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,25 +19,8 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/apiguard/apiguard/devissuer"
+	"github.com/apiguard/apiguard/internal/fakeclock"
 )
-
-// fakeClock is a settable clock shared by the issuer and the test.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 const (
 	appID       = "app"
@@ -77,14 +59,14 @@ func testConfig() devissuer.Config {
 type fixture struct {
 	iss       *devissuer.Issuer
 	srv       *httptest.Server
-	clock     *fakeClock
+	clock     *fakeclock.Clock
 	keyFetch  atomic.Int64 // requests to /v1/keys
 	issuerURL string
 }
 
 func newFixture(t *testing.T, mutate func(*devissuer.Config)) *fixture {
 	t.Helper()
-	f := &fixture{clock: &fakeClock{t: time.Now().Truncate(time.Second)}}
+	f := &fixture{clock: fakeclock.New(time.Now().Truncate(time.Second))}
 	f.srv = httptest.NewUnstartedServer(nil)
 	f.issuerURL = "http://" + f.srv.Listener.Addr().String() + "/oauth2/default"
 	cfg := testConfig()

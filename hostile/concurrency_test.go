@@ -14,16 +14,9 @@ import (
 	"time"
 
 	"github.com/apiguard/apiguard"
+	"github.com/apiguard/apiguard/internal/fakeclock"
 	"github.com/apiguard/apiguard/internal/testissuer"
 )
-
-// clock is a settable clock for apiguard.Config.Now, safe for concurrent use.
-type clock struct{ ns atomic.Int64 }
-
-func newClock(t time.Time) *clock { c := &clock{}; c.ns.Store(t.UnixNano()); return c }
-
-func (c *clock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
-func (c *clock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 
 // round is what the workers verify during one rotation round.
 type round struct {
@@ -39,7 +32,7 @@ type round struct {
 // Run with -race.
 func TestConcurrentVerifyDuringRotation(t *testing.T) {
 	iss := testissuer.New(t) // serves Cache-Control: max-age=300
-	clk := newClock(time.Now())
+	clk := fakeclock.New(time.Now())
 	var fetches atomic.Int64
 	v, err := apiguard.New(apiguard.Config{
 		Issuer:          iss.URL,

@@ -19,6 +19,7 @@ import (
 
 	"github.com/apiguard/apiguard"
 	"github.com/apiguard/apiguard/devissuer"
+	"github.com/apiguard/apiguard/internal/fakeclock"
 	"github.com/apiguard/apiguard/login"
 	"github.com/apiguard/apiguard/session"
 )
@@ -31,25 +32,6 @@ const (
 	userFullName = "Alice Example"
 )
 
-// fakeClock is a settable clock shared by the issuer, the verifiers and
-// the login service.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // app is one instance of the login service behind its own server.
 type app struct {
 	srv *httptest.Server
@@ -60,7 +42,7 @@ func (a *app) url(p string) string { return a.srv.URL + p }
 
 // fixture is a development issuer and one or more login service instances.
 type fixture struct {
-	clock     *fakeClock
+	clock     *fakeclock.Clock
 	issuer    *devissuer.Issuer
 	issuerSrv *httptest.Server
 	issuerURL string
@@ -89,7 +71,7 @@ func newFixture(t *testing.T, opts fixtureOptions) *fixture {
 	if opts.instances == 0 {
 		opts.instances = 1
 	}
-	f := &fixture{clock: &fakeClock{t: time.Now().Truncate(time.Second)}}
+	f := &fixture{clock: fakeclock.New(time.Now().Truncate(time.Second))}
 
 	// Servers first, so that the issuer can register their redirect URIs.
 	muxes := make([]*http.ServeMux, opts.instances)

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/apiguard/apiguard"
+	"github.com/apiguard/apiguard/internal/fakeclock"
 	"github.com/apiguard/apiguard/interop/internal/oidctest"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
@@ -194,7 +195,7 @@ func (s *server) clientCredentials(t *testing.T, audience string, scopes ...stri
 }
 
 // newVerifier returns a verifier for the provider's tokens to apiAudience.
-func newVerifier(t *testing.T, s *server, clk *oidctest.Clock, mutate ...func(*apiguard.Config)) *apiguard.Verifier {
+func newVerifier(t *testing.T, s *server, clk *fakeclock.Clock, mutate ...func(*apiguard.Config)) *apiguard.Verifier {
 	t.Helper()
 	cfg := apiguard.Config{Issuer: s.issuer, Audience: apiAudience, Now: clk.Now, RefreshCooldown: cooldown}
 	return oidctest.NewVerifier(t, cfg, mutate...)
@@ -203,7 +204,7 @@ func newVerifier(t *testing.T, s *server, clk *oidctest.Clock, mutate ...func(*a
 func TestClientCredentials(t *testing.T) {
 	s := startHydra(t)
 	s.createClient(t)
-	clk := oidctest.NewClock()
+	clk := fakeclock.New(time.Now())
 	v := newVerifier(t, s, clk)
 	ctx := context.Background()
 
@@ -268,7 +269,7 @@ func TestClientCredentials(t *testing.T) {
 func TestKeyRotation(t *testing.T) {
 	s := startHydra(t)
 	s.createClient(t)
-	clk := oidctest.NewClock()
+	clk := fakeclock.New(time.Now())
 	var fetches atomic.Int64
 	v := newVerifier(t, s, clk, func(c *apiguard.Config) {
 		c.OnFetch = func(apiguard.FetchEvent) { fetches.Add(1) }
@@ -388,7 +389,7 @@ func TestAuthorizationCodePKCE(t *testing.T) {
 		t.Fatalf("failed to exchange the code: %v", err)
 	}
 
-	clk := oidctest.NewClock()
+	clk := fakeclock.New(time.Now())
 	v := newVerifier(t, s, clk)
 	c, err := v.Verify(ctx, tok.AccessToken)
 	if err != nil {

@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/apiguard/apiguard"
+	"github.com/apiguard/apiguard/internal/fakeclock"
 	"github.com/apiguard/apiguard/interop/internal/oidctest"
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/zitadel/oidc/v3/example/server/exampleop"
@@ -224,7 +225,7 @@ func (p *provider) clientCredentials(t *testing.T, scopes ...string) string {
 }
 
 // newVerifier returns a verifier for the provider's tokens to apiAudience.
-func newVerifier(t *testing.T, p *provider, clk *oidctest.Clock, mutate ...func(*apiguard.Config)) *apiguard.Verifier {
+func newVerifier(t *testing.T, p *provider, clk *fakeclock.Clock, mutate ...func(*apiguard.Config)) *apiguard.Verifier {
 	t.Helper()
 	cfg := apiguard.Config{Issuer: p.issuer, Audience: apiAudience, Now: clk.Now, RefreshCooldown: cooldown}
 	return oidctest.NewVerifier(t, cfg, mutate...)
@@ -232,7 +233,7 @@ func newVerifier(t *testing.T, p *provider, clk *oidctest.Clock, mutate ...func(
 
 func TestClientCredentials(t *testing.T) {
 	p := startProvider(t)
-	clk := oidctest.NewClock()
+	clk := fakeclock.New(time.Now())
 	v := newVerifier(t, p, clk)
 	ctx := context.Background()
 
@@ -389,7 +390,7 @@ func (p *provider) authorizationCode(t *testing.T) *oauth2.Token {
 
 func TestAuthorizationCodePKCE(t *testing.T) {
 	p := startProvider(t)
-	clk := oidctest.NewClock()
+	clk := fakeclock.New(time.Now())
 	tok := p.authorizationCode(t)
 	idToken, _ := tok.Extra("id_token").(string)
 	if idToken == "" {
@@ -432,7 +433,7 @@ func TestAuthorizationCodePKCE(t *testing.T) {
 
 func TestKeyRotation(t *testing.T) {
 	p := startProvider(t)
-	clk := oidctest.NewClock()
+	clk := fakeclock.New(time.Now())
 	var fetches atomic.Int64
 	v := newVerifier(t, p, clk, func(c *apiguard.Config) {
 		c.OnFetch = func(ev apiguard.FetchEvent) { fetches.Add(1) }

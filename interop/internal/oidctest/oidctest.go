@@ -1,6 +1,6 @@
 // Package oidctest holds what the interop tests do the same way against
-// every third-party provider: a settable clock, a client-credentials token,
-// a verifier for the provider, and a look inside a token.
+// every third-party provider: a client-credentials token, a verifier for
+// the provider, and a look inside a token.
 package oidctest
 
 import (
@@ -8,7 +8,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,19 +15,6 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 )
-
-// Clock is a settable clock for apiguard.Config.Now, starting at the real
-// time.
-type Clock struct{ ns atomic.Int64 }
-
-// NewClock returns a Clock at the current time.
-func NewClock() *Clock { c := &Clock{}; c.ns.Store(time.Now().UnixNano()); return c }
-
-// Now returns the clock's time.
-func (c *Clock) Now() time.Time { return time.Unix(0, c.ns.Load()) }
-
-// Advance moves the clock forward by d.
-func (c *Clock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 
 // ClientCredentials gets an access token with cfg (client secret in the
 // Authorization header), failing the test on an error.
