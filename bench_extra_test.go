@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
-
 	"github.com/apiguard/apiguard/internal/dpoptest"
 	"github.com/apiguard/apiguard/internal/redistest"
 	"github.com/apiguard/apiguard/internal/sharedstate"
@@ -118,7 +116,7 @@ func BenchmarkDPoPProof(b *testing.B) {
 	})
 	for _, alg := range []string{"ES256", "EdDSA", "RS256"} {
 		key := dpoptest.NewKey(b, alg)
-		token := iss.Sign(b, "es256", withClaim(iss.Claims(time.Now()), "cnf", map[string]string{"jkt": key.JKT()}), nil)
+		token := iss.Sign(b, "es256", testissuer.With(iss.Claims(time.Now()), "cnf", map[string]string{"jkt": key.JKT()}), nil)
 		// Proofs are made ahead, outside the timer: each can be used once.
 		const batch = 2048
 		proofs := make([]string, batch)
@@ -160,14 +158,4 @@ func BenchmarkDPoPProof(b *testing.B) {
 			})
 		}
 	}
-}
-
-// withClaim returns claims c with the claim name set to value.
-func withClaim(c jwt.MapClaims, name string, value any) jwt.MapClaims {
-	out := make(jwt.MapClaims, len(c)+1)
-	for k, v := range c {
-		out[k] = v
-	}
-	out[name] = value
-	return out
 }

@@ -35,7 +35,7 @@ func newDPoPFixture(t *testing.T, cfg apiguard.DPoPConfig) *dpopFixture {
 	t.Helper()
 	f := &dpopFixture{iss: testissuer.New(t), clk: fakeclock.New(epoch), key: dpoptest.NewKey(t, "ES256")}
 	claims := f.iss.Claims(f.clk.Now())
-	f.token = f.iss.Sign(t, "rs256", with(claims, "cnf", map[string]string{"jkt": f.key.JKT()}), nil)
+	f.token = f.iss.Sign(t, "rs256", testissuer.With(claims, "cnf", map[string]string{"jkt": f.key.JKT()}), nil)
 	f.plain = f.iss.Sign(t, "rs256", claims, nil)
 	if cfg.Now == nil {
 		cfg.Now = f.clk.Now
@@ -188,7 +188,7 @@ func TestDPoPReplayRefused(t *testing.T) {
 
 func TestDPoPSchemes(t *testing.T) {
 	f := newDPoPFixture(t, apiguard.DPoPConfig{})
-	cnfNoJKT := f.iss.Sign(t, "rs256", with(f.iss.Claims(f.clk.Now()), "cnf", map[string]string{"x5t#S256": "abc"}), nil)
+	cnfNoJKT := f.iss.Sign(t, "rs256", testissuer.With(f.iss.Claims(f.clk.Now()), "cnf", map[string]string{"x5t#S256": "abc"}), nil)
 	tests := []struct {
 		name, scheme, token string
 		proof               bool
@@ -328,7 +328,7 @@ func TestDPoPKeyTypes(t *testing.T) {
 		t.Run(alg, func(t *testing.T) {
 			f := newDPoPFixture(t, apiguard.DPoPConfig{})
 			key := dpoptest.NewKey(t, alg)
-			token := f.iss.Sign(t, "rs256", with(f.iss.Claims(f.clk.Now()), "cnf", map[string]string{"jkt": key.JKT()}), nil)
+			token := f.iss.Sign(t, "rs256", testissuer.With(f.iss.Claims(f.clk.Now()), "cnf", map[string]string{"jkt": key.JKT()}), nil)
 			proof := key.Sign(t, key.Header(), key.Claims(http.MethodGet, apiURL, token, f.clk.Now()))
 			if res := f.call(t, apiURL, "DPoP", token, proof); res.StatusCode != 200 {
 				t.Errorf("got %d, want 200", res.StatusCode)

@@ -70,8 +70,8 @@ func TestMiddleware(t *testing.T) {
 	h := m.Handler(ok, apiguard.RequireScopes("read"))
 	claims := iss.Claims(clk.Now())
 	good := iss.Sign(t, "rs256", claims, nil)
-	expired := iss.Sign(t, "rs256", with(claims, "exp", clk.Now().Add(-time.Hour).Unix()), nil)
-	noScope := iss.Sign(t, "rs256", with(claims, "scp", []string{"write"}), nil)
+	expired := iss.Sign(t, "rs256", testissuer.With(claims, "exp", clk.Now().Add(-time.Hour).Unix()), nil)
+	noScope := iss.Sign(t, "rs256", testissuer.With(claims, "scp", []string{"write"}), nil)
 	const rm = `resource_metadata="http://127.0.0.1:5000/.well-known/oauth-protected-resource"`
 
 	cases := []struct {
@@ -147,7 +147,7 @@ func TestPolicies(t *testing.T) {
 	iss := testissuer.New(t)
 	clk := fakeclock.New(epoch)
 	v := newVerifier(t, iss, clk)
-	claims := with(iss.Claims(clk.Now()), "groups", []string{"Everyone", "Engineering"}, "tier", "gold", "level", 3, "roles", []string{"a", "b"})
+	claims := testissuer.With(iss.Claims(clk.Now()), "groups", []string{"Everyone", "Engineering"}, "tier", "gold", "level", 3, "roles", []string{"a", "b"})
 	tok := iss.Sign(t, "rs256", claims, nil)
 	c, err := v.Verify(t.Context(), tok)
 	if err != nil {

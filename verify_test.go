@@ -60,21 +60,6 @@ func rawToken(t *testing.T, iss *testissuer.Issuer, kid string, header, payload 
 	return signing + "." + b64(sig)
 }
 
-func with(c jwt.MapClaims, kv ...any) jwt.MapClaims {
-	out := jwt.MapClaims{}
-	for k, v := range c {
-		out[k] = v
-	}
-	for i := 0; i < len(kv); i += 2 {
-		if kv[i+1] == nil {
-			delete(out, kv[i].(string))
-		} else {
-			out[kv[i].(string)] = kv[i+1]
-		}
-	}
-	return out
-}
-
 func TestVerifyValid(t *testing.T) {
 	iss := testissuer.New(t)
 	clk := fakeclock.New(epoch)
@@ -91,12 +76,12 @@ func TestVerifyValid(t *testing.T) {
 		cases = append(cases, tc{"alg " + alg, iss.Sign(t, strings.ToLower(alg), base, nil), []string{"read", "write"}})
 	}
 	cases = append(cases,
-		tc{"aud array", iss.Sign(t, "rs256", with(base, "aud", []string{"other", "api://default"}), nil), []string{"read", "write"}},
-		tc{"scope string", iss.Sign(t, "es256", with(base, "scp", nil, "scope", "a b  c"), nil), []string{"a", "b", "c"}},
-		tc{"scp string", iss.Sign(t, "es256", with(base, "scp", "x y"), nil), []string{"x", "y"}},
-		tc{"exp within leeway", iss.Sign(t, "rs256", with(base, "exp", clk.Now().Add(-59*time.Second).Unix()), nil), []string{"read", "write"}},
-		tc{"nbf within leeway", iss.Sign(t, "rs256", with(base, "nbf", clk.Now().Add(59*time.Second).Unix()), nil), []string{"read", "write"}},
-		tc{"fractional exp", iss.Sign(t, "rs256", with(base, "exp", float64(clk.Now().Unix())+3600.5), nil), []string{"read", "write"}},
+		tc{"aud array", iss.Sign(t, "rs256", testissuer.With(base, "aud", []string{"other", "api://default"}), nil), []string{"read", "write"}},
+		tc{"scope string", iss.Sign(t, "es256", testissuer.With(base, "scp", nil, "scope", "a b  c"), nil), []string{"a", "b", "c"}},
+		tc{"scp string", iss.Sign(t, "es256", testissuer.With(base, "scp", "x y"), nil), []string{"x", "y"}},
+		tc{"exp within leeway", iss.Sign(t, "rs256", testissuer.With(base, "exp", clk.Now().Add(-59*time.Second).Unix()), nil), []string{"read", "write"}},
+		tc{"nbf within leeway", iss.Sign(t, "rs256", testissuer.With(base, "nbf", clk.Now().Add(59*time.Second).Unix()), nil), []string{"read", "write"}},
+		tc{"fractional exp", iss.Sign(t, "rs256", testissuer.With(base, "exp", float64(clk.Now().Unix())+3600.5), nil), []string{"read", "write"}},
 		tc{"typ JWT", iss.Sign(t, "rs256", base, map[string]any{"typ": "JWT"}), []string{"read", "write"}},
 		tc{"jku ignored", iss.Sign(t, "rs256", base, map[string]any{"jku": "https://attacker.example/keys"}), []string{"read", "write"}},
 	)
@@ -182,7 +167,7 @@ func TestVerifyHostile(t *testing.T) {
 		{"newline", h + "." + p[:10] + "\n" + p[10:] + "." + s, apiguard.ErrMalformed},
 		{"space", h + ". " + p + "." + s, apiguard.ErrMalformed},
 		{"JSON serialization", `{"payload":"` + p + `","signatures":[]}`, apiguard.ErrMalformed},
-		{"oversized", iss.Sign(t, "rs256", with(base, "pad", strings.Repeat("x", apiguard.MaxTokenSize)), nil), apiguard.ErrMalformed},
+		{"oversized", iss.Sign(t, "rs256", testissuer.With(base, "pad", strings.Repeat("x", apiguard.MaxTokenSize)), nil), apiguard.ErrMalformed},
 		{"header not JSON", b64([]byte("nope")) + "." + p + "." + s, apiguard.ErrMalformed},
 		{"header array", b64([]byte(`["RS256"]`)) + "." + p + "." + s, apiguard.ErrMalformed},
 		{"header alg number", rawToken(t, iss, "rs256", []byte(`{"alg":256,"kid":"rs256"}`), payload), apiguard.ErrMalformed},
@@ -222,32 +207,32 @@ func TestVerifyHostile(t *testing.T) {
 		{"ECDSA s=n", esH + "." + esP + "." + b64(append(esSig[:32:32], padTo(n.Bytes(), 32)...)), apiguard.ErrSignature},
 		{"ECDSA short", esH + "." + esP + "." + b64(esSig[:63]), apiguard.ErrSignature},
 		{"flipped signature bit", h + "." + p + "." + b64(flip(mustDecode(s))), apiguard.ErrSignature},
-		{"spliced payload", h + "." + b64JSON(t, with(base, "sub", "admin")) + "." + s, apiguard.ErrSignature},
+		{"spliced payload", h + "." + b64JSON(t, testissuer.With(base, "sub", "admin")) + "." + s, apiguard.ErrSignature},
 		{"another issuer's key", otherIssuer.Sign(t, "rs256", base, nil), apiguard.ErrSignature},
 
 		// Claims.
-		{"wrong iss", iss.Sign(t, "rs256", with(base, "iss", "https://evil.example"), nil), apiguard.ErrIssuer},
-		{"iss trailing slash", iss.Sign(t, "rs256", with(base, "iss", iss.URL+"/"), nil), apiguard.ErrIssuer},
-		{"iss missing", iss.Sign(t, "rs256", with(base, "iss", nil), nil), apiguard.ErrIssuer},
-		{"iss case", iss.Sign(t, "rs256", with(base, "iss", strings.ToUpper(iss.URL)), nil), apiguard.ErrIssuer},
-		{"aud client id (the tutorial's bug)", iss.Sign(t, "rs256", with(base, "aud", "0oa-test-client"), nil), apiguard.ErrAudience},
-		{"aud array without ours", iss.Sign(t, "rs256", with(base, "aud", []string{"a", "b"}), nil), apiguard.ErrAudience},
-		{"aud missing", iss.Sign(t, "rs256", with(base, "aud", nil), nil), apiguard.ErrAudience},
-		{"aud prefix", iss.Sign(t, "rs256", with(base, "aud", "api://default2"), nil), apiguard.ErrAudience},
-		{"aud number", iss.Sign(t, "rs256", with(base, "aud", 5), nil), apiguard.ErrMalformed},
-		{"aud array of numbers", iss.Sign(t, "rs256", with(base, "aud", []int{1}), nil), apiguard.ErrMalformed},
-		{"exp missing", iss.Sign(t, "rs256", with(base, "exp", nil), nil), apiguard.ErrExpired},
-		{"exp past leeway", iss.Sign(t, "rs256", with(base, "exp", now.Add(-61*time.Second).Unix()), nil), apiguard.ErrExpired},
-		{"exp string", iss.Sign(t, "rs256", with(base, "exp", "9999999999"), nil), apiguard.ErrMalformed},
-		{"exp bool", iss.Sign(t, "rs256", with(base, "exp", true), nil), apiguard.ErrMalformed},
+		{"wrong iss", iss.Sign(t, "rs256", testissuer.With(base, "iss", "https://evil.example"), nil), apiguard.ErrIssuer},
+		{"iss trailing slash", iss.Sign(t, "rs256", testissuer.With(base, "iss", iss.URL+"/"), nil), apiguard.ErrIssuer},
+		{"iss missing", iss.Sign(t, "rs256", testissuer.With(base, "iss", nil), nil), apiguard.ErrIssuer},
+		{"iss case", iss.Sign(t, "rs256", testissuer.With(base, "iss", strings.ToUpper(iss.URL)), nil), apiguard.ErrIssuer},
+		{"aud client id (the tutorial's bug)", iss.Sign(t, "rs256", testissuer.With(base, "aud", "0oa-test-client"), nil), apiguard.ErrAudience},
+		{"aud array without ours", iss.Sign(t, "rs256", testissuer.With(base, "aud", []string{"a", "b"}), nil), apiguard.ErrAudience},
+		{"aud missing", iss.Sign(t, "rs256", testissuer.With(base, "aud", nil), nil), apiguard.ErrAudience},
+		{"aud prefix", iss.Sign(t, "rs256", testissuer.With(base, "aud", "api://default2"), nil), apiguard.ErrAudience},
+		{"aud number", iss.Sign(t, "rs256", testissuer.With(base, "aud", 5), nil), apiguard.ErrMalformed},
+		{"aud array of numbers", iss.Sign(t, "rs256", testissuer.With(base, "aud", []int{1}), nil), apiguard.ErrMalformed},
+		{"exp missing", iss.Sign(t, "rs256", testissuer.With(base, "exp", nil), nil), apiguard.ErrExpired},
+		{"exp past leeway", iss.Sign(t, "rs256", testissuer.With(base, "exp", now.Add(-61*time.Second).Unix()), nil), apiguard.ErrExpired},
+		{"exp string", iss.Sign(t, "rs256", testissuer.With(base, "exp", "9999999999"), nil), apiguard.ErrMalformed},
+		{"exp bool", iss.Sign(t, "rs256", testissuer.With(base, "exp", true), nil), apiguard.ErrMalformed},
 		{"exp huge", rawToken(t, iss, "rs256", header(), []byte(strings.Replace(string(payload), `"exp":`, `"exp":1e300,"x":`, 1))), apiguard.ErrMalformed},
-		{"nbf future", iss.Sign(t, "rs256", with(base, "nbf", now.Add(61*time.Second).Unix()), nil), apiguard.ErrNotYetValid},
-		{"iat far future", iss.Sign(t, "rs256", with(base, "iat", now.Add(24*time.Hour).Unix()), nil), apiguard.ErrIssuedInFuture},
-		{"sub number", iss.Sign(t, "rs256", with(base, "sub", 42), nil), apiguard.ErrMalformed},
-		{"scp number", iss.Sign(t, "rs256", with(base, "scp", 7), nil), apiguard.ErrMalformed},
-		{"ID token with nonce", iss.Sign(t, "rs256", with(base, "nonce", "n-1"), nil), apiguard.ErrType},
-		{"ID token with at_hash", iss.Sign(t, "rs256", with(base, "at_hash", "abc"), nil), apiguard.ErrType},
-		{"exp and aud both wrong", iss.Sign(t, "rs256", with(base, "aud", "x", "exp", now.Add(-time.Hour).Unix()), nil), apiguard.ErrInvalidToken},
+		{"nbf future", iss.Sign(t, "rs256", testissuer.With(base, "nbf", now.Add(61*time.Second).Unix()), nil), apiguard.ErrNotYetValid},
+		{"iat far future", iss.Sign(t, "rs256", testissuer.With(base, "iat", now.Add(24*time.Hour).Unix()), nil), apiguard.ErrIssuedInFuture},
+		{"sub number", iss.Sign(t, "rs256", testissuer.With(base, "sub", 42), nil), apiguard.ErrMalformed},
+		{"scp number", iss.Sign(t, "rs256", testissuer.With(base, "scp", 7), nil), apiguard.ErrMalformed},
+		{"ID token with nonce", iss.Sign(t, "rs256", testissuer.With(base, "nonce", "n-1"), nil), apiguard.ErrType},
+		{"ID token with at_hash", iss.Sign(t, "rs256", testissuer.With(base, "at_hash", "abc"), nil), apiguard.ErrType},
+		{"exp and aud both wrong", iss.Sign(t, "rs256", testissuer.With(base, "aud", "x", "exp", now.Add(-time.Hour).Unix()), nil), apiguard.ErrInvalidToken},
 	}
 	if len(cases) < 40 {
 		t.Fatalf("only %d hostile cases", len(cases))
@@ -288,12 +273,12 @@ func TestVerifyConfigChecks(t *testing.T) {
 		want   error
 	}{
 		{"client not allowed", func(c *apiguard.Config) { c.ClientIDs = []string{"0oa-other"} }, iss.Sign(t, "rs256", base, nil), apiguard.ErrClient},
-		{"client_id claim not allowed", func(c *apiguard.Config) { c.ClientIDs = []string{"0oa-test-client"} }, iss.Sign(t, "rs256", with(base, "cid", nil, "client_id", "x"), nil), apiguard.ErrClient},
+		{"client_id claim not allowed", func(c *apiguard.Config) { c.ClientIDs = []string{"0oa-test-client"} }, iss.Sign(t, "rs256", testissuer.With(base, "cid", nil, "client_id", "x"), nil), apiguard.ErrClient},
 		{"typ required, absent", func(c *apiguard.Config) { c.RequireType = "at+jwt" }, iss.Sign(t, "rs256", base, nil), apiguard.ErrType},
 		{"typ required, JWT", func(c *apiguard.Config) { c.RequireType = "at+jwt" }, iss.Sign(t, "rs256", base, map[string]any{"typ": "JWT"}), apiguard.ErrType},
 		{"alg outside a narrowed allowlist", func(c *apiguard.Config) { c.Algorithms = []string{"ES256"} }, iss.Sign(t, "rs256", base, nil), apiguard.ErrAlgorithm},
 		{"custom audience", func(c *apiguard.Config) { c.Audience = "https://api.example" }, iss.Sign(t, "rs256", base, nil), apiguard.ErrAudience},
-		{"ID token for another client", func(c *apiguard.Config) { c.IDToken = true; c.Audience = "client-a" }, iss.Sign(t, "rs256", with(base, "aud", []string{"client-a", "client-b"}, "azp", "client-b"), nil), apiguard.ErrAudience},
+		{"ID token for another client", func(c *apiguard.Config) { c.IDToken = true; c.Audience = "client-a" }, iss.Sign(t, "rs256", testissuer.With(base, "aud", []string{"client-a", "client-b"}, "azp", "client-b"), nil), apiguard.ErrAudience},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -309,10 +294,10 @@ func TestVerifyConfigChecks(t *testing.T) {
 		token  string
 	}{
 		{"client allowed via cid", func(c *apiguard.Config) { c.ClientIDs = []string{"0oa-test-client"} }, iss.Sign(t, "rs256", base, nil)},
-		{"client allowed via azp", func(c *apiguard.Config) { c.ClientIDs = []string{"z"} }, iss.Sign(t, "rs256", with(base, "cid", nil, "azp", "z"), nil)},
+		{"client allowed via azp", func(c *apiguard.Config) { c.ClientIDs = []string{"z"} }, iss.Sign(t, "rs256", testissuer.With(base, "cid", nil, "azp", "z"), nil)},
 		{"typ at+jwt", func(c *apiguard.Config) { c.RequireType = "at+jwt" }, iss.Sign(t, "rs256", base, map[string]any{"typ": "at+jwt"})},
 		{"typ application/at+JWT", func(c *apiguard.Config) { c.RequireType = "at+jwt" }, iss.Sign(t, "rs256", base, map[string]any{"typ": "application/at+JWT"})},
-		{"ID token profile", func(c *apiguard.Config) { c.IDToken = true; c.Audience = "client-a" }, iss.Sign(t, "rs256", with(base, "aud", "client-a", "nonce", "n", "at_hash", "x"), nil)},
+		{"ID token profile", func(c *apiguard.Config) { c.IDToken = true; c.Audience = "client-a" }, iss.Sign(t, "rs256", testissuer.With(base, "aud", "client-a", "nonce", "n", "at_hash", "x"), nil)},
 	}
 	for _, c := range accepted {
 		t.Run(c.name, func(t *testing.T) {

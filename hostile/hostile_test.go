@@ -111,22 +111,6 @@ func must[T any](v T, err error) T {
 	return v
 }
 
-// with returns a copy of c with kv's claims set (nil deletes).
-func with(c jwt.MapClaims, kv ...any) jwt.MapClaims {
-	out := jwt.MapClaims{}
-	for k, v := range c {
-		out[k] = v
-	}
-	for i := 0; i < len(kv); i += 2 {
-		if kv[i+1] == nil {
-			delete(out, kv[i].(string))
-		} else {
-			out[kv[i].(string)] = kv[i+1]
-		}
-	}
-	return out
-}
-
 // signRaw signs the exact signing input h64.p64 with the issuer's key kid.
 func signRaw(t *testing.T, iss *testissuer.Issuer, kid, h64, p64 string) string {
 	t.Helper()
@@ -249,7 +233,7 @@ func hostileCases(t *testing.T, iss *testissuer.Issuer, attacker *attackerServer
 	// that text, so only the alphabet check can refuse it.
 	var stdPayload string
 	for pad := 0; ; pad++ {
-		stdPayload = base64.StdEncoding.EncodeToString(must(json.Marshal(with(base, "x", strings.Repeat(">?", pad+3)))))
+		stdPayload = base64.StdEncoding.EncodeToString(must(json.Marshal(testissuer.With(base, "x", strings.Repeat(">?", pad+3)))))
 		if strings.ContainsAny(stdPayload, "+/") {
 			break
 		}
@@ -321,7 +305,7 @@ func hostileCases(t *testing.T, iss *testissuer.Issuer, attacker *attackerServer
 		tok("tab inside", ruleCompact, h+"."+p[:8]+"\t"+p[8:]+"."+s),
 		tok("percent-encoded dots", ruleCompact, h+"%2E"+p+"%2E"+s),
 		tok("JWS JSON serialization", ruleCompact, `{"payload":"`+p+`","protected":"`+h+`","signature":"`+s+`"}`),
-		tok("token over 8 KiB", ruleCapLength, iss.Sign(t, "rs256", with(base, "pad", strings.Repeat("x", 8<<10)), nil)),
+		tok("token over 8 KiB", ruleCapLength, iss.Sign(t, "rs256", testissuer.With(base, "pad", strings.Repeat("x", 8<<10)), nil)),
 		tok("five parts (JWE compact)", ruleJWE, b64JSON(t, map[string]string{"alg": "RSA-OAEP", "enc": "A256GCM", "kid": "rs256"})+"."+s[:40]+"."+s[:16]+"."+p+"."+s[:22]),
 		tok("multiple signatures appended", ruleJWE, good+"."+esS),
 		tok("general JSON with two signatures", ruleJWE, `{"payload":"`+p+`","signatures":[{"protected":"`+h+`","signature":"`+s+`"},{"protected":"`+esH+`","signature":"`+esS+`"}]}`),
@@ -394,7 +378,7 @@ func hostileCases(t *testing.T, iss *testissuer.Issuer, attacker *attackerServer
 		// 512-byte header cap; the attacker's key in DER stays under it.)
 		tok("x5c with the attacker's key", ruleKeySource, attackerSigned("attacker", map[string]any{"x5c": []string{base64.StdEncoding.EncodeToString(must(x509.MarshalPKIXPublicKey(attackerKey.Public())))}})),
 		tok("x5c with a whole certificate (ignored, the key is the issuer's)", ruleKeySource, attackerSigned("rs256", map[string]any{"x5c": []string{base64.StdEncoding.EncodeToString(certDER)}})),
-		tok("another issuer's token with its jku", ruleKeySource, otherIssuer.Sign(t, "rs256", with(base), map[string]any{"jku": otherIssuer.URL + "/keys"})),
+		tok("another issuer's token with its jku", ruleKeySource, otherIssuer.Sign(t, "rs256", testissuer.With(base), map[string]any{"jku": otherIssuer.URL + "/keys"})),
 		tok("kid path traversal", ruleKIDMapKey, attackerSigned("../../../../etc/passwd", nil)),
 		tok("kid SQL injection", ruleKIDMapKey, attackerSigned("' OR '1'='1", nil)),
 		tok("kid a URL", ruleKIDMapKey, attackerSigned(attacker.URL+"/jwks.json", nil)),
@@ -420,43 +404,43 @@ func hostileCases(t *testing.T, iss *testissuer.Issuer, attacker *attackerServer
 		tok("RSA signature with a flipped bit", ruleRefused, h+"."+p+"."+b64.EncodeToString(flipBit(rsSig))),
 		tok("signed by another key under a known kid", ruleRefused, attackerSigned("rs256", nil)),
 		tok("another issuer's key under a known kid", ruleRefused, otherIssuer.Sign(t, "rs256", base, nil)),
-		tok("payload changed after signing", ruleRefused, h+"."+b64JSON(t, with(base, "sub", "admin@example.com"))+"."+s),
+		tok("payload changed after signing", ruleRefused, h+"."+b64JSON(t, testissuer.With(base, "sub", "admin@example.com"))+"."+s),
 		tok("header changed after signing", ruleRefused, b64.EncodeToString(header("typ", "at+jwt"))+"."+p+"."+s),
 		tok("Ed25519 all-zero signature", ruleRefused, edH+"."+edP+"."+b64.EncodeToString(make([]byte, 64))),
 		tok("Ed25519 signature with s ≥ L", ruleRefused, edH+"."+edP+"."+b64.EncodeToString(append(append([]byte(nil), edSig[:32]...), fixed([]byte{0xff}, 32)...))),
 
 		// Claims (RFC 7519, RFC 9068 §4).
-		tok("iss of another issuer", ruleIssuer, signed(with(base, "iss", "https://evil.example/oauth2/default"))),
-		tok("iss with a trailing slash", ruleIssuer, signed(with(base, "iss", iss.URL+"/"))),
-		tok("iss in upper case", ruleIssuer, signed(with(base, "iss", strings.ToUpper(iss.URL)))),
-		tok("iss missing", ruleIssuer, signed(with(base, "iss", nil))),
-		tok("iss a number", ruleIssuer, signed(with(base, "iss", 1))),
-		tok("iss an array with ours", ruleIssuer, signed(with(base, "iss", []string{iss.URL}))),
-		tok("aud the client id (the tutorial's bug)", ruleAudience, signed(with(base, "aud", "0oa-test-client"))),
-		tok("aud missing", ruleAudience, signed(with(base, "aud", nil))),
-		tok("aud an empty array", ruleAudience, signed(with(base, "aud", []string{}))),
-		tok("aud an array without ours", ruleAudience, signed(with(base, "aud", []string{"api://other", "api://default2"}))),
-		tok("aud with a trailing space", ruleAudience, signed(with(base, "aud", "api://default "))),
-		tok("aud a number", ruleAudience, signed(with(base, "aud", 7))),
-		tok("aud an object", ruleAudience, signed(with(base, "aud", map[string]any{"api://default": true}))),
-		tok("exp missing", ruleExp, signed(with(base, "exp", nil))),
-		tok("exp a string", ruleExp, signed(with(base, "exp", "9999999999"))),
-		tok("exp a boolean", ruleExp, signed(with(base, "exp", true))),
-		tok("exp null", ruleExp, signed(with(base, "exp", json.RawMessage("null")))),
+		tok("iss of another issuer", ruleIssuer, signed(testissuer.With(base, "iss", "https://evil.example/oauth2/default"))),
+		tok("iss with a trailing slash", ruleIssuer, signed(testissuer.With(base, "iss", iss.URL+"/"))),
+		tok("iss in upper case", ruleIssuer, signed(testissuer.With(base, "iss", strings.ToUpper(iss.URL)))),
+		tok("iss missing", ruleIssuer, signed(testissuer.With(base, "iss", nil))),
+		tok("iss a number", ruleIssuer, signed(testissuer.With(base, "iss", 1))),
+		tok("iss an array with ours", ruleIssuer, signed(testissuer.With(base, "iss", []string{iss.URL}))),
+		tok("aud the client id (the tutorial's bug)", ruleAudience, signed(testissuer.With(base, "aud", "0oa-test-client"))),
+		tok("aud missing", ruleAudience, signed(testissuer.With(base, "aud", nil))),
+		tok("aud an empty array", ruleAudience, signed(testissuer.With(base, "aud", []string{}))),
+		tok("aud an array without ours", ruleAudience, signed(testissuer.With(base, "aud", []string{"api://other", "api://default2"}))),
+		tok("aud with a trailing space", ruleAudience, signed(testissuer.With(base, "aud", "api://default "))),
+		tok("aud a number", ruleAudience, signed(testissuer.With(base, "aud", 7))),
+		tok("aud an object", ruleAudience, signed(testissuer.With(base, "aud", map[string]any{"api://default": true}))),
+		tok("exp missing", ruleExp, signed(testissuer.With(base, "exp", nil))),
+		tok("exp a string", ruleExp, signed(testissuer.With(base, "exp", "9999999999"))),
+		tok("exp a boolean", ruleExp, signed(testissuer.With(base, "exp", true))),
+		tok("exp null", ruleExp, signed(testissuer.With(base, "exp", json.RawMessage("null")))),
 		tok("exp 1e300", ruleExp, rawToken(t, iss, "rs256", header(), []byte(strings.Replace(string(payload), `"exp":`, `"exp":1e300,"was":`, 1)))),
-		tok("exp zero", ruleExp, signed(with(base, "exp", 0))),
-		tok("exp 75s ago (beyond the 60s leeway)", ruleExp, signed(with(base, "exp", at(-75*time.Second)))),
-		tok("exp an hour ago", ruleExp, signed(with(base, "exp", at(-time.Hour)))),
-		tok("nbf in 75s (beyond the leeway)", ruleNbfIat, signed(with(base, "nbf", at(75*time.Second)))),
-		tok("nbf a string", ruleNbfIat, signed(with(base, "nbf", "0"))),
-		tok("iat in 75s (beyond the leeway)", ruleNbfIat, signed(with(base, "iat", at(75*time.Second)))),
-		tok("iat a day ahead", ruleIatFuture, signed(with(base, "iat", at(24*time.Hour)))),
-		tok("iat a string", ruleNbfIat, signed(with(base, "iat", "now"))),
-		tok("good signature, only aud wrong", ruleAnyOne, signed(with(base, "aud", "api://other"))),
-		tok("good signature, only exp past", ruleAnyOne, signed(with(base, "exp", at(-2*time.Hour), "iat", at(-3*time.Hour)))),
-		tok("ID token: nonce", ruleIDToken, signed(with(base, "nonce", "n-0S6_WzA2Mj"))),
-		tok("ID token: at_hash", ruleIDToken, signed(with(base, "at_hash", "77QmUPtjPfzWtF2AnpK9RQ"))),
-		tok("ID token: c_hash", ruleIDToken, signed(with(base, "c_hash", "LDktKdoQak3Pk0cnXxCltA"))),
+		tok("exp zero", ruleExp, signed(testissuer.With(base, "exp", 0))),
+		tok("exp 75s ago (beyond the 60s leeway)", ruleExp, signed(testissuer.With(base, "exp", at(-75*time.Second)))),
+		tok("exp an hour ago", ruleExp, signed(testissuer.With(base, "exp", at(-time.Hour)))),
+		tok("nbf in 75s (beyond the leeway)", ruleNbfIat, signed(testissuer.With(base, "nbf", at(75*time.Second)))),
+		tok("nbf a string", ruleNbfIat, signed(testissuer.With(base, "nbf", "0"))),
+		tok("iat in 75s (beyond the leeway)", ruleNbfIat, signed(testissuer.With(base, "iat", at(75*time.Second)))),
+		tok("iat a day ahead", ruleIatFuture, signed(testissuer.With(base, "iat", at(24*time.Hour)))),
+		tok("iat a string", ruleNbfIat, signed(testissuer.With(base, "iat", "now"))),
+		tok("good signature, only aud wrong", ruleAnyOne, signed(testissuer.With(base, "aud", "api://other"))),
+		tok("good signature, only exp past", ruleAnyOne, signed(testissuer.With(base, "exp", at(-2*time.Hour), "iat", at(-3*time.Hour)))),
+		tok("ID token: nonce", ruleIDToken, signed(testissuer.With(base, "nonce", "n-0S6_WzA2Mj"))),
+		tok("ID token: at_hash", ruleIDToken, signed(testissuer.With(base, "at_hash", "77QmUPtjPfzWtF2AnpK9RQ"))),
+		tok("ID token: c_hash", ruleIDToken, signed(testissuer.With(base, "c_hash", "LDktKdoQak3Pk0cnXxCltA"))),
 	}
 
 	controls = []hostileCase{}
@@ -464,14 +448,14 @@ func hostileCases(t *testing.T, iss *testissuer.Issuer, attacker *attackerServer
 		controls = append(controls, hostileCase{name: "valid " + alg, token: iss.Sign(t, strings.ToLower(alg), base, nil)})
 	}
 	control := func(name, token string) { controls = append(controls, hostileCase{name: name, token: token}) }
-	control("valid with aud an array holding ours", signed(with(base, "aud", []string{"api://other", "api://default"})))
-	control("valid with exp 45s ago (within the leeway)", signed(with(base, "exp", at(-45*time.Second))))
-	control("valid with nbf in 45s (within the leeway)", signed(with(base, "nbf", at(45*time.Second))))
-	control("valid with iat in 45s (within the leeway)", signed(with(base, "iat", at(45*time.Second))))
+	control("valid with aud an array holding ours", signed(testissuer.With(base, "aud", []string{"api://other", "api://default"})))
+	control("valid with exp 45s ago (within the leeway)", signed(testissuer.With(base, "exp", at(-45*time.Second))))
+	control("valid with nbf in 45s (within the leeway)", signed(testissuer.With(base, "nbf", at(45*time.Second))))
+	control("valid with iat in 45s (within the leeway)", signed(testissuer.With(base, "iat", at(45*time.Second))))
 	control("valid with typ at+jwt", iss.Sign(t, "es256", base, map[string]any{"typ": "at+jwt"}))
 	control("valid with a jku header (ignored, not followed)", iss.Sign(t, "rs256", base, map[string]any{"jku": attacker.URL + "/jwks.json"}))
 	control("valid with an x5u header (ignored, not followed)", iss.Sign(t, "ps256", base, map[string]any{"x5u": attacker.URL + "/cert.pem"}))
-	control("valid with scope as a string", signed(with(base, "scp", nil, "scope", "read write")))
+	control("valid with scope as a string", signed(testissuer.With(base, "scp", nil, "scope", "read write")))
 	controls = append(controls,
 		hostileCase{name: "valid, scheme in lower case", req: func(u string) *http.Request {
 			return request(u, func(r *http.Request) { r.Header.Set("Authorization", "bearer "+good) })

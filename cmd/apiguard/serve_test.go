@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/apiguard/apiguard/internal/testissuer"
-	"github.com/golang-jwt/jwt/v5"
 )
 
 // syncBuffer is a bytes.Buffer safe for the server's goroutines.
@@ -118,9 +117,9 @@ func TestServeRoutes(t *testing.T) {
 	now := time.Now()
 	claims := iss.Claims(now)
 	good := iss.Sign(t, "rs256", claims, nil)
-	expired := iss.Sign(t, "es256", withClaims(claims, "exp", now.Add(-time.Hour).Unix()), nil)
-	wrongAud := iss.Sign(t, "rs256", withClaims(claims, "aud", "0oa-test-client"), nil)
-	noScope := iss.Sign(t, "rs256", withClaims(claims, "scp", []string{"write"}), nil)
+	expired := iss.Sign(t, "es256", testissuer.With(claims, "exp", now.Add(-time.Hour).Unix()), nil)
+	wrongAud := iss.Sign(t, "rs256", testissuer.With(claims, "aud", "0oa-test-client"), nil)
+	noScope := iss.Sign(t, "rs256", testissuer.With(claims, "scp", []string{"write"}), nil)
 	rm := `resource_metadata="` + s.url + `/.well-known/oauth-protected-resource"`
 
 	t.Run("public", func(t *testing.T) {
@@ -214,15 +213,6 @@ func TestServeRoutes(t *testing.T) {
 	if !strings.Contains(logs, `refused=expired`) || !strings.Contains(logs, `route="GET /secure-data"`) {
 		t.Errorf("the access log lacks refusal reasons or routes:\n%s", logs)
 	}
-}
-
-func withClaims(c jwt.MapClaims, k string, v any) jwt.MapClaims {
-	out := jwt.MapClaims{}
-	for key, val := range c {
-		out[key] = val
-	}
-	out[k] = v
-	return out
 }
 
 func TestServeIssuerDownIs503ThenRecovers(t *testing.T) {

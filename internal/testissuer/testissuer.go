@@ -287,3 +287,20 @@ func SignWith(t testing.TB, alg string, key any, kid string, claims jwt.Claims, 
 	}
 	return s
 }
+
+// With returns a copy of c with the claims in kv (name, value, name,
+// value, …) set; a nil value deletes the claim.
+func With(c jwt.MapClaims, kv ...any) jwt.MapClaims {
+	out := make(jwt.MapClaims, len(c)+len(kv)/2)
+	for k, v := range c {
+		out[k] = v
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i+1] == nil {
+			delete(out, kv[i].(string))
+		} else {
+			out[kv[i].(string)] = kv[i+1]
+		}
+	}
+	return out
+}
