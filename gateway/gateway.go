@@ -10,9 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
-	"net/url"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,15 +19,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-)
-
-// Identity headers the gateway sends upstream (and answers /auth with).
-// Any inbound header with the X-Auth- prefix is removed first.
-const (
-	HeaderSubject  = "X-Auth-Subject"   // the token's sub
-	HeaderClientID = "X-Auth-Client-Id" // cid / client_id / azp
-	HeaderScopes   = "X-Auth-Scopes"    // granted scopes, space-separated
-	HeaderGroups   = "X-Auth-Groups"    // groups, comma-separated
 )
 
 // Reserved paths. Without an admin listener they are answered by the
@@ -192,7 +181,12 @@ func (g *Gateway) serveProxy(w http.ResponseWriter, r *http.Request) {
 		writeJSON(sw, http.StatusBadRequest, "invalid_request", "path is not in canonical form")
 		return
 	}
-	ru := g.rules.Load().match(r.Method, p)
+	ru, _, err := g.rules.Load().resolve(r.Method, p)
+	if err != nil {
+		reason = "bad_request"
+		writeJSON(sw, http.StatusBadRequest, "invalid_request", err.Error())
+		return
+	}
 	if ru == nil {
 		reason = "no_route"
 		writeJSON(sw, http.StatusNotFound, "not_found", "no route matches")
@@ -265,25 +259,6 @@ func hasPrefixNorm(s, prefix string) bool {
 	return true
 }
 
-// setIdentity adds the identity headers for claims (none when nil).
-func setIdentity(h http.Header, c *apiguard.Claims) {
-	if c == nil {
-		return
-	}
-	if c.Subject != "" {
-		h.Set(HeaderSubject, c.Subject)
-	}
-	if c.ClientID != "" {
-		h.Set(HeaderClientID, c.ClientID)
-	}
-	if len(c.Scopes) > 0 {
-		h.Set(HeaderScopes, strings.Join(c.Scopes, " "))
-	}
-	if len(c.Groups) > 0 {
-		h.Set(HeaderGroups, strings.Join(c.Groups, ","))
-	}
-}
-
 func (g *Gateway) proxyError(w http.ResponseWriter, r *http.Request, err error) {
 	route := ""
 	if d, ok := r.Context().Value(ctxKey{}).(*decision); ok {
@@ -297,61 +272,6 @@ func (g *Gateway) proxyError(w http.ResponseWriter, r *http.Request, err error) 
 	writeJSON(w, http.StatusBadGateway, "bad_gateway", "upstream unavailable")
 }
 
-// serveAuth answers a forward-auth decision for the request described by
-// X-Forwarded-Method/X-Forwarded-Uri (Traefik) or
-// X-Original-Method/X-Original-URI (nginx). The token and a DPoP proof are
-// read from the decision request's Authorization and DPoP headers (the
-// proxy copies the client's); the proof's htm must be the forwarded method
-// and its htu the DPoP checker's PublicURL plus the forwarded path.
-// X-Forwarded-Proto and X-Forwarded-Host are not used: /auth may be
-// reachable by clients, who could set them to anything.
-func (g *Gateway) serveAuth(w http.ResponseWriter, r *http.Request) {
-	sw := &statusWriter{ResponseWriter: w}
-	name, reason := "", ""
-	defer func() { g.metrics.count("auth", name, sw.status, reason) }()
-
-	method := firstNonEmpty(r.Header.Get("X-Forwarded-Method"), r.Header.Get("X-Original-Method"), r.Method)
-	uri := firstNonEmpty(r.Header.Get("X-Forwarded-Uri"), r.Header.Get("X-Original-Uri"))
-	if uri == "" {
-		reason = "bad_request"
-		writeJSON(sw, http.StatusBadRequest, "invalid_request", "missing X-Forwarded-Uri or X-Original-URI")
-		return
-	}
-	u, err := url.ParseRequestURI(uri)
-	if err != nil {
-		reason = "bad_request"
-		writeJSON(sw, http.StatusBadRequest, "invalid_request", "unparsable forwarded URI")
-		return
-	}
-	p, err := routePath(u)
-	if err != nil {
-		reason = "bad_path"
-		writeJSON(sw, http.StatusBadRequest, "invalid_request", "path is not in canonical form")
-		return
-	}
-	ru := g.rules.Load().match(method, p)
-	if ru == nil {
-		reason = "no_route"
-		writeJSON(sw, http.StatusNotFound, "not_found", "no route matches")
-		return
-	}
-	name = ru.name
-	if !ru.public {
-		// Checked as the request it describes: a DPoP proof is for that
-		// method and URL, not for GET /auth.
-		fr := r.WithContext(r.Context())
-		fr.Method, fr.URL, fr.RequestURI = method, u, uri
-		claims, err := g.mw.Check(fr, ru.policies...)
-		if err != nil {
-			reason = g.refuse(sw, r, err)
-			return
-		}
-		setIdentity(sw.Header(), claims)
-	}
-	sw.Header().Set("Cache-Control", "no-store")
-	sw.WriteHeader(http.StatusOK)
-}
-
 // refuse answers a failed check as apiguard's middleware does (calling its
 // OnRefuse hook) and returns the reason label.
 func (g *Gateway) refuse(w http.ResponseWriter, r *http.Request, err error) string {
@@ -360,15 +280,6 @@ func (g *Gateway) refuse(w http.ResponseWriter, r *http.Request, err error) stri
 	}
 	g.mw.WriteError(w, err)
 	return apiguard.Reason(err)
-}
-
-func firstNonEmpty(vals ...string) string {
-	for _, v := range vals {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 func writeJSON(w http.ResponseWriter, status int, code, desc string) {

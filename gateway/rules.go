@@ -28,6 +28,19 @@ type ruleset struct {
 	rules []rule
 }
 
+// errMethodSpelling refuses a method that differs from its canonical
+// spelling where the gateway cannot send the canonical one upstream.
+var errMethodSpelling = errors.New("method is not in canonical form")
+
+// resolve returns the rule for a request with the given method (as the
+// client sent it) and routed path (from routePath), the canonical method the
+// rule was chosen for, or an error for a request that must be refused with
+// 400 because its spelling could reach an upstream handler under another rule.
+// A nil rule and nil error means no route matches (404).
+func (rs *ruleset) resolve(method, path string) (*rule, string, error) {
+	return rs.match(method, path), method, nil
+}
+
 // match returns the first rule for method and the cleaned path, or nil.
 // It does not allocate.
 func (rs *ruleset) match(method, path string) *rule {
