@@ -4,8 +4,9 @@
 #   ./scripts/test.sh                          everything: all modules, benchmarks once, short fuzzing
 #   ./scripts/test.sh -run TestX ./devissuer   only `go test -race -count=1 ARGS` in the root module
 #
-# What the tests need: redis-server and chromium (Debian packages), installed
-# with apt-get when they are not on PATH. Then:
+# What the tests need: redis-server, redis-sentinel, chromium, nginx, caddy,
+# curl, node/npm and python3-flask (Debian packages), installed with apt-get
+# when they are missing. Then:
 #   1. go test -race -count=1 ./...  in the root module;
 #   2. the same in every nested module (any other go.mod outside testdata/),
 #      and in bench/ also its benchmarks once, briefly (-benchtime 10x);
@@ -48,7 +49,14 @@ quiet() {
 install_deps() {
 	local missing=()
 	command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+	command -v redis-sentinel >/dev/null 2>&1 || missing+=(redis-sentinel)
 	command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+	command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || missing+=(nginx)
+	command -v caddy >/dev/null 2>&1 || missing+=(caddy)
+	command -v curl >/dev/null 2>&1 || missing+=(curl)
+	command -v node >/dev/null 2>&1 || missing+=(nodejs)
+	command -v npm >/dev/null 2>&1 || missing+=(npm)
+	/usr/bin/python3 -c 'import flask' >/dev/null 2>&1 || missing+=(python3-flask)
 	if [[ ${#missing[@]} -eq 0 ]]; then
 		return 0
 	fi
