@@ -52,6 +52,13 @@ type fixture struct {
 	// swapNonce, when set, makes the authorization requests reaching the
 	// issuer carry another nonce than the one the service sent.
 	swapNonce atomic.Bool
+	// dropNonce, when set, removes the nonce from the authorization
+	// requests reaching the issuer, so that its ID tokens carry none.
+	dropNonce atomic.Bool
+	// tokenHook, when set, may change every successful token endpoint
+	// response (as JSON fields) before the service sees it; grant is the
+	// request's grant_type.
+	tokenHook atomic.Pointer[func(grant string, resp map[string]any)]
 }
 
 type fixtureOptions struct {
@@ -64,6 +71,9 @@ type fixtureOptions struct {
 	noAccessVer bool
 	// refreshTTL is the issuer's refresh token life; default its own.
 	refreshTTL time.Duration
+	// scopes are requested at login; default openid profile email groups
+	// offline_access api:read.
+	scopes []string
 }
 
 func newFixture(t *testing.T, opts fixtureOptions) *fixture {
@@ -86,17 +96,27 @@ func newFixture(t *testing.T, opts fixtureOptions) *fixture {
 	}
 	var issuerHandler http.Handler
 	f.issuerSrv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if f.swapNonce.Load() && r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/v1/authorize") {
+		if (f.swapNonce.Load() || f.dropNonce.Load()) && r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/v1/authorize") {
 			q := r.URL.Query()
-			q.Set("nonce", "a-nonce-the-service-never-sent")
+			if f.swapNonce.Load() {
+				q.Set("nonce", "a-nonce-the-service-never-sent")
+			}
+			if f.dropNonce.Load() {
+				q.Del("nonce")
+			}
 			r.URL.RawQuery = q.Encode()
 		}
 		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/v1/token") {
 			body, _ := io.ReadAll(r.Body)
-			if q, _ := url.ParseQuery(string(body)); q.Get("grant_type") == "refresh_token" {
+			q, _ := url.ParseQuery(string(body))
+			if q.Get("grant_type") == "refresh_token" {
 				f.refreshes.Add(1)
 			}
 			r.Body = io.NopCloser(strings.NewReader(string(body)))
+			if hook := f.tokenHook.Load(); hook != nil {
+				rewriteJSON(w, r, issuerHandler, func(m map[string]any) { (*hook)(q.Get("grant_type"), m) })
+				return
+			}
 		}
 		issuerHandler.ServeHTTP(w, r)
 	}))
@@ -119,6 +139,10 @@ func newFixture(t *testing.T, opts fixtureOptions) *fixture {
 	}
 	issuerHandler = f.issuer
 
+	scopes := opts.scopes
+	if scopes == nil {
+		scopes = []string{"openid", "profile", "email", "groups", "offline_access", "api:read"}
+	}
 	for i, a := range f.apps {
 		var av *apiguard.Verifier
 		if !opts.noAccessVer {
@@ -133,7 +157,7 @@ func newFixture(t *testing.T, opts fixtureOptions) *fixture {
 		}
 		a.svc, err = login.New(login.Config{
 			Issuer: f.issuerURL, ClientID: clientID, ClientSecret: clientSecret, PublicURL: a.srv.URL,
-			Scopes:         []string{"openid", "profile", "email", "groups", "offline_access", "api:read"},
+			Scopes:         scopes,
 			Store:          store,
 			AccessVerifier: av,
 			Logger:         opts.logger,
@@ -162,6 +186,28 @@ func newFixture(t *testing.T, opts fixtureOptions) *fixture {
 		})
 	}
 	return f
+}
+
+// rewriteJSON serves r with h, passing a successful JSON answer through
+// change before writing it to w; other answers go out unchanged.
+func rewriteJSON(w http.ResponseWriter, r *http.Request, h http.Handler, change func(map[string]any)) {
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, r)
+	body := rec.Body.Bytes()
+	if rec.Code == http.StatusOK {
+		var m map[string]any
+		if err := json.Unmarshal(body, &m); err == nil {
+			change(m)
+			body, _ = json.Marshal(m)
+		}
+	}
+	for k, v := range rec.Header() {
+		if k != "Content-Length" {
+			w.Header()[k] = v
+		}
+	}
+	w.WriteHeader(rec.Code)
+	_, _ = w.Write(body)
 }
 
 // browser is an HTTP client with a cookie jar that records every response.

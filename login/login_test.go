@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -571,16 +572,29 @@ func TestNewValidates(t *testing.T) {
 func TestNonceMismatch(t *testing.T) {
 	f := newFixture(t, fixtureOptions{})
 	a := f.apps[0]
-	f.swapNonce.Store(true)
-	b := newBrowser(t)
-	resp, body := b.get(a.url("/login"))
-	resp, body = f.submitLogin(b, resp.Request.URL, body, "login", true)
-	if resp.StatusCode != http.StatusBadRequest || resp.Request.URL.Path != "/login/callback" || title(body) != "Sign-in link not valid" {
-		t.Errorf("ID token with another nonce: %d %s %q, want 400 Sign-in link not valid at the callback",
-			resp.StatusCode, resp.Request.URL.Path, title(body))
+	tests := []struct {
+		name string
+		flag *atomic.Bool
+	}{
+		{name: "another nonce", flag: &f.swapNonce},
+		// An ID token without a nonce must not pass for one that matches.
+		{name: "no nonce", flag: &f.dropNonce},
 	}
-	if resp, _ := b.getNoFollow(a.url("/profile")); resp.StatusCode != http.StatusFound {
-		t.Errorf("/profile after the refused login: %d, want 302 to /login (not logged in)", resp.StatusCode)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.flag.Store(true)
+			defer tt.flag.Store(false)
+			b := newBrowser(t)
+			resp, body := b.get(a.url("/login"))
+			resp, body = f.submitLogin(b, resp.Request.URL, body, "login", true)
+			if resp.StatusCode != http.StatusBadRequest || resp.Request.URL.Path != "/login/callback" || title(body) != "Sign-in link not valid" {
+				t.Errorf("ID token with %s: got %d %s %q, want 400 Sign-in link not valid at the callback",
+					tt.name, resp.StatusCode, resp.Request.URL.Path, title(body))
+			}
+			if resp, _ := b.getNoFollow(a.url("/profile")); resp.StatusCode != http.StatusFound {
+				t.Errorf("/profile after the refused login: got %d, want 302 to /login (not logged in)", resp.StatusCode)
+			}
+		})
 	}
 }
 
