@@ -1,40 +1,184 @@
 package gateway
 
 import (
+	"bytes"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
+	"unicode/utf8"
 )
 
-// serveAuth answers a forward-auth decision for the request described by
-// X-Forwarded-Method/X-Forwarded-Uri (Traefik) or
-// X-Original-Method/X-Original-URI (nginx). The token and a DPoP proof are
-// read from the decision request's Authorization and DPoP headers (the
-// proxy copies the client's); the proof's htm must be the forwarded method
-// and its htu the DPoP checker's PublicURL plus the forwarded path.
-// X-Forwarded-Proto and X-Forwarded-Host are not used: /auth may be
-// reachable by clients, who could set them to anything.
+// Values of Config.AuthProxy and Options.AuthProxy: the proxy that sends
+// /auth its decision requests.
+const (
+	AuthProxyNginx   = "nginx"   // X-Original-Method and X-Original-URI (the default)
+	AuthProxyTraefik = "traefik" // X-Forwarded-Method and X-Forwarded-Uri
+	AuthProxyCaddy   = "caddy"   // X-Forwarded-Method and X-Forwarded-Uri
+)
+
+// ErrAuthProxy is returned (wrapped, naming the setting) for an auth_proxy
+// value that is not nginx, traefik or caddy.
+var ErrAuthProxy = errors.New("want nginx, traefik or caddy")
+
+// Headers that carry a refusal of /auth to nginx when auth_proxy is nginx.
+// nginx's auth_request keeps only the status of a refused decision (and, on
+// 401, the first WWW-Authenticate line): it reads these with
+// auth_request_set and answers the client with them (see README.md).
+const (
+	// HeaderAuthError is the refusal's JSON body, on one line, non-ASCII
+	// characters escaped.
+	HeaderAuthError = "X-Apiguard-Error"
+	// HeaderAuthBearerChallenge is the Bearer WWW-Authenticate challenge.
+	HeaderAuthBearerChallenge = "X-Apiguard-Bearer-Challenge"
+	// HeaderAuthDPoPChallenge is the DPoP WWW-Authenticate challenge.
+	HeaderAuthDPoPChallenge = "X-Apiguard-Dpop-Challenge"
+)
+
+// authPair is the pair of headers /auth trusts to describe the request being
+// decided, and the pair it refuses to see.
+type authPair struct {
+	proxy                 string // the auth_proxy value, for messages
+	method, uri           string // the trusted headers, as spelt in messages
+	otherMethod, otherURI string
+	lower                 [4]string // the four names in lower case
+	// expose moves WWW-Authenticate into X-Apiguard-* headers and copies the
+	// body into X-Apiguard-Error on refusals (nginx).
+	expose bool
+}
+
+const (
+	hOriginalMethod  = "X-Original-Method"
+	hOriginalURI     = "X-Original-URI"
+	hForwardedMethod = "X-Forwarded-Method"
+	hForwardedURI    = "X-Forwarded-Uri"
+)
+
+// authPairFor returns the header pair of an auth_proxy value ("" is nginx).
+func authPairFor(name string) (*authPair, error) {
+	switch p := strings.ToLower(name); p {
+	case "", AuthProxyNginx:
+		return newPair(&authPair{proxy: AuthProxyNginx, method: hOriginalMethod, uri: hOriginalURI,
+			otherMethod: hForwardedMethod, otherURI: hForwardedURI, expose: true}), nil
+	case AuthProxyTraefik, AuthProxyCaddy:
+		return newPair(&authPair{proxy: p, method: hForwardedMethod, uri: hForwardedURI,
+			otherMethod: hOriginalMethod, otherURI: hOriginalURI}), nil
+	}
+	return nil, ErrAuthProxy
+}
+
+func newPair(ap *authPair) *authPair {
+	for i, n := range [4]string{ap.method, ap.uri, ap.otherMethod, ap.otherURI} {
+		ap.lower[i] = strings.ToLower(n)
+	}
+	return ap
+}
+
+// newAuthPair picks the pair for New: Options.AuthProxy, else the file's.
+func newAuthPair(cfg *Config, opts Options) (*authPair, error) {
+	if opts.AuthProxy == "" {
+		return authPairFor(cfg.AuthProxy) // validated by compile
+	}
+	p, err := authPairFor(opts.AuthProxy)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: Options.AuthProxy %q: %w", opts.AuthProxy, err)
+	}
+	return p, nil
+}
+
+// described reads the method and URI of the request a decision is asked for
+// from the trusted pair only. It returns a description for a 400 when a
+// header of the pair is missing, empty or sent more than once (also under
+// another spelling, "_" for "-"), or when a header of the other pair is
+// present: nginx passes the client's own headers to the decision, so those
+// may come from the client.
+func (ap *authPair) described(h http.Header) (method, uri, problem string) {
+	counts := [4]int{}
+	names := [4]string{ap.method, ap.uri, ap.otherMethod, ap.otherURI}
+	for k, vs := range h {
+		for i, n := range ap.lower {
+			if len(k) == len(n) && hasPrefixNorm(k, n) {
+				counts[i] += len(vs)
+			}
+		}
+	}
+	setting := "auth_proxy is " + ap.proxy + ", so /auth decides on " + ap.method + " and " + ap.uri + " only"
+	for i := 2; i < 4; i++ {
+		if counts[i] > 0 {
+			return "", "", names[i] + " must not be sent: " + setting + " (have the proxy remove it, or set auth_proxy to the proxy in use)"
+		}
+	}
+	for i := 0; i < 2; i++ {
+		switch {
+		case counts[i] == 0:
+			return "", "", names[i] + " is missing: " + setting
+		case counts[i] > 1:
+			return "", "", names[i] + " is sent more than once: " + setting
+		}
+	}
+	method, uri = h.Get(ap.method), h.Get(ap.uri)
+	switch {
+	case method == "":
+		return "", "", ap.method + " is missing: " + setting
+	case uri == "":
+		return "", "", ap.uri + " is missing: " + setting
+	case !isToken(method):
+		return "", "", ap.method + " is not a method (" + setting + ")"
+	case uri[0] != '/':
+		return "", "", ap.uri + " is not a path with an optional query (" + setting + ")"
+	}
+	return method, uri, ""
+}
+
+// isToken reports whether s is an RFC 9110 token, as a method must be.
+func isToken(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// serveAuth answers a forward-auth decision for the request described by the
+// header pair of the configured auth_proxy: X-Original-Method and
+// X-Original-URI (nginx) or X-Forwarded-Method and X-Forwarded-Uri (Traefik,
+// Caddy). The decision request's own method is never used. The token and a
+// DPoP proof are read from the decision request's Authorization and DPoP
+// headers (the proxy copies the client's); the proof's htm must be the
+// described method and its htu the DPoP checker's PublicURL plus the
+// described path. X-Forwarded-Proto and X-Forwarded-Host are not used: /auth
+// may be reachable by clients, who could set them to anything.
 func (g *Gateway) serveAuth(w http.ResponseWriter, r *http.Request) {
 	sw := &statusWriter{ResponseWriter: w}
 	name, reason := "", ""
 	defer func() { g.metrics.count("auth", name, sw.status, reason) }()
+	var out http.ResponseWriter = sw
+	if g.auth.expose {
+		rec := &refusalRecorder{w: sw}
+		defer rec.finish()
+		out = rec
+	}
 
-	method := firstNonEmpty(r.Header.Get("X-Forwarded-Method"), r.Header.Get("X-Original-Method"), r.Method)
-	uri := firstNonEmpty(r.Header.Get("X-Forwarded-Uri"), r.Header.Get("X-Original-Uri"))
-	if uri == "" {
-		reason = "bad_request"
-		writeJSON(sw, http.StatusBadRequest, "invalid_request", "missing X-Forwarded-Uri or X-Original-URI")
+	method, uri, problem := g.auth.described(r.Header)
+	if problem != "" {
+		reason = "bad_auth_headers"
+		writeJSON(out, http.StatusBadRequest, "invalid_request", problem)
 		return
 	}
 	u, err := url.ParseRequestURI(uri)
 	if err != nil {
 		reason = "bad_request"
-		writeJSON(sw, http.StatusBadRequest, "invalid_request", "unparsable forwarded URI")
+		writeJSON(out, http.StatusBadRequest, "invalid_request", "unparsable "+g.auth.uri)
 		return
 	}
 	p, err := routePath(u)
 	if err != nil {
 		reason = "bad_path"
-		writeJSON(sw, http.StatusBadRequest, "invalid_request", "path is not in canonical form")
+		writeJSON(out, http.StatusBadRequest, "invalid_request", "path is not in canonical form")
 		return
 	}
 	ru, canonical, err := g.rules.Load().resolve(method, p)
@@ -45,12 +189,12 @@ func (g *Gateway) serveAuth(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		reason = "bad_request"
-		writeJSON(sw, http.StatusBadRequest, "invalid_request", err.Error())
+		writeJSON(out, http.StatusBadRequest, "invalid_request", err.Error())
 		return
 	}
 	if ru == nil {
 		reason = "no_route"
-		writeJSON(sw, http.StatusNotFound, "not_found", "no route matches")
+		writeJSON(out, http.StatusNotFound, "not_found", "no route matches")
 		return
 	}
 	name = ru.name
@@ -61,20 +205,98 @@ func (g *Gateway) serveAuth(w http.ResponseWriter, r *http.Request) {
 		fr.Method, fr.URL, fr.RequestURI = method, u, uri
 		claims, err := g.mw.Check(fr, ru.policies...)
 		if err != nil {
-			reason = g.refuse(sw, r, err)
+			reason = g.refuse(out, r, err)
 			return
 		}
-		setIdentity(sw.Header(), claims)
+		setIdentity(out.Header(), claims)
 	}
-	sw.Header().Set("Cache-Control", "no-store")
-	sw.WriteHeader(http.StatusOK)
+	out.Header().Set("Cache-Control", "no-store")
+	out.WriteHeader(http.StatusOK)
 }
 
-func firstNonEmpty(vals ...string) string {
-	for _, v := range vals {
-		if v != "" {
-			return v
-		}
+// refusalRecorder holds back a /auth answer so that, for a refusal, its
+// WWW-Authenticate challenges and body can be sent as X-Apiguard-* headers,
+// which nginx can read (it reads neither a refused decision's body nor, in
+// nginx before 1.23, more than one WWW-Authenticate line). WWW-Authenticate
+// itself is left out of a refusal: nginx would copy its first line onto a
+// 401 beside the ones its configuration adds.
+type refusalRecorder struct {
+	w      http.ResponseWriter
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (rr *refusalRecorder) Header() http.Header {
+	if rr.header == nil {
+		rr.header = http.Header{}
 	}
-	return ""
+	return rr.header
+}
+
+func (rr *refusalRecorder) WriteHeader(code int) {
+	if rr.status == 0 {
+		rr.status = code
+	}
+}
+
+func (rr *refusalRecorder) Write(b []byte) (int, error) {
+	if rr.status == 0 {
+		rr.status = http.StatusOK
+	}
+	return rr.body.Write(b)
+}
+
+// finish sends the recorded answer.
+func (rr *refusalRecorder) finish() {
+	h := rr.w.Header()
+	for k, vs := range rr.header {
+		h[k] = vs
+	}
+	if rr.status == 0 {
+		rr.status = http.StatusOK
+	}
+	if rr.status >= 300 {
+		for _, c := range h.Values("WWW-Authenticate") {
+			scheme, _, _ := strings.Cut(c, " ")
+			switch {
+			case strings.EqualFold(scheme, "Bearer"):
+				h.Set(HeaderAuthBearerChallenge, c)
+			case strings.EqualFold(scheme, "DPoP"):
+				h.Set(HeaderAuthDPoPChallenge, c)
+			}
+		}
+		h.Del("WWW-Authenticate")
+		h.Set(HeaderAuthError, asciiLine(rr.body.Bytes()))
+	}
+	if rr.body.Len() > 0 {
+		h.Set("Content-Length", strconv.Itoa(rr.body.Len()))
+	}
+	rr.w.WriteHeader(rr.status)
+	_, _ = rr.w.Write(rr.body.Bytes())
+}
+
+// asciiLine returns a JSON text as one line of printable ASCII: surrounding
+// space trimmed, other characters escaped as \uXXXX (JSON strings are the
+// only place they can be), so it can travel as a header value.
+func asciiLine(b []byte) string {
+	b = bytes.TrimSpace(b)
+	var s strings.Builder
+	for len(b) > 0 {
+		c := b[0]
+		if c >= 0x20 && c < 0x7f {
+			s.WriteByte(c)
+			b = b[1:]
+			continue
+		}
+		r, n := utf8.DecodeRune(b)
+		b = b[n:]
+		if r >= 0x10000 {
+			r -= 0x10000
+			fmt.Fprintf(&s, `\u%04x\u%04x`, 0xd800+(r>>10), 0xdc00+(r&0x3ff))
+			continue
+		}
+		fmt.Fprintf(&s, `\u%04x`, r)
+	}
+	return s.String()
 }

@@ -71,6 +71,15 @@ type Config struct {
 	// gateway issued. APIGUARD_DPOP_NONCE overrides it. Default false.
 	// Changing it needs a restart.
 	DPoPNonce *bool `yaml:"dpop_nonce"`
+	// AuthProxy names the proxy that asks /auth for decisions, and so the
+	// one pair of headers that describes the request being decided:
+	// "nginx" (the default) X-Original-Method and X-Original-URI,
+	// "traefik" or "caddy" X-Forwarded-Method and X-Forwarded-Uri. A
+	// decision request without both headers of that pair, with two values
+	// of one, or with any header of the other pair is refused with 400.
+	// APIGUARD_AUTH_PROXY overrides it (Options.AuthProxy). Changing it
+	// needs a restart.
+	AuthProxy string `yaml:"auth_proxy"`
 	// Routes are tried in order; the first match wins. A request matching no
 	// route is refused with 404.
 	Routes []Route `yaml:"routes"`
@@ -189,7 +198,8 @@ func withLine(data []byte, err error) error {
 	return err
 }
 
-// checkTokenSettings validates the introspection and DPoP settings.
+// checkTokenSettings validates the introspection, DPoP and auth_proxy
+// settings.
 func checkTokenSettings(c *Config) error {
 	if c.PublicURL != "" {
 		u, err := url.Parse(c.PublicURL)
@@ -215,6 +225,9 @@ func checkTokenSettings(c *Config) error {
 	}
 	if c.DPoPNonce != nil && *c.DPoPNonce && strings.EqualFold(c.DPoP, "off") {
 		return errors.New("dpop_nonce: needs dpop on or required")
+	}
+	if _, err := authPairFor(c.AuthProxy); err != nil {
+		return fmt.Errorf("auth_proxy %q: %w", c.AuthProxy, err)
 	}
 	return nil
 }

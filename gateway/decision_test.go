@@ -6,51 +6,65 @@ import (
 	"testing"
 )
 
+// TestDecisionEndpoint: /auth decides on the request its auth_proxy's header
+// pair describes, answers identity headers on success and RFC 6750 refusals
+// otherwise (for nginx, with the challenges in X-Apiguard-* headers).
 func TestDecisionEndpoint(t *testing.T) {
 	ti := newTestIssuer(t)
 	up := newEcho(t, "up")
-	f := newFixture(t, ti, rulesConfig, map[string]string{"up1": up.URL, "up2": up.URL})
 	reader := ti.token(t, map[string]any{"sub": "carol", "cid": "client-3", "scp": []string{"orders:read"}, "groups": []string{"Everyone"}})
 
-	tests := []struct {
-		name      string
-		header    http.Header
-		token     string
-		want      int
-		identity  string // want X-Auth-Subject
-		challenge bool
+	for _, proxy := range []struct {
+		setting, method, uri string
+		challenge            string // the header refusals carry the Bearer challenge in
 	}{
-		{"traefik allowed", http.Header{"X-Forwarded-Method": {"GET"}, "X-Forwarded-Uri": {"/orders/1?x=y"}}, reader, 200, "carol", false},
-		{"nginx allowed", http.Header{"X-Original-Method": {"GET"}, "X-Original-Uri": {"/orders/1"}}, reader, 200, "carol", false},
-		{"method taken from the header", http.Header{"X-Forwarded-Method": {"DELETE"}, "X-Forwarded-Uri": {"/orders/1"}}, reader, 403, "", true},
-		{"no method header: the subrequest's own", http.Header{"X-Original-Uri": {"/orders/1"}}, reader, 200, "carol", false},
-		{"no token", http.Header{"X-Forwarded-Method": {"GET"}, "X-Forwarded-Uri": {"/orders/1"}}, "", 401, "", true},
-		{"invalid token", http.Header{"X-Forwarded-Method": {"GET"}, "X-Forwarded-Uri": {"/orders/1"}}, "x.y.z", 401, "", true},
-		{"public", http.Header{"X-Forwarded-Method": {"GET"}, "X-Forwarded-Uri": {"/public/a"}}, "", 200, "", false},
-		{"public does not identify", http.Header{"X-Forwarded-Method": {"GET"}, "X-Forwarded-Uri": {"/public/a"}}, reader, 200, "", false},
-		{"no route", http.Header{"X-Forwarded-Method": {"GET"}, "X-Forwarded-Uri": {"/nowhere"}}, reader, 404, "", false},
-		{"bad path", http.Header{"X-Forwarded-Method": {"GET"}, "X-Forwarded-Uri": {"/public/../orders/1"}}, "", 400, "", false},
-		{"missing uri", http.Header{"X-Forwarded-Method": {"GET"}}, reader, 400, "", false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			resp := f.do(t, "GET", "/auth", tt.token, tt.header)
-			if resp.StatusCode != tt.want {
-				t.Fatalf("got status %d, want %d", resp.StatusCode, tt.want)
+		{"", "X-Original-Method", "X-Original-Uri", "X-Apiguard-Bearer-Challenge"},
+		{"traefik", "X-Forwarded-Method", "X-Forwarded-Uri", "WWW-Authenticate"},
+		{"caddy", "X-Forwarded-Method", "X-Forwarded-Uri", "WWW-Authenticate"},
+	} {
+		t.Run("auth_proxy="+proxy.setting, func(t *testing.T) {
+			f := newFixture(t, ti, "auth_proxy: "+proxy.setting+"\n"+rulesConfig, map[string]string{"up1": up.URL, "up2": up.URL})
+			describe := func(method, uri string) http.Header {
+				return http.Header{proxy.method: {method}, proxy.uri: {uri}}
 			}
-			if got := resp.Header.Get("X-Auth-Subject"); got != tt.identity {
-				t.Errorf("got X-Auth-Subject %q, want %q", got, tt.identity)
+			tests := []struct {
+				name      string
+				header    http.Header
+				token     string
+				want      int
+				identity  string // want X-Auth-Subject
+				challenge bool
+			}{
+				{"allowed", describe("GET", "/orders/1?x=y"), reader, 200, "carol", false},
+				{"method taken from the header", describe("DELETE", "/orders/1"), reader, 403, "", true},
+				{"no token", describe("GET", "/orders/1"), "", 401, "", true},
+				{"invalid token", describe("GET", "/orders/1"), "x.y.z", 401, "", true},
+				{"public", describe("GET", "/public/a"), "", 200, "", false},
+				{"public does not identify", describe("GET", "/public/a"), reader, 200, "", false},
+				{"no route", describe("GET", "/nowhere"), reader, 404, "", false},
+				{"bad path", describe("GET", "/public/../orders/1"), "", 400, "", false},
 			}
-			if tt.identity != "" {
-				if got := resp.Header.Get("X-Auth-Scopes"); got != "orders:read" {
-					t.Errorf("got X-Auth-Scopes %q, want orders:read", got)
-				}
-				if got := resp.Header.Get("X-Auth-Client-Id"); got != "client-3" {
-					t.Errorf("got X-Auth-Client-Id %q, want client-3", got)
-				}
-			}
-			if got := resp.Header.Get("WWW-Authenticate"); (got != "") != tt.challenge || (tt.challenge && !strings.HasPrefix(got, "Bearer ")) {
-				t.Errorf("got WWW-Authenticate %q, want a Bearer challenge: %v", got, tt.challenge)
+			for _, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					resp := f.do(t, "GET", "/auth", tt.token, tt.header)
+					if resp.StatusCode != tt.want {
+						t.Fatalf("got status %d, want %d", resp.StatusCode, tt.want)
+					}
+					if got := resp.Header.Get("X-Auth-Subject"); got != tt.identity {
+						t.Errorf("got X-Auth-Subject %q, want %q", got, tt.identity)
+					}
+					if tt.identity != "" {
+						if got := resp.Header.Get("X-Auth-Scopes"); got != "orders:read" {
+							t.Errorf("got X-Auth-Scopes %q, want orders:read", got)
+						}
+						if got := resp.Header.Get("X-Auth-Client-Id"); got != "client-3" {
+							t.Errorf("got X-Auth-Client-Id %q, want client-3", got)
+						}
+					}
+					if got := resp.Header.Get(proxy.challenge); (got != "") != tt.challenge || (tt.challenge && !strings.HasPrefix(got, "Bearer ")) {
+						t.Errorf("got %s %q, want a Bearer challenge: %v", proxy.challenge, got, tt.challenge)
+					}
+				})
 			}
 		})
 	}

@@ -21,6 +21,7 @@ func TestDPoP(t *testing.T) {
 	ti := newTestIssuer(t)
 	up := newEcho(t, "up")
 	cfg, err := gateway.ParseConfig([]byte("upstream: " + up.URL + `
+auth_proxy: traefik
 routes:
   - path: /fwd/**
     forward_token: true

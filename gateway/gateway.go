@@ -47,6 +47,10 @@ type Options struct {
 	// Logger receives reloads, upstream failures and refusals (never a
 	// token). Default: slog.Default().
 	Logger *slog.Logger
+	// AuthProxy, when set, overrides Config.AuthProxy: the proxy whose
+	// headers describe the request /auth decides (AuthProxyNginx, the
+	// default, AuthProxyTraefik or AuthProxyCaddy).
+	AuthProxy string
 }
 
 // Gateway is an http.Handler that checks requests against route rules and
@@ -60,7 +64,8 @@ type Gateway struct {
 	registry *prometheus.Registry
 	metrics  *metrics
 	scrape   http.Handler
-	split    bool // admin endpoints on their own listener
+	split    bool      // admin endpoints on their own listener
+	auth     *authPair // the headers /auth trusts (auth.go)
 	rules    atomic.Pointer[ruleset]
 }
 
@@ -76,7 +81,12 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 	if err != nil {
 		return nil, fmt.Errorf("invalid gateway config: %w", err)
 	}
+	auth, err := newAuthPair(cfg, opts)
+	if err != nil {
+		return nil, err
+	}
 	g := &Gateway{
+		auth:     auth,
 		mw:       opts.Middleware,
 		log:      opts.Logger,
 		registry: opts.Registry,

@@ -322,7 +322,7 @@ func TestOnRefuseHook(t *testing.T) {
 	f.do(t, "GET", "/orders/1", "", nil)
 	f.do(t, "GET", "/orders/1", ti.token(t, nil), nil)
 	f.do(t, "GET", "/orders/1", ti.token(t, map[string]any{"scp": []string{"orders:read"}}), nil)
-	f.do(t, "GET", "/auth", "", http.Header{"X-Forwarded-Uri": {"/orders/2"}})
+	f.do(t, "GET", "/auth", "", http.Header{"X-Original-Method": {"GET"}, "X-Original-Uri": {"/orders/2"}})
 	mu.Lock()
 	defer mu.Unlock()
 	want := []string{"/orders/1 no_token", "/orders/1 forbidden", "/auth no_token"}

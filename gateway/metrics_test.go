@@ -18,7 +18,7 @@ func TestMetrics(t *testing.T) {
 	f.do(t, "GET", "/orders/1", ti.token(t, nil), nil)
 	f.do(t, "GET", "/orders/7/items", ti.token(t, map[string]any{"scp": []string{"items:read"}}), nil)
 	f.do(t, "GET", "/nowhere", "", nil)
-	f.do(t, "GET", "/auth", "", map[string][]string{"X-Forwarded-Uri": {"/orders/1"}})
+	f.do(t, "GET", "/auth", "", map[string][]string{"X-Original-Method": {"GET"}, "X-Original-Uri": {"/orders/1"}})
 
 	resp := f.do(t, "GET", "/metrics", "", nil)
 	body, err := io.ReadAll(resp.Body)

@@ -19,7 +19,7 @@ const reloadDelay = 100 * time.Millisecond
 
 // Reload validates cfg and, if it is good, swaps it in atomically for new
 // requests. A bad cfg returns an error and the running rules stay. Listen,
-// admin_listen, issuer, audience, client_ids, public_url and the
+// admin_listen, issuer, audience, client_ids, public_url, auth_proxy and the
 // introspection and DPoP settings cannot change at run time: a change to them
 // is logged and takes effect at the next restart.
 func (g *Gateway) Reload(cfg *Config) error {
@@ -43,6 +43,7 @@ func (g *Gateway) Reload(cfg *Config) error {
 		{"introspection", old.cfg.Introspection, cfg.Introspection},
 		{"introspection_cache_ttl", old.cfg.IntrospectionCacheTTL, cfg.IntrospectionCacheTTL},
 		{"dpop", old.cfg.DPoP, cfg.DPoP},
+		{"auth_proxy", old.cfg.AuthProxy, cfg.AuthProxy},
 		{"dpop_nonce", fmt.Sprint(old.cfg.DPoPNonce != nil && *old.cfg.DPoPNonce), fmt.Sprint(cfg.DPoPNonce != nil && *cfg.DPoPNonce)},
 	} {
 		if f.was != f.now {

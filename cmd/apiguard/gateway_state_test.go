@@ -56,6 +56,7 @@ func newRecordingUpstream(t *testing.T) (*httptest.Server, *seen) {
 func stateGatewayFile(t *testing.T, issuerURL, upstream, extra string) string {
 	t.Helper()
 	return writeGatewayConfig(t, "issuer: "+issuerURL+"\nupstream: "+upstream+"\n"+extra+`
+auth_proxy: traefik  # authHeaders are Traefik's
 routes:
   - path: /public/**
     public: true
@@ -208,11 +209,11 @@ func TestGatewayDPoP(t *testing.T) {
 				}
 			})
 		}
-		// nginx's names work the same way.
+		// With auth_proxy: traefik, nginx's names are not trusted.
 		nginx := map[string]string{"X-Original-Method": http.MethodGet, "X-Original-Uri": "/orders/9",
 			"Authorization": "DPoP " + token, "DPoP": key.Proof(t, http.MethodGet, gwPublicURL+"/orders/9", token)}
-		if r := do(t, http.MethodGet, a+"/auth", nginx); r.status != http.StatusOK {
-			t.Errorf("decision from nginx's headers: got %d %s, want 200", r.status, r.raw)
+		if r := do(t, http.MethodGet, a+"/auth", nginx); r.status != http.StatusBadRequest || r.body["error"] != "invalid_request" {
+			t.Errorf("decision from nginx's headers: got %d %s, want 400 invalid_request", r.status, r.raw)
 		}
 	})
 

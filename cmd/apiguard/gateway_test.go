@@ -23,7 +23,8 @@ func gwClearEnv(t *testing.T) {
 	t.Helper()
 	for _, k := range []string{"OKTA_ISSUER", "OKTA_AUDIENCE", "OKTA_CLIENT_ID", "OKTA_CLIENT_SECRET", "APIGUARD_GATEWAY_CONFIG",
 		"APIGUARD_LOG_FORMAT", "APIGUARD_LOG_LEVEL", "APIGUARD_PUBLIC_URL", "APIGUARD_REDIS_URL", "APIGUARD_SESSION_SECRET",
-		"APIGUARD_INTROSPECTION_CLIENT_ID", "APIGUARD_INTROSPECTION", "APIGUARD_INTROSPECTION_CACHE_TTL", "APIGUARD_DPOP", "APIGUARD_DPOP_NONCE"} {
+		"APIGUARD_INTROSPECTION_CLIENT_ID", "APIGUARD_INTROSPECTION", "APIGUARD_INTROSPECTION_CACHE_TTL", "APIGUARD_DPOP", "APIGUARD_DPOP_NONCE",
+		"APIGUARD_AUTH_PROXY"} {
 		t.Setenv(k, "")
 	}
 }
@@ -220,7 +221,8 @@ func TestGatewayCommandAdminListener(t *testing.T) {
 	// Without an upstream the gateway only decides.
 	token := gwToken(t, issuerURL, "orders:read")
 	req, _ := http.NewRequest("GET", "http://"+g.admin+"/auth", nil)
-	req.Header.Set("X-Forwarded-Uri", "/anything")
+	req.Header.Set("X-Original-Method", "GET")
+	req.Header.Set("X-Original-Uri", "/anything")
 	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
