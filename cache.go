@@ -3,6 +3,7 @@ package apiguard
 import (
 	"encoding/binary"
 	"hash/maphash"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,10 +21,12 @@ import (
 // an entry, the later replacing the earlier: a miss, never a wrong hit), and
 // it is what makes the cache cheap: the hash costs about a tenth of a
 // SHA-256 of the token, which every lookup (every hit and every fresh
-// token) used to pay. The price is memory: an entry keeps the token (about
-// 770 bytes for an Okta-shaped RS256 token) besides its claims, so cached
-// tokens stay in the process's memory until they expire or are evicted,
-// where before only their digests did.
+// token) used to pay. The price is memory: an entry keeps a copy of the
+// token (about 770 bytes for an Okta-shaped RS256 token, at most
+// MaxTokenSize) besides its claims, so cached tokens stay in the process's
+// memory until they expire or are evicted, where before only their
+// digests did. It is a copy of the token's own bytes: nothing around the
+// token in the string it came in (the Authorization header) is kept.
 //
 // It is a sharded map of our own rather than a general cache library: a hit
 // must not allocate, entries die at their own exp, and eviction can be
@@ -121,13 +124,13 @@ func (c *tokenCache) put(h uint64, token string, claims *Claims, k *key, now tim
 	if exp <= now.UnixNano() {
 		return
 	}
-	// The entry keeps token itself, not a copy: a copy cost a 768-byte
-	// allocation per fresh token, most of what hashing with maphash saves
-	// over SHA-256. The middleware's token is a slice of the request's
-	// Authorization value, which is its own allocation of the token's size;
-	// Verify's doc asks other callers not to pass a slice of a much larger
-	// string.
-	e := cacheEntry{token: token, claims: claims, exp: exp, key: k}
+	// The entry keeps a copy of the token, never token itself: token is
+	// usually a slice of a larger string (the middleware's is a slice of the
+	// Authorization header, which a client may pad with thousands of
+	// spaces), and keeping the slice would keep all of that string alive
+	// until the entry goes. The copy is one allocation of the token's size
+	// per fresh token; hits do not copy.
+	e := cacheEntry{token: strings.Clone(token), claims: claims, exp: exp, key: k}
 	s := c.shard(h)
 	s.mu.Lock()
 	before := len(s.m)
