@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	jsonv2 "github.com/go-json-experiment/json"
 )
 
 // Claims are the verified claims of a token. A Claims value returned by
@@ -77,9 +79,17 @@ func (c *Claims) MarshalJSON() ([]byte, error) {
 	return c.raw, nil
 }
 
-// wireClaims is the payload as decoded from JSON. encoding/json refuses a
+// wireClaims is the payload as decoded from JSON. The decoder refuses a
 // number where a string belongs, and the custom types refuse values of the
 // wrong JSON type, so a token with "exp":"tomorrow" is malformed.
+//
+// Claim names are case-sensitive (RFC 7519 §4): the payload is decoded with
+// github.com/go-json-experiment/json, which matches member names exactly, so
+// "Groups" or "EXP" is another claim that nothing here reads (encoding/json
+// would fill Groups and Exp from them). It also refuses duplicate member
+// names anywhere in the payload (RFC 7519 §4 lets a parser refuse them, and
+// two "sub" members would let two parsers see two subjects) and strings
+// that are not valid UTF-8 (RFC 7519 §7.2 asks for UTF-8).
 type wireClaims struct {
 	Iss      string        `json:"iss"`
 	Sub      string        `json:"sub"`
@@ -277,11 +287,12 @@ func (d *numericDate) time() time.Time {
 	return d.t
 }
 
-// decodeClaims decodes a payload into Claims.
+// decodeClaims decodes a payload into Claims: claim names match exactly,
+// and a payload with a name twice is malformed (see wireClaims).
 func decodeClaims(payload []byte) (*Claims, *wireClaims, error) {
 	var w wireClaims
-	if err := json.Unmarshal(payload, &w); err != nil {
-		return nil, nil, refuse(ErrMalformed, "claims are not a JSON object of the expected types")
+	if err := jsonv2.Unmarshal(payload, &w); err != nil {
+		return nil, nil, refuse(ErrMalformed, "claims are not a JSON object of the expected types with unique names")
 	}
 	c := &Claims{
 		Issuer:    w.Iss,

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+	jsonv2 "github.com/go-json-experiment/json"
 )
 
 // The reasons a DPoP request is refused. Each wraps [ErrInvalidToken].
@@ -346,7 +347,7 @@ func (c *confirmation) UnmarshalJSON(b []byte) error {
 	var v struct {
 		JKT *string `json:"jkt"`
 	}
-	if err := json.Unmarshal(b, &v); err != nil {
+	if err := jsonv2.Unmarshal(b, &v); err != nil { // "JKT" is not jkt
 		return errClaimType
 	}
 	if v.JKT != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,10 +11,13 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 	"golang.org/x/sync/singleflight"
 )
 
@@ -247,21 +249,18 @@ type introspection struct {
 
 // parse checks an introspection response and returns the claims of an
 // active token, and how long the result may be cached (0: not at all).
+// Member names match exactly (RFC 7662 §2.2 names them in lower case): an
+// "Active" or "Token_type" member is not active or token_type.
 func (in *introspector) parse(body []byte, now time.Time) (*Claims, time.Duration, error) {
-	var head struct {
-		Active    json.RawMessage `json:"active"`
-		TokenType string          `json:"token_type"`
-	}
-	if err := json.Unmarshal(body, &head); err != nil {
-		return nil, 0, &UnavailableError{Service: "introspection endpoint", Err: errors.New("response is not a JSON object"), RetryAfter: 5 * time.Second}
+	var head introspectionHead
+	if err := jsonv2.Unmarshal(body, &head); err != nil {
+		return nil, 0, &UnavailableError{Service: "introspection endpoint", Err: errors.New("response is not a JSON object with unique member names"), RetryAfter: 5 * time.Second}
 	}
 	if string(head.Active) != "true" {
 		return nil, in.ttl, refuse(ErrInactive, "the issuer says the token is not active")
 	}
-	switch strings.ToLower(head.TokenType) {
-	case "", "bearer", "dpop":
-	default:
-		return nil, in.ttl, refuse(ErrType, "token_type %q is not an access token", head.TokenType)
+	if err := head.checkAccessToken(); err != nil {
+		return nil, in.ttl, err
 	}
 	c, w, err := decodeClaims(body)
 	if err != nil {
@@ -271,6 +270,50 @@ func (in *introspector) parse(body []byte, now time.Time) (*Claims, time.Duratio
 		return nil, in.ttl, err
 	}
 	return c, min(in.ttl, c.Expiry.Sub(now)), nil
+}
+
+// introspectionHead is what an introspection response says about the token
+// itself: whether it is active, and what kind of token it is.
+type introspectionHead struct {
+	Active jsontext.Value `json:"active"`
+	// TokenType is RFC 7662's token_type: "Bearer" or "DPoP" (RFC 9449
+	// §6.2) for an access token from Okta, the development issuer and
+	// panva's oidc-provider; "refresh_token" for a refresh token from Okta
+	// and the development issuer, and absent for one from oidc-provider.
+	TokenType *string `json:"token_type"`
+	// TokenUse is Ory Hydra's token_use: "access_token" or
+	// "refresh_token".
+	TokenUse *string `json:"token_use"`
+	// Typ is Keycloak's typ: "Bearer" for an access token, "Refresh" or
+	// "Offline" for a refresh token, "ID" for an ID token.
+	Typ *string `json:"typ"`
+}
+
+// checkAccessToken refuses a result that is not about an access token. The
+// token_type_hint of the request is only a hint (RFC 7662 §2.1): an issuer
+// answers for a refresh token too, and apiguard must not accept one as an
+// access token. token_type is required and must be an access token type,
+// since an absent one is how oidc-provider answers for a refresh token;
+// token_use and typ, where given, must not name another kind of token.
+func (h *introspectionHead) checkAccessToken() error {
+	switch {
+	case h.TokenType == nil:
+		return refuse(ErrType, "the introspection result has no token_type: not known to be an access token")
+	case !isAccessTokenType(*h.TokenType):
+		return refuse(ErrType, "token_type %q is not an access token", *h.TokenType)
+	case h.TokenUse != nil && *h.TokenUse != "access_token":
+		return refuse(ErrType, "token_use %q is not an access token", *h.TokenUse)
+	case h.Typ != nil && slices.ContainsFunc([]string{"refresh", "offline", "id"}, func(t string) bool { return strings.EqualFold(*h.Typ, t) }):
+		return refuse(ErrType, "typ %q is not an access token", *h.Typ)
+	}
+	return nil
+}
+
+// isAccessTokenType reports whether an introspection result's token_type
+// names an access token: the access token types Bearer and DPoP (matched
+// ignoring case, RFC 6749 §5.1) or the token type hint access_token.
+func isAccessTokenType(t string) bool {
+	return strings.EqualFold(t, "bearer") || strings.EqualFold(t, "dpop") || t == "access_token"
 }
 
 // fetch posts token to the introspection endpoint and returns the body of

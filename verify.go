@@ -3,7 +3,6 @@ package apiguard
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,6 +14,8 @@ import (
 	"time"
 	"unsafe"
 
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/golang-jwt/jwt/v5"
 )
 
@@ -327,15 +328,18 @@ func (v *Verifier) verifyJWT(ctx context.Context, token string) (*Claims, error)
 }
 
 // header is the JOSE header. Headers that could point at keys (jku, x5u,
-// jwk, x5c) are not decoded: keys come only from the issuer.
+// jwk, x5c) are not decoded: keys come only from the issuer. Parameter
+// names are case-sensitive (RFC 7515 §4) and the header is decoded as the
+// claims are (see wireClaims): "ALG" or "Crit" is an unknown parameter, not
+// alg or crit, and a name given twice makes the token malformed.
 type header struct {
-	Alg  string          `json:"alg"`
-	Kid  string          `json:"kid"`
-	Typ  string          `json:"typ"`
-	Cty  string          `json:"cty"`
-	Crit json.RawMessage `json:"crit"`
-	Zip  json.RawMessage `json:"zip"`
-	Enc  json.RawMessage `json:"enc"`
+	Alg  string         `json:"alg"`
+	Kid  string         `json:"kid"`
+	Typ  string         `json:"typ"`
+	Cty  string         `json:"cty"`
+	Crit jsontext.Value `json:"crit"`
+	Zip  jsontext.Value `json:"zip"`
+	Enc  jsontext.Value `json:"enc"`
 }
 
 var b64 = base64.RawURLEncoding.Strict()
@@ -359,8 +363,8 @@ func (v *Verifier) verify(ctx context.Context, token string, now time.Time) (*Cl
 		return nil, nil, refuse(ErrMalformed, "header is not base64url")
 	}
 	var h header
-	if err := json.Unmarshal(hbuf[:n], &h); err != nil {
-		return nil, nil, refuse(ErrMalformed, "header is not a JSON object of the expected types")
+	if err := jsonv2.Unmarshal(hbuf[:n], &h); err != nil {
+		return nil, nil, refuse(ErrMalformed, "header is not a JSON object of the expected types with unique names")
 	}
 	switch {
 	case h.Crit != nil:
