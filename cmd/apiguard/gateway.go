@@ -27,6 +27,9 @@ type gatewayConfig struct {
 	clientIDs []string
 	logFormat string
 	logLevel  slog.Level
+	// authProxy is the proxy whose headers /auth trusts: nginx, traefik or
+	// caddy (--auth-proxy, else the file's auth_proxy, else nginx).
+	authProxy string
 	// publicURL is where clients reach the API (DPoP htu); "" until the
 	// listener is known, when neither setting nor file names one.
 	publicURL string
@@ -49,6 +52,7 @@ func parseGatewayConfig(args []string, stderr io.Writer) (*gatewayConfig, error)
 	clientSecret := s.add("client-secret", "OKTA_CLIENT_SECRET", "", "secret of the introspection client")
 	redisURL := s.add("redis-url", "APIGUARD_REDIS_URL", "", "redis:// or rediss:// URL to share the introspection cache and the DPoP replay cache between instances (default: in memory)")
 	sessionSecret := s.add("session-secret", "APIGUARD_SESSION_SECRET", "", "secret (at least 32 characters, required with Redis) that seals introspection results in Redis and keys DPoP nonces")
+	authProxy := s.add("auth-proxy", "APIGUARD_AUTH_PROXY", "", "proxy that asks /auth for decisions, naming the only headers trusted to describe the request: nginx (X-Original-Method, X-Original-URI), traefik or caddy (X-Forwarded-Method, X-Forwarded-Uri) (default: the file's auth_proxy, else nginx)")
 	state := newStateSettings(s, "the file", "APIGUARD_INTROSPECTION_CLIENT_ID/OKTA_CLIENT_SECRET")
 	logFormat := s.add("log-format", "APIGUARD_LOG_FORMAT", "text", "log format: text or json")
 	logLevel := s.add("log-level", "APIGUARD_LOG_LEVEL", "info", "log level: debug, info, warn or error")
@@ -93,6 +97,17 @@ func parseGatewayConfig(args []string, stderr io.Writer) (*gatewayConfig, error)
 	cfg.clientIDs = file.ClientIDs
 	if *clientID != "" {
 		cfg.clientIDs = []string{*clientID}
+	}
+	cfg.authProxy = strings.ToLower(*authProxy)
+	if cfg.authProxy == "" {
+		cfg.authProxy = strings.ToLower(file.AuthProxy)
+	}
+	switch cfg.authProxy {
+	case "":
+		cfg.authProxy = gateway.AuthProxyNginx
+	case gateway.AuthProxyNginx, gateway.AuthProxyTraefik, gateway.AuthProxyCaddy:
+	default:
+		return nil, s.bad(authProxy, "%q is not nginx, traefik or caddy", *authProxy)
 	}
 	if cfg.logFormat != "text" && cfg.logFormat != "json" {
 		return nil, s.bad(logFormat, "%q is not text or json", cfg.logFormat)
@@ -189,6 +204,7 @@ func runGatewayNotify(ctx context.Context, args []string, stdout, stderr io.Writ
 	gw, err := gateway.New(cfg.file, gateway.Options{
 		Middleware: &apiguard.Middleware{Verifier: verifier, DPoP: state.dpop},
 		Logger:     log,
+		AuthProxy:  cfg.authProxy,
 	})
 	if err != nil {
 		return err
@@ -230,7 +246,8 @@ func runGatewayNotify(ctx context.Context, args []string, stdout, stderr io.Writ
 	}()
 
 	log.Info("gateway listening", "addr", ln.Addr().String(), "admin_addr", adminAddr, "public_url", cfg.publicURL,
-		"config", cfg.path, "routes", len(cfg.file.Routes), "issuer", cfg.issuer, "audience", cfg.audience)
+		"config", cfg.path, "routes", len(cfg.file.Routes), "issuer", cfg.issuer, "audience", cfg.audience,
+		"auth_proxy", cfg.authProxy)
 	if len(cfg.clientIDs) > 0 {
 		log.Info("accepting tokens of listed clients only", "client_ids", strings.Join(cfg.clientIDs, ","))
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -339,6 +340,111 @@ func TestGatewaySettingsPrecedence(t *testing.T) {
 		}
 		if cfg.addr != "127.0.0.1:8080" || cfg.audience != "api://default" || len(cfg.clientIDs) != 0 {
 			t.Errorf("got addr %q audience %q clients %q, want 127.0.0.1:8080, api://default, none", cfg.addr, cfg.audience, cfg.clientIDs)
+		}
+	})
+}
+
+// TestGatewayAuthProxySetting: --auth-proxy beats APIGUARD_AUTH_PROXY, which
+// beats the file's auth_proxy; the default is nginx; a bad value stops
+// start-up naming the setting, and -h documents it.
+func TestGatewayAuthProxySetting(t *testing.T) {
+	t.Run("precedence", func(t *testing.T) {
+		tests := []struct {
+			name string
+			file string
+			env  string
+			args []string
+			want string
+		}{
+			{"default", "", "", nil, "nginx"},
+			{"file", "auth_proxy: traefik\n", "", nil, "traefik"},
+			{"environment over file", "auth_proxy: traefik\n", "caddy", nil, "caddy"},
+			{"flag over environment", "auth_proxy: traefik\n", "caddy", []string{"--auth-proxy", "nginx"}, "nginx"},
+			{"case ignored", "", "Traefik", nil, "traefik"},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				gwClearEnv(t)
+				t.Setenv("OKTA_ISSUER", "https://env.example/oauth2/default")
+				t.Setenv("APIGUARD_AUTH_PROXY", tt.env)
+				path := writeGatewayConfig(t, tt.file+"routes:\n  - path: /**\n")
+				cfg, err := parseGatewayConfig(append([]string{"--config", path}, tt.args...), &syncBuffer{})
+				if err != nil {
+					t.Fatalf("parseGatewayConfig: %v", err)
+				}
+				if cfg.authProxy != tt.want {
+					t.Errorf("got auth proxy %q, want %q", cfg.authProxy, tt.want)
+				}
+			})
+		}
+	})
+	t.Run("bad value", func(t *testing.T) {
+		for _, tt := range []struct {
+			name, env string
+			args      []string
+			want      string
+		}{
+			{"environment", "haproxy", nil, "APIGUARD_AUTH_PROXY"},
+			{"flag", "", []string{"--auth-proxy", "envoy"}, "--auth-proxy"},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				gwClearEnv(t)
+				t.Setenv("OKTA_ISSUER", "https://env.example/oauth2/default")
+				t.Setenv("APIGUARD_AUTH_PROXY", tt.env)
+				path := writeGatewayConfig(t, "routes:\n  - path: /**\n")
+				_, err := parseGatewayConfig(append([]string{"--config", path}, tt.args...), &syncBuffer{})
+				var ue *usageError
+				if !errors.As(err, &ue) {
+					t.Fatalf("got %v, want a usage error", err)
+				}
+				if !strings.Contains(err.Error(), tt.want) {
+					t.Errorf("got %q, want it to name %s", err, tt.want)
+				}
+			})
+		}
+	})
+	t.Run("help", func(t *testing.T) {
+		stderr := &syncBuffer{}
+		if _, err := parseGatewayConfig([]string{"-h"}, stderr); !errors.Is(err, flag.ErrHelp) {
+			t.Fatalf("got %v, want flag.ErrHelp", err)
+		}
+		for _, want := range []string{"-auth-proxy", "APIGUARD_AUTH_PROXY", "X-Original-URI", "X-Forwarded-Uri"} {
+			if !strings.Contains(stderr.String(), want) {
+				t.Errorf("got help without %q:\n%s", want, stderr.String())
+			}
+		}
+	})
+	t.Run("the running gateway trusts only the chosen pair", func(t *testing.T) {
+		gwClearEnv(t)
+		issuerURL := gwDevIssuer(t)
+		t.Setenv("OKTA_ISSUER", issuerURL)
+		t.Setenv("APIGUARD_AUTH_PROXY", "caddy")
+		// The file says nginx; the environment wins.
+		path := writeGatewayConfig(t, "auth_proxy: nginx\nroutes:\n  - path: /**\n")
+		g := startGateway(t, "--config", path, "--addr", "127.0.0.1:0")
+		token := gwToken(t, issuerURL, "orders:read")
+		decide := func(t *testing.T, h map[string]string) int {
+			t.Helper()
+			req, err := http.NewRequest("GET", "http://"+g.addr+"/auth", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Authorization", "Bearer "+token)
+			for k, v := range h {
+				req.Header.Set(k, v)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			return resp.StatusCode
+		}
+		gwEventually(t, "a decision from Caddy's headers", func() bool {
+			return decide(t, map[string]string{"X-Forwarded-Method": "GET", "X-Forwarded-Uri": "/a"}) == 200
+		})
+		if got := decide(t, map[string]string{"X-Original-Method": "GET", "X-Original-Uri": "/a"}); got != 400 {
+			t.Errorf("decision from nginx's headers: got %d, want 400", got)
 		}
 	})
 }
