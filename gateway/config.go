@@ -93,10 +93,16 @@ type Route struct {
 	Name string `yaml:"name"`
 	// Path is a glob over path segments: "*" matches exactly one non-empty
 	// segment, "**" any number of segments (including none, so "/a/**"
-	// matches "/a"). Matching is case-sensitive.
+	// matches "/a"). Literal segments hold only ASCII letters, digits and
+	// "-._~". A request path is also read as upstream frameworks may read
+	// it (ignoring case, without ";" parameters, with or without a trailing
+	// "/"); when those readings pick different routes it is refused with
+	// 400 (see the package documentation).
 	Path string `yaml:"path"`
 	// Methods restricts the route to these methods; empty means any. GET
-	// implies HEAD.
+	// implies HEAD. A request's method is matched in upper case ("post" is
+	// POST, and is sent upstream as POST); extension methods (PROPFIND, …)
+	// match only routes without Methods.
 	Methods []string `yaml:"methods"`
 	// Public routes are proxied without any token check and without
 	// identity headers. A public route must not name scopes, groups or
@@ -119,6 +125,13 @@ type Route struct {
 	// it is removed, so a session cookie for another application on the same
 	// site never reaches the upstream.
 	ForwardCookies bool `yaml:"forward_cookies"`
+	// MethodOverride keeps the method-override headers
+	// (X-HTTP-Method-Override, X-HTTP-Method, X-Method-Override) and allows
+	// a _method query parameter, for upstreams that need them. By default
+	// the headers are removed and the parameter is refused with 400, since
+	// the upstream would run another method than the one the rules checked.
+	// A route with MethodOverride must take every method (no Methods).
+	MethodOverride bool `yaml:"method_override"`
 }
 
 // ParseConfig decodes and validates a configuration file's contents.
@@ -315,6 +328,9 @@ func checkRoute(r *Route) error {
 		if methodBit(strings.ToUpper(m)) == 0 {
 			return fmt.Errorf("unknown method %q", m)
 		}
+	}
+	if r.MethodOverride && len(r.Methods) > 0 {
+		return errors.New("method_override: the route must take every method (no methods), since the upstream may run any of them")
 	}
 	for _, s := range r.Scopes {
 		if !validName(s) {

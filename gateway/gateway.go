@@ -10,7 +10,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -177,7 +179,50 @@ type ctxKey struct{}
 
 type decision struct {
 	rule   *rule
+	method string           // the canonical method the rule was chosen for
 	claims *apiguard.Claims // nil on public routes
+}
+
+// errUpgrade refuses an Upgrade to anything but WebSocket: ReverseProxy
+// would pass a 101 for any protocol, and an upstream switching to h2c
+// would open an HTTP/2 connection no rule looks into.
+var errUpgrade = errors.New("only Upgrade: websocket is allowed")
+
+// errMethodParam refuses a _method query parameter, which method-override
+// middlewares (Rails, Laravel, Symfony, Spring, express method-override)
+// read to run another method than the one the rules checked.
+var errMethodParam = errors.New("_method query parameter not allowed on this route")
+
+// checkUpgrade refuses an Upgrade header naming anything but websocket.
+func checkUpgrade(h http.Header) error {
+	for _, v := range h.Values("Upgrade") {
+		for _, proto := range strings.Split(v, ",") {
+			if !strings.EqualFold(strings.TrimSpace(proto), "websocket") {
+				return errUpgrade
+			}
+		}
+	}
+	return nil
+}
+
+// hasMethodParam reports whether the raw query has a _method parameter,
+// its name compared after percent-decoding and ignoring case, also as an
+// array ("_method[]"), with "&" or ";" separating parameters.
+func hasMethodParam(rawQuery string) bool {
+	if rawQuery == "" || (!containsFold(rawQuery, "method") && strings.IndexByte(rawQuery, '%') < 0) {
+		return false
+	}
+	for part := range strings.FieldsFuncSeq(rawQuery, func(r rune) bool { return r == '&' || r == ';' }) {
+		key, _, _ := strings.Cut(part, "=")
+		if k, err := url.QueryUnescape(key); err == nil {
+			key = k
+		}
+		key = strings.ToLower(strings.TrimSpace(key))
+		if key == "_method" || strings.HasPrefix(key, "_method[") {
+			return true
+		}
+	}
+	return false
 }
 
 func (g *Gateway) serveProxy(w http.ResponseWriter, r *http.Request) {
@@ -191,7 +236,15 @@ func (g *Gateway) serveProxy(w http.ResponseWriter, r *http.Request) {
 		writeJSON(sw, http.StatusBadRequest, "invalid_request", "path is not in canonical form")
 		return
 	}
-	ru, _, err := g.rules.Load().resolve(r.Method, p)
+	if err := checkUpgrade(r.Header); err != nil {
+		reason = "bad_request"
+		writeJSON(sw, http.StatusBadRequest, "invalid_request", err.Error())
+		return
+	}
+	ru, method, err := g.rules.Load().resolve(r.Method, p)
+	if err == nil && ru != nil && !ru.methodOverride && hasMethodParam(r.URL.RawQuery) {
+		err = errMethodParam
+	}
 	if err != nil {
 		reason = "bad_request"
 		writeJSON(sw, http.StatusBadRequest, "invalid_request", err.Error())
@@ -203,7 +256,7 @@ func (g *Gateway) serveProxy(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name = ru.name
-	d := &decision{rule: ru}
+	d := &decision{rule: ru, method: method}
 	if !ru.public {
 		claims, err := g.mw.Check(r, ru.policies...)
 		if err != nil {
@@ -225,10 +278,12 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 	d := pr.In.Context().Value(ctxKey{}).(*decision)
 	h := pr.Out.Header
 	for k := range h {
-		if spoofable(k) {
+		if spoofable(k) || (!d.rule.methodOverride && methodOverrideHeader(k)) {
 			delete(h, k)
 		}
 	}
+	// "post" was matched as POST; the upstream gets what was checked.
+	pr.Out.Method = d.method
 	if !d.rule.forwardToken {
 		// The token, and the DPoP proof that comes with a DPoP-bound one.
 		delete(h, "Authorization")
@@ -243,12 +298,31 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 }
 
 // spoofable reports whether an inbound header must not reach an upstream:
-// X-Auth-*, X-Forwarded-*, X-Original-*, X-Real-Ip and Forwarded, compared
+// X-Auth-*, X-Forwarded-*, X-Original-* (X-Original-URL among them),
+// X-Real-Ip, Forwarded, and the URL-override headers some frameworks route
+// by (X-Rewrite-URL, X-Override-URL, X-Envoy-Original-Path), compared
 // case-insensitively with "_" read as "-" (CGI-style upstreams merge them).
 func spoofable(key string) bool {
 	return hasPrefixNorm(key, "x-auth-") || hasPrefixNorm(key, "x-forwarded-") ||
-		hasPrefixNorm(key, "x-original-") || (len(key) == len("x-real-ip") && hasPrefixNorm(key, "x-real-ip")) ||
-		(len(key) == len("forwarded") && hasPrefixNorm(key, "forwarded"))
+		hasPrefixNorm(key, "x-original-") || hasPrefixNorm(key, "x-envoy-original-") ||
+		equalNorm(key, "x-real-ip") || equalNorm(key, "forwarded") ||
+		equalNorm(key, "x-rewrite-url") || equalNorm(key, "x-override-url")
+}
+
+// methodOverrideHeader reports whether key is a header method-override
+// middlewares read to replace the request's method: X-HTTP-Method-Override
+// (Rails, Symfony, Laravel, ASP.NET Core, express method-override, Spring
+// when configured), X-HTTP-Method (OData, Microsoft) and X-Method-Override,
+// compared as spoofable compares.
+func methodOverrideHeader(key string) bool {
+	return equalNorm(key, "x-http-method-override") || equalNorm(key, "x-http-method") ||
+		equalNorm(key, "x-method-override")
+}
+
+// equalNorm reports whether key equals the lower-case name, ignoring case
+// and reading "_" as "-".
+func equalNorm(key, name string) bool {
+	return len(key) == len(name) && hasPrefixNorm(key, name)
 }
 
 func hasPrefixNorm(s, prefix string) bool {

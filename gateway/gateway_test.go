@@ -71,7 +71,7 @@ func TestRules(t *testing.T) {
 		{"claim refused", "GET", "/admin/users", map[string]any{"cid": "client-1"}, 403, "", ""},
 		{"no route", "GET", "/elsewhere", scopes("orders:read"), 404, "", ""},
 		{"prefix is not a segment", "GET", "/publicity", nil, 404, "", ""},
-		{"matching is case-sensitive", "GET", "/PUBLIC/x", nil, 404, "", ""},
+		{"another case is ambiguous", "GET", "/PUBLIC/x", nil, 400, "", ""},
 		{"per-route upstream", "GET", "/reports/q1", map[string]any{}, 200, "up2", "/base/reports/q1"},
 		{"any valid token, none sent", "GET", "/reports/q1", nil, 401, "", ""},
 		{"dot-dot refused", "GET", "/public/../admin/users", nil, 400, "", ""},

@@ -35,7 +35,11 @@ var errBadGlob = errors.New("bad glob")
 // and a segment "**" matches any number of segments, including none.
 // Wildcards must be whole segments; "." and ".." segments and empty segments
 // (other than a single trailing one, as in "/orders/") are refused because no
-// cleaned request path can contain them.
+// cleaned request path can contain them. Literal segments hold only RFC 3986
+// unreserved characters (ASCII letters, digits, "-", ".", "_", "~"): the
+// gateway refuses percent-encodings of those, so a literal matches the same
+// segments whether an upstream routes on the raw path (express) or on the
+// decoded one (most others).
 func compilePattern(src string) (pattern, error) {
 	if src == "" || src[0] != '/' {
 		return pattern{}, fmt.Errorf("%w %q: must start with /", errBadGlob, src)
@@ -62,6 +66,8 @@ func compilePattern(src string) (pattern, error) {
 			return pattern{}, fmt.Errorf("%w %q: . and .. segments never match", errBadGlob, src)
 		case strings.ContainsAny(part, "?#%\\"):
 			return pattern{}, fmt.Errorf("%w %q: ?, #, %% and \\ are not allowed", errBadGlob, src)
+		case !plainLiteral(part):
+			return pattern{}, fmt.Errorf("%w %q: literal segments may hold only ASCII letters, digits and - . _ ~ (a client may percent-encode anything else, and upstreams disagree on whether to decode it before routing)", errBadGlob, src)
 		default:
 			p.segs = append(p.segs, segment{kind: segLiteral, lit: part})
 		}
@@ -69,26 +75,59 @@ func compilePattern(src string) (pattern, error) {
 	return p, nil
 }
 
-// match reports whether the cleaned request path (starting with "/") matches.
+// plainLiteral reports whether s holds only RFC 3986 unreserved characters.
+func plainLiteral(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !unreserved(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// unreserved reports whether c is an RFC 3986 unreserved character.
+func unreserved(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~'
+}
+
+// match reports whether the cleaned request path (starting with "/") matches
+// as it is spelt: literals compared exactly, parameters kept.
+func (p *pattern) match(path string) bool {
+	return p.matchAs(path, reading{})
+}
+
+// reading is one way an upstream may read a request path: see resolve.
+type reading struct {
+	fold     bool // literals compared with Unicode simple case folding
+	strip    bool // ";" parameters cut off each segment, segments left empty dropped
+	addSlash bool // a trailing "/" added after the last segment
+}
+
+// matchAs reports whether path (starting with "/") matches when read as rd.
 //
 // It is the classic wildcard algorithm lifted from bytes to segments: "*"
 // plays the part of "?" (one segment) and "**" the part of "*" (any run of
 // segments). Only the most recent "**" is remembered for backtracking, which
 // is enough for a correct answer and keeps the work at O(len(path) ×
-// len(pattern)) in the worst case.
-func (p *pattern) match(path string) bool {
+// len(pattern)) in the worst case. It does not allocate.
+func (p *pattern) matchAs(path string, rd reading) bool {
 	if len(path) == 0 || path[0] != '/' {
 		return false
 	}
 	// pos is the byte offset of the start of the current path segment;
-	// pos == len(path)+1 means the path is used up.
+	// pos >= end means the path is used up. With addSlash, offset
+	// len(path)+1 is a virtual empty last segment.
 	end := len(path) + 1
-	pos := 1
+	if rd.addSlash {
+		end++
+	}
+	pos := rd.skip(path, 1, end)
 	si := 0
 	backSeg, backPos := -1, 0
 	for pos < end || si < len(p.segs) {
 		if si < len(p.segs) && pos < end {
-			seg, next := nextSegment(path, pos)
+			seg, next := rd.segment(path, pos)
+			next = rd.skip(path, next, end)
 			switch s := p.segs[si]; s.kind {
 			case segGlob:
 				// Try zero segments first; remember where to resume.
@@ -101,7 +140,7 @@ func (p *pattern) match(path string) bool {
 					continue
 				}
 			case segLiteral:
-				if seg == s.lit {
+				if seg == s.lit || (rd.fold && strings.EqualFold(seg, s.lit)) {
 					si, pos = si+1, next
 					continue
 				}
@@ -115,10 +154,35 @@ func (p *pattern) match(path string) bool {
 		if backSeg < 0 || backPos >= end {
 			return false
 		}
-		_, backPos = nextSegment(path, backPos)
+		_, backPos = rd.segment(path, backPos)
+		backPos = rd.skip(path, backPos, end)
 		si, pos = backSeg+1, backPos
 	}
 	return true
+}
+
+// segment returns the segment at pos as rd reads it (parameters cut off when
+// stripping) and the offset of the segment after it.
+func (rd reading) segment(path string, pos int) (string, int) {
+	if pos > len(path) {
+		return "", pos + 1 // the virtual segment of addSlash
+	}
+	seg, next := nextSegment(path, pos)
+	if rd.strip {
+		if i := strings.IndexByte(seg, ';'); i >= 0 {
+			seg = seg[:i]
+		}
+	}
+	return seg, next
+}
+
+// skip returns pos, or when stripping, the offset of the first segment from
+// pos on that is not all parameters (";x" vanishes: "/a/;x/b" is "/a/b").
+func (rd reading) skip(path string, pos, end int) int {
+	for rd.strip && pos < len(path) && pos < end && path[pos] == ';' {
+		_, pos = nextSegment(path, pos)
+	}
+	return pos
 }
 
 // nextSegment returns the path segment starting at pos and the offset of the

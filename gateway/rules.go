@@ -3,6 +3,7 @@ package gateway
 import (
 	"errors"
 	"fmt"
+	"math/bits"
 	"net/url"
 	"slices"
 	"strings"
@@ -20,41 +21,175 @@ type rule struct {
 	upstream       *url.URL // nil: no upstream, decisions only
 	forwardToken   bool
 	forwardCookies bool
+	methodOverride bool // keep method-override headers and a _method query parameter
 }
 
 // ruleset is an immutable compiled configuration; reloads swap whole sets.
 type ruleset struct {
 	cfg   *Config
 	rules []rule
+	// foldLits is set when a literal has an upper-case letter, so that
+	// case-insensitive readings can differ even for a lower-case path.
+	foldLits bool
 }
 
 // errMethodSpelling refuses a method that differs from its canonical
 // spelling where the gateway cannot send the canonical one upstream.
 var errMethodSpelling = errors.New("method is not in canonical form")
 
+// errBadMethod refuses a method that is not an HTTP token.
+var errBadMethod = errors.New("method is not a valid HTTP token")
+
+// errAmbiguousPath is wrapped by the error for a path that upstreams could
+// route to different rules depending on how they read it.
+var errAmbiguousPath = errors.New("path is ambiguous")
+
+// ambiguousError says which two readings of a path picked different rules.
+type ambiguousError struct {
+	asSent, other *rule // nil: no route
+	reading       reading
+}
+
+func (e *ambiguousError) Error() string {
+	how := "ignoring case"
+	switch {
+	case e.reading.fold && e.reading.strip:
+		how = "ignoring case and without ; parameters"
+	case e.reading.strip:
+		how = "without ; parameters"
+	}
+	return fmt.Sprintf("%v: as sent it matches %s, read %s it matches %s",
+		errAmbiguousPath, ruleLabel(e.asSent), how, ruleLabel(e.other))
+}
+
+func (e *ambiguousError) Unwrap() error { return errAmbiguousPath }
+
+func ruleLabel(r *rule) string {
+	if r == nil {
+		return "no route"
+	}
+	return fmt.Sprintf("route %q", r.name)
+}
+
 // resolve returns the rule for a request with the given method (as the
 // client sent it) and routed path (from routePath), the canonical method the
 // rule was chosen for, or an error for a request that must be refused with
 // 400 because its spelling could reach an upstream handler under another rule.
 // A nil rule and nil error means no route matches (404).
+//
+// Methods: a standard method in any case ("post", "Delete") is read as its
+// upper-case form, which the proxy then sends upstream; other methods are
+// extension methods, matched only by routes that take any method. A method
+// that is not an HTTP token is refused.
+//
+// Paths: a route matches a path with or without its trailing "/" (express,
+// ASP.NET and Spring before 6 ignore it; Flask and Go's ServeMux redirect
+// to the other spelling). Besides the path as sent, the rules are tried on
+// the readings other upstream frameworks apply, and every reading must pick
+// the same rule (no route counts as a rule): literals compared ignoring
+// case (Unicode simple folding, as .NET and Java compare; express ignores
+// ASCII case), ";" parameters cut off each segment (Tomcat, Spring, Jetty),
+// and both. A reading that cannot differ from the path as sent is skipped:
+// folding when neither the path nor any literal has an upper-case or
+// non-ASCII letter, stripping when the path has no ";".
 func (rs *ruleset) resolve(method, path string) (*rule, string, error) {
-	return rs.match(method, path), method, nil
+	canon, ok := canonicalMethod(method)
+	if !ok {
+		return nil, method, errBadMethod
+	}
+	bit := methodBit(canon)
+	first := rs.pick(bit, path, reading{})
+	folds := rs.foldLits || needsFold(path)
+	strips := strings.IndexByte(path, ';') >= 0
+	for _, rd := range [...]reading{{fold: true}, {strip: true}, {fold: true, strip: true}} {
+		if (rd.fold && !folds) || (rd.strip && !strips) {
+			continue
+		}
+		if r := rs.pick(bit, path, rd); r != first {
+			return nil, canon, &ambiguousError{asSent: first, other: r, reading: rd}
+		}
+	}
+	return first, canon, nil
 }
 
-// match returns the first rule for method and the cleaned path, or nil.
-// It does not allocate.
+// match returns the rule resolve picks for a canonical method and the path
+// as sent, or nil. It does not allocate.
 func (rs *ruleset) match(method, path string) *rule {
-	bit := methodBit(method)
+	return rs.pick(methodBit(method), path, reading{})
+}
+
+// pick returns the first rule for the method bit (0: an extension method,
+// matched only by routes taking any method) whose pattern matches path read
+// as rd, with or without its trailing "/".
+func (rs *ruleset) pick(bit uint16, path string, rd reading) *rule {
+	// other is path with its trailing "/" toggled: removed, or added by
+	// reading it with addSlash. "/" has no other spelling.
+	other, ord := path, rd
+	switch {
+	case path == "/":
+	case path[len(path)-1] == '/':
+		other = path[:len(path)-1]
+	default:
+		ord.addSlash = true
+	}
 	for i := range rs.rules {
 		r := &rs.rules[i]
 		if r.methods != 0 && r.methods&bit == 0 {
 			continue
 		}
-		if r.pat.match(path) {
+		if r.pat.matchAs(path, rd) || (path != "/" && r.pat.matchAs(other, ord)) {
 			return r
 		}
 	}
 	return nil
+}
+
+// needsFold reports whether path has a byte that case folding may change:
+// an ASCII upper-case letter or any non-ASCII byte.
+func needsFold(path string) bool {
+	for i := 0; i < len(path); i++ {
+		if c := path[i]; ('A' <= c && c <= 'Z') || c >= 0x80 {
+			return true
+		}
+	}
+	return false
+}
+
+// methodNames are the methods methodBit knows, by bit number.
+var methodNames = [...]string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"}
+
+// canonicalMethod returns the upper-case spelling of a standard method in
+// any case, m itself for an extension method, and false when m is not an
+// HTTP token (RFC 9110 section 5.6.2).
+func canonicalMethod(m string) (string, bool) {
+	if m == "" {
+		return "", false
+	}
+	for i := 0; i < len(m); i++ {
+		if !tokenChar(m[i]) {
+			return "", false
+		}
+	}
+	if methodBit(m) != 0 || len(m) > len("OPTIONS") {
+		return m, true
+	}
+	var buf [len("OPTIONS")]byte
+	for i := 0; i < len(m); i++ {
+		c := m[i]
+		if 'a' <= c && c <= 'z' {
+			c -= 'a' - 'A'
+		}
+		buf[i] = c
+	}
+	if bit := methodBit(string(buf[:len(m)])); bit != 0 {
+		return methodNames[bits.TrailingZeros16(bit)], true
+	}
+	return m, true
+}
+
+// tokenChar reports whether c may appear in an HTTP token.
+func tokenChar(c byte) bool {
+	return unreserved(c) || strings.IndexByte("!#$%&'*+^`|", c) >= 0
 }
 
 // compile validates cfg and compiles its routes.
@@ -111,6 +246,7 @@ func compile(cfg *Config) (*ruleset, error) {
 			upstream:       defUpstream,
 			forwardToken:   r.ForwardToken,
 			forwardCookies: r.ForwardCookies,
+			methodOverride: r.MethodOverride,
 		}
 		if cr.name == "" {
 			cr.name = defaultName(r)
@@ -146,6 +282,11 @@ func compile(cfg *Config) (*ruleset, error) {
 		slices.Sort(names)
 		for _, name := range names {
 			cr.policies = append(cr.policies, apiguard.RequireClaim(name, r.Claims[name]...))
+		}
+		for _, s := range pat.segs {
+			if s.kind == segLiteral && needsFold(s.lit) {
+				rs.foldLits = true
+			}
 		}
 		rs.rules = append(rs.rules, cr)
 	}
