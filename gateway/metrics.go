@@ -3,13 +3,18 @@ package gateway
 import (
 	"fmt"
 	"net/http"
-	"strconv"
 	"time"
 
+	"github.com/apiguard/apiguard/internal/metriclabel"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
 // metrics are the gateway's collectors, all in the gateway's own registry.
+// Every label value comes from a fixed set, so requests cannot add series:
+// handler is proxy or auth, route a rule's name from the config or "",
+// status a code net/http knows, a class such as "5xx" (an upstream may send
+// any code) or "other", and reason one of the gateway's own labels or an
+// apiguard.Reason label.
 type metrics struct {
 	requests *prometheus.CounterVec
 	upstream *prometheus.HistogramVec
@@ -20,7 +25,7 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "apiguard_gateway_requests_total",
-			Help: "Requests by handler (proxy or auth), route name, status code and refusal reason.",
+			Help: "Requests by handler (proxy or auth), route name, status code (a class such as 5xx for a code net/http does not know) and refusal reason.",
 		}, []string{"handler", "route", "status", "reason"}),
 		upstream: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "apiguard_gateway_upstream_duration_seconds",
@@ -41,7 +46,7 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 }
 
 func (m *metrics) count(handler, route string, status int, reason string) {
-	m.requests.WithLabelValues(handler, route, strconv.Itoa(status), reason).Inc()
+	m.requests.WithLabelValues(handler, route, metriclabel.Status(status), reason).Inc()
 }
 
 // timedTransport observes upstream latency per route.

@@ -2,17 +2,21 @@ package main
 
 import (
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/apiguard/apiguard"
+	"github.com/apiguard/apiguard/internal/metriclabel"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // metrics are the Prometheus metrics of `apiguard serve`, in a registry of
-// their own (no global state).
+// their own (no global state). Every label value comes from a fixed set, so
+// requests cannot add series: route is a pattern of serve's mux or
+// "unmatched", method one of metriclabel.Methods or "other", status a code
+// net/http knows, a class such as "5xx", or "other", and reason a label of
+// apiguard.Reason.
 type metrics struct {
 	reg           *prometheus.Registry
 	requests      *prometheus.CounterVec
@@ -27,7 +31,7 @@ func newMetrics() *metrics {
 		reg: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "apiguard_http_requests_total",
-			Help: "HTTP requests by route pattern, method and status code.",
+			Help: "HTTP requests by route pattern (unmatched for no route), method (other for a non-standard one) and status code.",
 		}, []string{"route", "method", "status"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "apiguard_http_request_duration_seconds",
@@ -72,8 +76,10 @@ func (m *metrics) observeFetch(e apiguard.FetchEvent) {
 	m.fetchDuration.Observe(e.Duration.Seconds())
 }
 
+// observeRequest counts a request; route must be a pattern of serve's mux
+// or "unmatched", never the request's path.
 func (m *metrics) observeRequest(route, method string, status int, took time.Duration) {
-	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
+	m.requests.WithLabelValues(route, metriclabel.Method(method), metriclabel.Status(status)).Inc()
 	m.duration.WithLabelValues(route).Observe(took.Seconds())
 }
 
