@@ -189,7 +189,7 @@ func TestLogoutRevokesRefreshToken(t *testing.T) {
 	var got struct{ Error string }
 	_ = json.Unmarshal([]byte(body), &got)
 	if resp.StatusCode != http.StatusBadRequest || got.Error != "invalid_grant" {
-		t.Errorf("refresh with the logged-out session's refresh token: got %d %s, want 400 invalid_grant (revoked at logout)", resp.StatusCode, body)
+		t.Errorf("refresh with the logged-out session's refresh token: got %d error %q, want 400 invalid_grant (revoked at logout)", resp.StatusCode, got.Error)
 	}
 }
 
