@@ -1,4 +1,4 @@
-// Package hostile proves ../shared/SECURITY.md over HTTP: hostile tokens
+// Package hostile proves the repository's SECURITY.md over HTTP: hostile tokens
 // and issuer faults sent to the real `apiguard serve` binary, built once by
 // TestMain (with -race when the tests run with -race), configured with
 // OKTA_ISSUER pointing at a loopback test issuer (internal/testissuer) that
