@@ -139,3 +139,26 @@ func TestLoadConfigNamesFile(t *testing.T) {
 		t.Errorf("got error %v, want a not-exist error", err)
 	}
 }
+
+// TestParseConfigAuthProxy: auth_proxy takes nginx, traefik or caddy (any
+// case, empty for nginx); another value is ErrAuthProxy, naming the setting.
+func TestParseConfigAuthProxy(t *testing.T) {
+	for _, v := range []string{"", "nginx", "traefik", "caddy", "Caddy"} {
+		t.Run("accepts "+v, func(t *testing.T) {
+			if _, err := gateway.ParseConfig([]byte("auth_proxy: " + v + "\nroutes:\n  - path: /**\n")); err != nil {
+				t.Errorf("got %v, want no error", err)
+			}
+		})
+	}
+	for _, v := range []string{"haproxy", "envoy", "nginx traefik"} {
+		t.Run("refuses "+v, func(t *testing.T) {
+			_, err := gateway.ParseConfig([]byte("auth_proxy: " + v + "\nroutes:\n  - path: /**\n"))
+			if !errors.Is(err, gateway.ErrAuthProxy) {
+				t.Fatalf("got %v, want ErrAuthProxy", err)
+			}
+			if !strings.Contains(err.Error(), "auth_proxy") {
+				t.Errorf("got %q, want it to name auth_proxy", err)
+			}
+		})
+	}
+}
