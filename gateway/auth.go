@@ -37,6 +37,9 @@ const (
 	HeaderAuthDPoPChallenge = "X-Apiguard-Dpop-Challenge"
 )
 
+// identityHeaders are the headers setIdentity may set.
+var identityHeaders = [...]string{HeaderSubject, HeaderClientID, HeaderScopes, HeaderGroups}
+
 // authPair is the pair of headers /auth trusts to describe the request being
 // decided, and the pair it refuses to see.
 type authPair struct {
@@ -210,7 +213,17 @@ func (g *Gateway) serveAuth(w http.ResponseWriter, r *http.Request) {
 		}
 		setIdentity(out.Header(), claims)
 	}
-	out.Header().Set("Cache-Control", "no-store")
+	// Every identity header is answered, empty when unknown (and on public
+	// routes), so a proxy copying them replaces whatever the client sent:
+	// Caddy's copy_headers would otherwise set the literal placeholder
+	// text, or keep the client's header.
+	h := out.Header()
+	for _, k := range identityHeaders {
+		if _, ok := h[k]; !ok {
+			h[k] = []string{""}
+		}
+	}
+	h.Set("Cache-Control", "no-store")
 	out.WriteHeader(http.StatusOK)
 }
 

@@ -362,3 +362,35 @@ func TestAuthProxyOption(t *testing.T) {
 		})
 	}
 }
+
+// TestAuthIdentityAlwaysAnswered: an allowed decision answers all four
+// identity headers, empty when the token lacks the claim and on public
+// routes, so a proxy copying them (Caddy's copy_headers) overwrites what
+// the client sent instead of keeping it or writing placeholder text.
+func TestAuthIdentityAlwaysAnswered(t *testing.T) {
+	ti := newTestIssuer(t)
+	f := newFixture(t, ti, authConfig, nil)
+	reader := ti.token(t, map[string]any{"sub": "dave", "cid": "", "scp": []string{"orders:read"}})
+	tests := []struct {
+		name  string
+		token string
+		uri   string
+		want  map[string]string
+	}{
+		{"public", "", "/public/a", map[string]string{"X-Auth-Subject": "", "X-Auth-Client-Id": "", "X-Auth-Scopes": "", "X-Auth-Groups": ""}},
+		{"token without client or groups", reader, "/orders/1", map[string]string{"X-Auth-Subject": "dave", "X-Auth-Client-Id": "", "X-Auth-Scopes": "orders:read", "X-Auth-Groups": ""}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := decide(t, f, tt.token, http.Header{"X-Original-Method": {"GET"}, "X-Original-Uri": {tt.uri}})
+			if r.status != 200 {
+				t.Fatalf("got %d %s, want 200", r.status, r.raw)
+			}
+			for k, want := range tt.want {
+				if got := r.header.Values(k); len(got) != 1 || got[0] != want {
+					t.Errorf("got %s %q, want exactly one value %q", k, got, want)
+				}
+			}
+		})
+	}
+}
