@@ -88,7 +88,7 @@ func TestDiscoveryDocumentChecked(t *testing.T) {
 			}
 			loc, _, _ := strings.Cut(rec.Header().Get("Location"), "?")
 			if tt.ok {
-				if rec.Code != http.StatusFound || !loc != remoteIssuer+"/v1/authorize" {
+				if rec.Code != http.StatusFound || loc != remoteIssuer+"/v1/authorize" {
 					t.Errorf("GET /login: got %d Location %q, want 302 to %s/v1/authorize?…", rec.Code, loc, remoteIssuer)
 				}
 				return
