@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -34,6 +36,7 @@ type fakeIntrospection struct {
 	mu     sync.Mutex
 	status int
 	body   map[string]any
+	raw    []byte        // when set, sent instead of body
 	block  chan struct{} // when set, requests wait for it to close
 }
 
@@ -42,7 +45,7 @@ func newFakeIntrospection(t *testing.T) *fakeIntrospection {
 	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.calls.Add(1)
 		f.mu.Lock()
-		status, body, block := f.status, f.body, f.block
+		status, body, raw, block := f.status, f.body, f.raw, f.block
 		f.mu.Unlock()
 		if block != nil {
 			select {
@@ -64,6 +67,10 @@ func newFakeIntrospection(t *testing.T) *fakeIntrospection {
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)
+		if raw != nil {
+			_, _ = w.Write(raw)
+			return
+		}
 		_ = json.NewEncoder(w).Encode(body)
 	}))
 	t.Cleanup(f.srv.Close)
@@ -72,7 +79,14 @@ func newFakeIntrospection(t *testing.T) *fakeIntrospection {
 
 func (f *fakeIntrospection) set(status int, body map[string]any) {
 	f.mu.Lock()
-	f.status, f.body = status, body
+	f.status, f.body, f.raw = status, body, nil
+	f.mu.Unlock()
+}
+
+// setRaw makes the endpoint answer 200 with body as it is.
+func (f *fakeIntrospection) setRaw(body string) {
+	f.mu.Lock()
+	f.status, f.body, f.raw = 200, nil, []byte(body)
 	f.mu.Unlock()
 }
 
@@ -447,5 +461,112 @@ func TestIntrospectionConfigErrors(t *testing.T) {
 		if _, err := apiguard.New(apiguard.Config{Issuer: "https://issuer.example.com", Introspection: &ic}); err == nil {
 			t.Errorf("%s: New succeeded", name)
 		}
+	}
+}
+
+// TestIntrospectTokenTypes: a result is accepted only for an access token.
+// token_type must be Bearer or DPoP (in any case) or access_token; an
+// absent one is refused, since oidc-provider answers so for a refresh
+// token; Hydra's token_use and Keycloak's typ must not name another kind
+// of token (issue 12, finding 7).
+func TestIntrospectTokenTypes(t *testing.T) {
+	iss, clk := testissuer.New(t), fakeclock.New(epoch)
+	with := func(kv ...any) map[string]any {
+		b := activeBody(iss.URL, clk.Now())
+		for i := 0; i < len(kv); i += 2 {
+			if kv[i+1] == nil {
+				delete(b, kv[i].(string))
+			} else {
+				b[kv[i].(string)] = kv[i+1]
+			}
+		}
+		return b
+	}
+	tests := []struct {
+		name string
+		body map[string]any
+		want error // nil: accepted
+	}{
+		{"Bearer", with(), nil},
+		{"bearer", with("token_type", "bearer"), nil},
+		{"DPoP", with("token_type", "DPoP"), nil},
+		{"access_token", with("token_type", "access_token"), nil},
+		{"Hydra's access token", with("token_use", "access_token"), nil},
+		{"Keycloak's access token", with("typ", "Bearer"), nil},
+		{"no token_type (oidc-provider's refresh token)", with("token_type", nil), apiguard.ErrType},
+		{"token_type null", with("token_type", nil, "x", 1), apiguard.ErrType},
+		{"empty token_type", with("token_type", ""), apiguard.ErrType},
+		{"refresh_token (Okta's refresh token)", with("token_type", "refresh_token"), apiguard.ErrType},
+		{"Refresh_Token", with("token_type", "Refresh_Token"), apiguard.ErrType},
+		{"N_A", with("token_type", "N_A"), apiguard.ErrType},
+		{"id_token", with("token_type", "id_token"), apiguard.ErrType},
+		{"Hydra's refresh token", with("token_use", "refresh_token"), apiguard.ErrType},
+		{"Keycloak's refresh token", with("typ", "Refresh"), apiguard.ErrType},
+		{"Keycloak's offline token", with("typ", "Offline"), apiguard.ErrType},
+		{"Keycloak's ID token", with("typ", "ID"), apiguard.ErrType},
+		{"token_type a number", with("token_type", 1), apiguard.ErrUnavailable},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			fake := newFakeIntrospection(t)
+			fake.set(200, tc.body)
+			v := introVerifier(t, iss, clk, fake.srv.URL)
+			c, err := v.Verify(context.Background(), opaque)
+			switch {
+			case tc.want == nil && err != nil:
+				t.Fatalf("got %v, want accepted", err)
+			case tc.want == nil && c.Subject != "user@example.com":
+				t.Errorf("got sub %q, want user@example.com", c.Subject)
+			case tc.want != nil && !errors.Is(err, tc.want):
+				t.Fatalf("got claims %v, error %v; want %v", c, err, tc.want)
+			case errors.Is(tc.want, apiguard.ErrType) && !errors.Is(err, apiguard.ErrInvalidToken):
+				t.Errorf("got %v, want an invalid token", err)
+			}
+		})
+	}
+}
+
+// TestIntrospectMemberNamesCaseSensitive sends introspection results whose
+// member names differ from RFC 7662's only in case, or repeat: "Active" is
+// not active, "Token_type" not token_type, "Scope" not scope (issue 12,
+// finding 6). A result with a name twice is not a usable answer: 503, never
+// a token let through.
+func TestIntrospectMemberNamesCaseSensitive(t *testing.T) {
+	iss, clk := testissuer.New(t), fakeclock.New(epoch)
+	now := clk.Now()
+	rest := fmt.Sprintf(`"iss":%q,"aud":"api://default","sub":"user@example.com","client_id":"0oa-app","iat":%d`, iss.URL, now.Unix())
+	exp := fmt.Sprintf(`"exp":%d`, now.Add(time.Hour).Unix())
+	tests := []struct {
+		name   string
+		body   string
+		want   error // nil: accepted
+		scopes []string
+	}{
+		{"lower case", `{"active":true,"token_type":"Bearer","scope":"read",` + exp + `,` + rest + `}`, nil, []string{"read"}},
+		{"Active is not active", `{"Active":true,"token_type":"Bearer","scope":"read",` + exp + `,` + rest + `}`, apiguard.ErrInactive, nil},
+		{"ACTIVE true, active false", `{"active":false,"ACTIVE":true,"token_type":"Bearer",` + exp + `,` + rest + `}`, apiguard.ErrInactive, nil},
+		{"Token_type is not token_type", `{"active":true,"Token_type":"Bearer","scope":"read",` + exp + `,` + rest + `}`, apiguard.ErrType, nil},
+		{"TOKEN_TYPE Bearer beside refresh_token", `{"active":true,"token_type":"refresh_token","TOKEN_TYPE":"Bearer",` + exp + `,` + rest + `}`, apiguard.ErrType, nil},
+		{"Scope is not scope", `{"active":true,"token_type":"Bearer","scope":"read","Scope":"admin",` + exp + `,` + rest + `}`, nil, []string{"read"}},
+		{"Exp only: no exp", `{"active":true,"token_type":"Bearer","Exp":` + fmt.Sprint(now.Add(time.Hour).Unix()) + `,` + rest + `}`, apiguard.ErrExpired, nil},
+		{"active twice", `{"active":false,"active":true,"token_type":"Bearer",` + exp + `,` + rest + `}`, apiguard.ErrUnavailable, nil},
+		{"token_type twice", `{"active":true,"token_type":"refresh_token","token_type":"Bearer",` + exp + `,` + rest + `}`, apiguard.ErrUnavailable, nil},
+		{"sub twice", `{"active":true,"token_type":"Bearer","sub":"admin",` + exp + `,` + rest + `}`, apiguard.ErrUnavailable, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			fake := newFakeIntrospection(t)
+			fake.setRaw(tc.body)
+			v := introVerifier(t, iss, clk, fake.srv.URL)
+			c, err := v.Verify(context.Background(), opaque)
+			switch {
+			case tc.want == nil && err != nil:
+				t.Fatalf("got %v, want accepted", err)
+			case tc.want == nil && !slices.Equal(c.Scopes, tc.scopes):
+				t.Errorf("got scopes %q, want %q", c.Scopes, tc.scopes)
+			case tc.want != nil && !errors.Is(err, tc.want):
+				t.Fatalf("got claims %v, error %v; want %v", c, err, tc.want)
+			}
+		})
 	}
 }
