@@ -63,12 +63,28 @@ func buildDevIssuer(o devIssuerOptions) (*devissuer.Issuer, devissuer.Generated,
 	return dev, gen, nil
 }
 
+// devSources say where the development issuer's credentials came from
+// when the operator supplied them: the banner names the setting instead of
+// printing the value.
+type devSources struct {
+	clientSecret string // "OKTA_CLIENT_SECRET", "APIGUARD_ISSUER_CONFIG"
+	password     string // "APIGUARD_DEV_PASSWORD", "APIGUARD_ISSUER_CONFIG"
+	exposedAddr  string // a listen address beyond loopback, for a warning
+}
+
+// secretVar is the shell variable the printed commands read a client
+// secret from when the banner does not show it.
+const secretVar = "OKTA_CLIENT_SECRET"
+
 // printDevBanner says loudly that the issuer is for development and prints
-// what a user needs: the issuer URL, the credentials (noting the generated
-// ones), and the tutorial's step 5 as commands to paste. With apiURL (the
-// issuer embedded in serve) step 5.2 stores the token and step 5.3 calls
-// /secure-data with it; without, step 5.2 prints the token response.
-func printDevBanner(w io.Writer, c devissuer.Config, gen devissuer.Generated, apiURL string) {
+// what a user needs: the issuer URL, the credentials, and the tutorial's
+// step 5 as commands to paste. It shows only generated secrets and
+// passwords (saying so): one the operator supplied may be real, and is
+// named by its setting instead, with the commands reading it from
+// $OKTA_CLIENT_SECRET. With apiURL (the issuer embedded in serve) step 5.2
+// stores the token and step 5.3 calls /secure-data with it; without, step
+// 5.2 prints the token response.
+func printDevBanner(w io.Writer, c devissuer.Config, gen devissuer.Generated, src devSources, apiURL string) {
 	fmt.Fprintf(w, `
   ┌──────────────────────────────────────────────────────────────────────┐
   │  DEVELOPMENT ISSUER, Okta-shaped. For development only, never        │
@@ -76,12 +92,19 @@ func printDevBanner(w io.Writer, c devissuer.Config, gen devissuer.Generated, ap
   └──────────────────────────────────────────────────────────────────────┘
   issuer (OKTA_ISSUER): %s
 `, c.Issuer)
+	if src.exposedAddr != "" {
+		fmt.Fprintf(w, "  WARNING: listening on %s, beyond loopback (--dev): anyone who can reach it\n  can sign in and get tokens. Use a trusted network only.\n", src.exposedAddr)
+	}
 	if apiURL != "" {
 		fmt.Fprintln(w, "  (no OKTA_ISSUER is set, so apiguard serve runs this issuer itself)")
 	}
 	if len(c.Users) > 0 {
 		u := c.Users[0]
-		fmt.Fprintf(w, "  user:          %s / %s%s\n", u.Username, u.Password, generatedNote(gen.Username || gen.Password, "APIGUARD_DEV_USER/APIGUARD_DEV_PASSWORD"))
+		password := "(from " + src.password + "; not shown)"
+		if gen.Password {
+			password = u.Password
+		}
+		fmt.Fprintf(w, "  user:          %s / %s%s\n", u.Username, password, generatedNote(gen.Username || gen.Password, "APIGUARD_DEV_USER/APIGUARD_DEV_PASSWORD"))
 	}
 	i := slices.IndexFunc(c.Clients, func(cl devissuer.Client) bool {
 		return cl.Secret != "" && slices.Contains(cl.GrantTypes, devissuer.GrantClientCredentials)
@@ -92,7 +115,13 @@ func printDevBanner(w io.Writer, c devissuer.Config, gen devissuer.Generated, ap
 	}
 	client := c.Clients[i]
 	fmt.Fprintf(w, "  client id:     %s%s\n", client.ID, generatedNote(gen.ClientID, "OKTA_CLIENT_ID"))
-	fmt.Fprintf(w, "  client secret: %s%s\n", client.Secret, generatedNote(gen.ClientSecret, "OKTA_CLIENT_SECRET"))
+	credentials := shellQuote(client.ID + ":" + client.Secret)
+	if gen.ClientSecret {
+		fmt.Fprintf(w, "  client secret: %s%s\n", client.Secret, generatedNote(true, "OKTA_CLIENT_SECRET"))
+	} else {
+		fmt.Fprintf(w, "  client secret: (from %s; not shown: the commands below read it from $%s)\n", src.clientSecret, secretVar)
+		credentials = shellQuote(client.ID+":") + `"$` + secretVar + `"`
+	}
 
 	scope := ""
 	if d := slices.IndexFunc(c.Scopes, func(s devissuer.Scope) bool { return s.Default }); d >= 0 {
@@ -100,7 +129,7 @@ func printDevBanner(w io.Writer, c devissuer.Config, gen devissuer.Generated, ap
 	} else if len(client.Scopes) > 0 {
 		scope = client.Scopes[0]
 	}
-	request := "curl -s -u " + shellQuote(client.ID+":"+client.Secret) + " -d grant_type=client_credentials"
+	request := "curl -s -u " + credentials + " -d grant_type=client_credentials"
 	if scope != "" {
 		request += " -d scope=" + shellQuote(scope)
 	}

@@ -103,7 +103,11 @@ func issuer(ctx context.Context, args []string, stdout, stderr io.Writer, onList
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	go rotateOn(runCtx, hup, dev, log)
-	printDevBanner(stdout, dev.Config(), gen, "")
+	src := devSources{clientSecret: "OKTA_CLIENT_SECRET", password: "APIGUARD_DEV_PASSWORD"}
+	if cfg.configPath != "" {
+		src = devSources{clientSecret: "APIGUARD_ISSUER_CONFIG", password: "APIGUARD_ISSUER_CONFIG"}
+	}
+	printDevBanner(stdout, dev.Config(), gen, src, "")
 	if onListen != nil {
 		onListen(ln.Addr().String())
 	}

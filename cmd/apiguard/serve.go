@@ -26,6 +26,8 @@ type serveConfig struct {
 	addr           string
 	publicURL      string // "" until the listener is known, when not set
 	issuer         string // "" = embedded development issuer
+	dev            bool   // --dev: the development issuer was asked for
+	devExposed     bool   // the development issuer listens beyond loopback (only with dev)
 	audience       string
 	clientID       string
 	clientSecret   string
@@ -57,6 +59,7 @@ func parseServeConfig(args []string, stderr io.Writer) (*serveConfig, error) {
 	logFormat := s.add("log-format", "APIGUARD_LOG_FORMAT", "text", "log format: text or json")
 	logLevel := s.add("log-level", "APIGUARD_LOG_LEVEL", "info", "log level: debug, info, warn or error")
 	state := addStateSettings(s)
+	dev := s.addBool("dev", "APIGUARD_DEV", "run the embedded development issuer even where settings look like production (OKTA_CLIENT_ID, OKTA_CLIENT_SECRET, an https public URL, Redis, an address beyond loopback)")
 	if err := s.parse(args); err != nil {
 		return nil, err
 	}
@@ -106,6 +109,24 @@ func parseServeConfig(args []string, stderr io.Writer) (*serveConfig, error) {
 	if cfg.issuerConfig != "" && cfg.issuer != "" {
 		return nil, s.bad(issuerConfig, "configures the embedded development issuer, which is not used when OKTA_ISSUER is set")
 	}
+	var err error
+	if cfg.dev, err = s.bool(dev); err != nil {
+		return nil, err
+	}
+	if cfg.dev && cfg.issuer != "" {
+		return nil, s.bad(dev, "runs the embedded development issuer, which is not used when OKTA_ISSUER is set: unset one of them")
+	}
+	if cfg.issuer == "" {
+		looksProduction := productionSignals(s, cfg, addr, clientID, clientSecret, publicURL, redisURL)
+		switch {
+		case len(looksProduction) > 0 && !cfg.dev:
+			return nil, s.bad(issuer, "not set, so serve would run its development issuer, but these settings look like production: %s; "+
+				"set OKTA_ISSUER to your issuer's URL, or pass --dev (or APIGUARD_DEV=1) to run the development issuer anyway",
+				strings.Join(looksProduction, ", "))
+		case cfg.dev:
+			cfg.devExposed = !isLoopback(cfg.addr)
+		}
+	}
 	switch cfg.logFormat {
 	case "text", "json":
 	default:
@@ -114,7 +135,6 @@ func parseServeConfig(args []string, stderr io.Writer) (*serveConfig, error) {
 	if err := cfg.logLevel.UnmarshalText([]byte(*logLevel)); err != nil {
 		return nil, s.bad(logLevel, "%q is not debug, info, warn or error", *logLevel)
 	}
-	var err error
 	if cfg.state, err = state.check(s, cfg); err != nil {
 		return nil, err
 	}
@@ -457,6 +477,55 @@ func newDevIssuer(cfg *serveConfig, log *slog.Logger, stdout io.Writer) (*deviss
 	if err != nil {
 		return nil, err
 	}
-	printDevBanner(stdout, dev.Config(), gen, cfg.publicURL)
+	src := devSources{clientSecret: "OKTA_CLIENT_SECRET", password: "APIGUARD_DEV_PASSWORD"}
+	if cfg.issuerConfig != "" {
+		src = devSources{clientSecret: "APIGUARD_ISSUER_CONFIG", password: "APIGUARD_ISSUER_CONFIG"}
+	}
+	if cfg.devExposed {
+		src.exposedAddr = cfg.addr
+		log.Warn("DEVELOPMENT ISSUER REACHABLE BEYOND LOOPBACK (--dev): anyone who can reach this address can sign in as its user and get tokens it mints; use a trusted network only, never production",
+			"addr", cfg.addr)
+	}
+	printDevBanner(stdout, dev.Config(), gen, src, cfg.publicURL)
 	return dev, nil
+}
+
+// productionSignals lists the settings that, without OKTA_ISSUER, say the
+// operator meant a real issuer: client credentials (an Okta app's), an
+// https public URL, Redis, or a listen address beyond loopback. An .env
+// whose OKTA_ISSUER line was lost must not start the development issuer
+// with them.
+func productionSignals(s *settings, cfg *serveConfig, addr, clientID, clientSecret, publicURL, redisURL *string) []string {
+	var out []string
+	if cfg.clientID != "" {
+		out = append(out, s.name(clientID))
+	}
+	if cfg.clientSecret != "" {
+		out = append(out, s.name(clientSecret))
+	}
+	if strings.HasPrefix(strings.ToLower(cfg.publicURL), "https://") {
+		out = append(out, s.name(publicURL)+" (https)")
+	}
+	if cfg.redisURL != "" {
+		out = append(out, s.name(redisURL))
+	}
+	if !isLoopback(cfg.addr) {
+		out = append(out, s.name(addr)+" "+cfg.addr+" (not loopback)")
+	}
+	return out
+}
+
+// isLoopback reports whether the host of a host:port listen address is
+// localhost or a loopback IP; an empty host (every interface) and any other
+// name are not.
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -21,6 +21,7 @@ type setting struct {
 	flag, env, def string
 	value          *string
 	set            bool // given as a flag
+	boolean        bool // a flag without a value: --dev
 }
 
 func newSettings(name string, stderr io.Writer) *settings {
@@ -42,7 +43,30 @@ func (s *settings) add(flagName, env, def, help string) *string {
 	return st.value
 }
 
+// addBool declares an on/off setting: the flag alone (--dev) turns it on,
+// and the environment variable takes 1/0, true/false, yes/no or on/off.
+// Read it with (*settings).bool after parse.
+func (s *settings) addBool(flagName, env, help string) *string {
+	v := s.add(flagName, env, "false", help)
+	s.list[len(s.list)-1].boolean = true
+	return v
+}
+
+// bool reads a setting declared with addBool.
+func (s *settings) bool(value *string) (bool, error) {
+	switch strings.ToLower(*value) {
+	case "1", "true", "yes", "on":
+		return true, nil
+	case "0", "false", "no", "off":
+		return false, nil
+	}
+	return false, s.bad(value, "%q is not 1 or 0 (true or false)", *value)
+}
+
 type flagValue struct{ s *setting }
+
+// IsBoolFlag lets an on/off setting's flag be given without a value.
+func (f flagValue) IsBoolFlag() bool { return f.s != nil && f.s.boolean }
 
 func (f flagValue) String() string {
 	if f.s == nil {
