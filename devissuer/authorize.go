@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -57,6 +58,7 @@ label{display:block;margin:.75rem 0}input{width:100%;padding:.4rem}</style></hea
 {{if .Request}}<form method="post" action="{{.Action}}">
 <p>Sign in to <strong>{{.ClientName}}</strong>.</p>
 <input type="hidden" name="request" value="{{.Request}}">
+<input type="hidden" name="csrf" value="{{.CSRF}}">
 <label>Username <input id="username" name="username" autocomplete="username" value="{{.Username}}" required autofocus></label>
 <label>Password <input id="password" name="password" type="password" autocomplete="current-password" required></label>
 <button id="submit" type="submit" name="action" value="login">Sign in</button>
@@ -67,8 +69,8 @@ label{display:block;margin:.75rem 0}input{width:100%;padding:.4rem}</style></hea
 
 // page is the data of pageTemplate.
 type page struct {
-	Title, Error, Message                 string
-	Action, Request, ClientName, Username string
+	Title, Error, Message                       string
+	Action, Request, CSRF, ClientName, Username string
 }
 
 func (iss *Issuer) renderPage(w http.ResponseWriter, status int, p page) {
@@ -221,8 +223,36 @@ func (iss *Issuer) continueAuthorize(w http.ResponseWriter, r *http.Request, lr 
 		iss.renderPage(w, http.StatusServiceUnavailable, page{Title: "Sign-in error", Error: "Too many sign-ins in progress; try again in a few minutes."})
 		return
 	}
-	iss.renderPage(w, http.StatusOK, page{Title: "Sign in", Action: iss.path + "/v1/authorize", Request: id,
-		ClientName: clientName(lr.client), Username: lr.loginHint})
+	iss.loginForm(w, r, http.StatusOK, id, lr, lr.loginHint, "")
+}
+
+// loginForm shows the sign-in form of pending request id, with its CSRF
+// token for this browser (setting the browser's binding cookie if needed)
+// and an optional error.
+func (iss *Issuer) loginForm(w http.ResponseWriter, r *http.Request, status int, id string, lr *loginRequest, username, errMsg string) {
+	binding, err := iss.browserBinding(w, r)
+	if err != nil {
+		http.Error(w, "failed to start sign-in", http.StatusInternalServerError)
+		return
+	}
+	iss.renderPage(w, status, page{Title: "Sign in", Error: errMsg, Action: iss.path + "/v1/authorize", Request: id,
+		CSRF: iss.csrfToken(id, binding), ClientName: clientName(lr.client), Username: username})
+}
+
+// waitText says how long d is, rounded up, for a person.
+func waitText(d time.Duration) string {
+	if s := int((d + time.Second - 1) / time.Second); s < 120 {
+		if s == 1 {
+			return "1 second"
+		}
+		return strconv.Itoa(s) + " seconds"
+	}
+	return strconv.Itoa(int((d+time.Minute-1)/time.Minute)) + " minutes"
+}
+
+// retryAfter is the Retry-After value of d: whole seconds, rounded up.
+func retryAfter(d time.Duration) string {
+	return strconv.Itoa(int((d + time.Second - 1) / time.Second))
 }
 
 func clientName(c *Client) string {
@@ -233,11 +263,19 @@ func clientName(c *Client) string {
 }
 
 // login checks the posted form; on success it starts a session and sends
-// the browser back to the client with a code.
+// the browser back to the client with a code. A post from another origin,
+// or without the CSRF token of its request for this browser, is refused
+// before anything else; password attempts are throttled (see throttle.go).
 func (iss *Issuer) login(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
 		iss.errorPage(w, r, "invalid_request", "The form could not be read.")
+		return
+	}
+	if why := iss.crossOrigin(r); why != "" {
+		iss.cfg.Logger.Info("development issuer refused a cross-origin sign-in", "reason", why)
+		iss.renderPage(w, http.StatusForbidden, page{Title: "Sign-in error",
+			Error: "This sign-in was sent from another site and was refused. Sign in from the application instead."})
 		return
 	}
 	id := r.PostForm.Get("request")
@@ -253,20 +291,40 @@ func (iss *Issuer) login(w http.ResponseWriter, r *http.Request) {
 		iss.errorPage(w, r, "invalid_request", "This sign-in request is unknown or has expired; start again from the application.")
 		return
 	}
+	if !iss.validCSRF(r, id) {
+		iss.cfg.Logger.Info("development issuer refused a sign-in without its CSRF token", "client_id", lr.client.ID)
+		iss.renderPage(w, http.StatusForbidden, page{Title: "Sign-in error",
+			Error: "This sign-in form was not shown to this browser, or its cookie is missing; start again from the application."})
+		return
+	}
 	if r.PostForm.Get("action") == "cancel" {
 		iss.dropLogin(id)
 		iss.redirectError(w, r, lr.redirectURI, lr.state, "access_denied", "The resource owner or authorization server denied the request.")
 		return
 	}
 	username := r.PostForm.Get("username")
+	addr := clientAddress(r)
+	if wait := iss.beginSignIn(username, addr, now); wait > 0 {
+		iss.cfg.Logger.Info("development issuer throttled a sign-in", "client_id", lr.client.ID, "address", addr, "retry_after", wait)
+		w.Header().Set("Retry-After", retryAfter(wait))
+		iss.loginForm(w, r, http.StatusTooManyRequests, id, lr, username,
+			"Too many failed sign-ins for this username or from your address. Wait "+waitText(wait)+", then try again.")
+		return
+	}
 	user, known := iss.users[username]
 	password := r.PostForm.Get("password")
 	if !known || !secretEqual(password, user.Password) {
-		iss.cfg.Logger.Info("development issuer refused a sign-in", "client_id", lr.client.ID)
-		iss.renderPage(w, http.StatusUnauthorized, page{Title: "Sign in", Error: "Sign-in failed: unknown username or wrong password.",
-			Action: iss.path + "/v1/authorize", Request: id, ClientName: clientName(lr.client), Username: username})
+		wait := iss.endSignIn(username, addr, false, now)
+		iss.cfg.Logger.Info("development issuer refused a sign-in", "client_id", lr.client.ID, "address", addr)
+		msg := "Sign-in failed: unknown username or wrong password."
+		if wait > 0 {
+			w.Header().Set("Retry-After", retryAfter(wait))
+			msg += " Too many failed sign-ins: wait " + waitText(wait) + " before trying again."
+		}
+		iss.loginForm(w, r, http.StatusUnauthorized, id, lr, username, msg)
 		return
 	}
+	iss.endSignIn(username, addr, true, now)
 	if !iss.dropLogin(id) { // used by a concurrent post
 		iss.errorPage(w, r, "invalid_request", "This sign-in request is unknown or has expired; start again from the application.")
 		return

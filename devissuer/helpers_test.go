@@ -122,7 +122,14 @@ func newBrowser(t *testing.T) *http.Client {
 	}
 }
 
-var requestField = regexp.MustCompile(`name="request" value="([^"]+)"`)
+var (
+	requestField = regexp.MustCompile(`name="request" value="([^"]+)"`)
+	csrfField    = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+)
+
+// loginForm is what a sign-in form page holds for its post: the pending
+// request's id and the form's CSRF token.
+type loginForm struct{ request, csrf string }
 
 // get fetches u and returns the response with its body read.
 func get(t *testing.T, c *http.Client, u string) (*http.Response, string) {
@@ -139,30 +146,38 @@ func get(t *testing.T, c *http.Client, u string) (*http.Response, string) {
 	return resp, string(body)
 }
 
-// openLoginForm follows authURL to the login form and returns its request id.
-func (f *fixture) openLoginForm(t *testing.T, b *http.Client, authURL string) string {
+// openLoginForm follows authURL to the login form and returns its hidden
+// fields.
+func (f *fixture) openLoginForm(t *testing.T, b *http.Client, authURL string) loginForm {
 	t.Helper()
 	resp, body := get(t, b, authURL)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("authorize: got status %d, want 200 (body %q)", resp.StatusCode, body)
 	}
-	m := requestField.FindStringSubmatch(body)
-	if m == nil {
-		t.Fatalf("authorize: no login form in %q", body)
+	return parseLoginForm(t, body)
+}
+
+// parseLoginForm returns the hidden fields of the sign-in form in body.
+func parseLoginForm(t *testing.T, body string) loginForm {
+	t.Helper()
+	m, c := requestField.FindStringSubmatch(body), csrfField.FindStringSubmatch(body)
+	if m == nil || c == nil {
+		t.Fatalf("no login form with request and csrf fields in %q", body)
 	}
 	for _, field := range []string{`name="username"`, `name="password"`} {
 		if !strings.Contains(body, field) {
 			t.Errorf("login form lacks %s", field)
 		}
 	}
-	return m[1]
+	return loginForm{request: m[1], csrf: c[1]}
 }
 
-// submitLogin posts the login form and returns the response.
-func (f *fixture) submitLogin(t *testing.T, b *http.Client, request, username, password, action string) *http.Response {
+// submitLogin posts the login form, as the issuer's own page would, and
+// returns the response.
+func (f *fixture) submitLogin(t *testing.T, b *http.Client, form loginForm, username, password, action string) *http.Response {
 	t.Helper()
 	resp, err := b.PostForm(f.endpoint("authorize"), url.Values{
-		"request": {request}, "username": {username}, "password": {password}, "action": {action},
+		"request": {form.request}, "csrf": {form.csrf}, "username": {username}, "password": {password}, "action": {action},
 	})
 	if err != nil {
 		t.Fatalf("POST login: %v", err)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"html/template"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -26,6 +27,8 @@ type Issuer struct {
 	byID    map[string]*User // by user id
 	mux     *http.ServeMux
 	page    *template.Template
+	origin  string // scheme://host of the issuer URL, for the sign-in form's origin check
+	csrfKey []byte // HMAC key of the sign-in form's CSRF tokens, drawn at start
 
 	mu        sync.Mutex
 	logins    map[string]*loginRequest   // pending authorize requests, by id
@@ -35,6 +38,8 @@ type Issuer struct {
 	sessions  map[string]*browserSession // by SHA-256 of the cookie value
 	proofs    map[string]time.Time       // DPoP proof jti (hashed) → when it may be forgotten
 	lastPrune time.Time
+	// Failed sign-ins, by hashed username and by client address.
+	userThrottle, addrThrottle *throttle
 }
 
 // New validates cfg, generates the first signing key and the next one, and
@@ -48,10 +53,16 @@ func New(cfg Config) (*Issuer, error) {
 	if err != nil {
 		return nil, err
 	}
+	csrfKey := make([]byte, 32)
+	if _, err := io.ReadFull(cfg.Rand, csrfKey); err != nil {
+		return nil, fmt.Errorf("devissuer: failed to generate the sign-in form key: %w", err)
+	}
 	u, _ := url.Parse(cfg.Issuer) // validated by withDefaults
 	iss := &Issuer{
 		cfg:      cfg,
 		path:     u.Path,
+		origin:   strings.ToLower(u.Scheme + "://" + u.Host),
+		csrfKey:  csrfKey,
 		keys:     keys,
 		clients:  map[string]*Client{},
 		users:    map[string]*User{},
@@ -63,6 +74,9 @@ func New(cfg Config) (*Issuer, error) {
 		sessions: map[string]*browserSession{},
 		proofs:   map[string]time.Time{},
 		page:     template.Must(template.New("page").Parse(pageHTML)),
+
+		userThrottle: newThrottle(userFreeFailures, maxThrottleEntries),
+		addrThrottle: newThrottle(addrFreeFailures, maxThrottleEntries),
 	}
 	for i := range iss.cfg.Clients {
 		c := &iss.cfg.Clients[i]

@@ -343,9 +343,10 @@ func (iss *Issuer) revokeFamilyLocked(family string) {
 	}
 }
 
-// pruneLocked forgets expired codes, refresh tokens, revocations, logins and
-// sessions, at most once a minute so that inserts stay cheap; lookups check
-// expiry themselves. The caller holds iss.mu.
+// pruneLocked forgets expired codes, refresh tokens, revocations, logins,
+// sessions and forgotten sign-in failures, at most once a minute so that
+// inserts stay cheap; lookups check expiry themselves. The caller holds
+// iss.mu.
 func (iss *Issuer) pruneLocked(now time.Time) {
 	if now.Sub(iss.lastPrune) < time.Minute {
 		return
@@ -377,6 +378,8 @@ func (iss *Issuer) pruneLocked(now time.Time) {
 			delete(iss.sessions, k)
 		}
 	}
+	iss.userThrottle.prune(now)
+	iss.addrThrottle.prune(now)
 }
 
 // accessToken signs an access token shaped like Okta's. user is nil for

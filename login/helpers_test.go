@@ -324,7 +324,7 @@ func (f *fixture) submitLogin(b *browser, formURL *url.URL, body, action string,
 	if err != nil {
 		b.t.Fatal(err)
 	}
-	form := url.Values{"request": {req}, "action": {action}}
+	form := url.Values{"request": {req}, "csrf": {match(b.t, csrfField, body, "issuer CSRF token")}, "action": {action}}
 	if action == "login" {
 		form.Set("username", userName)
 		form.Set("password", userPass)
