@@ -19,6 +19,7 @@ import (
 
 	"github.com/apiguard/apiguard"
 	"github.com/apiguard/apiguard/gateway"
+	"github.com/apiguard/apiguard/internal/dpoptest"
 )
 
 // The proxy tests run real nginx and Caddy with the configuration blocks of
@@ -237,7 +238,12 @@ type proxied struct {
 // challenges), the echo API and the proxy start returns.
 func newProxied(t *testing.T, proxy string, start func(*testing.T, string, string) string) *proxied {
 	t.Helper()
-	ti := newTestIssuer(t)
+	return newProxiedWith(t, proxy, start, newTestIssuer(t), apiguard.DPoPConfig{PublicURL: "https://api.example.test"})
+}
+
+// newProxiedWith is newProxied with the given issuer and DPoP settings.
+func newProxiedWith(t *testing.T, proxy string, start func(*testing.T, string, string) string, ti *testIssuer, dcfg apiguard.DPoPConfig) *proxied {
+	t.Helper()
 	api := newEcho(t, "api")
 	cfg, err := gateway.ParseConfig([]byte(strings.ReplaceAll(proxiesConfig, "{{proxy}}", proxy)))
 	if err != nil {
@@ -247,7 +253,7 @@ func newProxied(t *testing.T, proxy string, start func(*testing.T, string, strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := apiguard.NewDPoP(apiguard.DPoPConfig{PublicURL: "https://api.example.test"})
+	d, err := apiguard.NewDPoP(dcfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -475,5 +481,47 @@ func TestCaddyForwardAuth(t *testing.T) {
 	)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.check(t, p) })
+	}
+}
+
+// TestProxiedRefusalExtras: through each proxy, a DPoP nonce challenge
+// reaches the client with its DPoP-Nonce header, and an issuer that cannot
+// be reached gives 503 with Retry-After, as the gateway answered them.
+func TestProxiedRefusalExtras(t *testing.T) {
+	const public = "https://api.example.test"
+	for _, proxy := range []struct {
+		name  string
+		start func(*testing.T, string, string) string
+	}{{"nginx", startNginx}, {"caddy", startCaddy}} {
+		t.Run(proxy.name, func(t *testing.T) {
+			t.Run("use_dpop_nonce", func(t *testing.T) {
+				ti := newTestIssuer(t)
+				p := newProxiedWith(t, proxy.name, proxy.start, ti, apiguard.DPoPConfig{PublicURL: public, NonceKey: []byte("0123456789abcdef0123456789abcdef-proxies")})
+				key := dpoptest.NewKey(t, "ES256")
+				token := ti.token(t, map[string]any{"scp": []string{"orders:read"}, "cnf": map[string]string{"jkt": key.JKT()}})
+				r := p.send(t, "GET", "/orders/1", "", http.Header{"Authorization": {"DPoP " + token},
+					"Dpop": {key.Proof(t, "GET", public+"/orders/1", token)}})
+				ch := r.header.Values("WWW-Authenticate")
+				if r.status != http.StatusUnauthorized || r.header.Get("DPoP-Nonce") == "" || len(ch) != 2 ||
+					!strings.HasPrefix(ch[1], `DPoP algs="`) || !strings.Contains(ch[1], `error="use_dpop_nonce"`) {
+					t.Errorf("got %d %s, DPoP-Nonce %q, WWW-Authenticate %q; want 401 use_dpop_nonce with a nonce and the DPoP challenge",
+						r.status, r.body, r.header.Get("DPoP-Nonce"), ch)
+				}
+			})
+			t.Run("issuer down", func(t *testing.T) {
+				ti := newTestIssuer(t)
+				ti.srv.Close()
+				p := newProxiedWith(t, proxy.name, proxy.start, ti, apiguard.DPoPConfig{PublicURL: public})
+				// The token is signed, but no key can be fetched to check it.
+				r := p.send(t, "GET", "/orders/1", ti.token(t, nil), nil)
+				var body struct {
+					Error string `json:"error"`
+				}
+				if err := json.Unmarshal(r.body, &body); err != nil || r.status != http.StatusServiceUnavailable ||
+					body.Error != "temporarily_unavailable" || r.header.Get("Retry-After") == "" {
+					t.Errorf("got %d %s, Retry-After %q; want 503 temporarily_unavailable with Retry-After", r.status, r.body, r.header.Get("Retry-After"))
+				}
+			})
+		})
 	}
 }
