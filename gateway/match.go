@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // segKind is the kind of one compiled glob segment.
@@ -140,7 +142,7 @@ func (p *pattern) matchAs(path string, rd reading) bool {
 					continue
 				}
 			case segLiteral:
-				if seg == s.lit || (rd.fold && strings.EqualFold(seg, s.lit)) {
+				if seg == s.lit || (rd.fold && foldEqual(seg, s.lit)) {
 					si, pos = si+1, next
 					continue
 				}
@@ -159,6 +161,45 @@ func (p *pattern) matchAs(path string, rd reading) bool {
 		si, pos = backSeg+1, backPos
 	}
 	return true
+}
+
+// foldEqual reports whether seg equals the ASCII literal lit ignoring case
+// as case-insensitive upstreams compare: a character of seg equals a letter
+// of lit when its simple upper-case or lower-case mapping is that letter in
+// either case. Besides ASCII letters that takes in "ſ" (upper case S), the
+// Kelvin sign (lower case k), dotless "ı" (upper case I) and "İ" (lower
+// case i), which .NET's OrdinalIgnoreCase and Java's equalsIgnoreCase
+// match against ASCII letters.
+func foldEqual(seg, lit string) bool {
+	j := 0
+	for _, r := range seg {
+		if j >= len(lit) || foldRune(r) != rune(lowerASCII(lit[j])) {
+			return false
+		}
+		j++
+	}
+	return j == len(lit)
+}
+
+// foldRune maps r to the lower-case ASCII letter it folds to, if any.
+func foldRune(r rune) rune {
+	if r < utf8.RuneSelf {
+		return rune(lowerASCII(byte(r)))
+	}
+	if u := unicode.ToUpper(r); u < utf8.RuneSelf {
+		return rune(lowerASCII(byte(u)))
+	}
+	if l := unicode.ToLower(r); l < utf8.RuneSelf {
+		return l
+	}
+	return r
+}
+
+func lowerASCII(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }
 
 // segment returns the segment at pos as rd reads it (parameters cut off when

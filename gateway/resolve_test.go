@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode"
 )
 
 // resolveRules is a rule set with strong rules in front of weaker ones, as
@@ -93,7 +94,7 @@ func TestPathReadings(t *testing.T) {
 		{"/admin;jsessionid=1/users", "", true},  // Tomcat, Spring, Jetty strip ;params
 		{"/ADMIN;x/users", "", true},             // both
 		{"/reports/1/refund", "refund", false},   // as sent
-		{"/reports/1/refund/", "refund", false},  // trailing slash ignored: the strong rule
+		{"/reports/1/refund/", "", true},         // express: refund; Go ServeMux, Flask: reports
 		{"/reports/1/refund;x", "", true},        // ;params
 		{"/reports/1/REFUND", "", true},          // case
 		{"/report\u017F/1/refund", "", true},     // ſ folds to s (.NET, Java)
@@ -263,7 +264,7 @@ func refCompile(r Route) refRule {
 			folded.WriteString("/[^/]+")
 		default:
 			exact.WriteString("/" + regexp.QuoteMeta(part))
-			folded.WriteString("/(?i:" + regexp.QuoteMeta(part) + ")")
+			folded.WriteString("/" + regexp.QuoteMeta(strings.ToLower(part)))
 		}
 	}
 	exact.WriteString("$")
@@ -307,8 +308,25 @@ func refRead(path string, toggle, strip bool) string {
 	return "/" + strings.Join(out, "/")
 }
 
+// refFold lower-cases p for comparison with lower-cased literals: each
+// character whose simple upper-case mapping, or else lower-case mapping, is
+// an ASCII letter becomes that letter in lower case.
+func refFold(p string) string {
+	return strings.Map(func(r rune) rune {
+		if u := unicode.ToUpper(r); u <= unicode.MaxASCII {
+			return unicode.ToLower(u)
+		}
+		if l := unicode.ToLower(r); l <= unicode.MaxASCII {
+			return l
+		}
+		return r
+	}, p)
+}
+
 // refResolve is resolve's documented behaviour: the index of the rule, -1
-// for none, or an error.
+// for none, or an error. A rule is picked in eight ways (case folded or not,
+// ";" parameters cut or not, the trailing "/" ignored or not), and all eight
+// must agree.
 func refResolve(rules []refRule, method, path string) (int, error) {
 	if method == "" || strings.IndexFunc(method, func(r rune) bool {
 		return r > 127 || !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("!#$%&'*+-.^_`|~", r))
@@ -318,25 +336,38 @@ func refResolve(rules []refRule, method, path string) (int, error) {
 	if up := strings.ToUpper(method); slices.Contains([]string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"}, up) {
 		method = up
 	}
-	pick := func(fold, strip bool) int {
+	pick := func(fold, either, strip bool) int {
+		paths := []string{refRead(path, false, strip)}
+		if either {
+			paths = append(paths, refRead(path, true, strip))
+		}
+		re := func(r refRule) *regexp.Regexp { return r.exact }
+		if fold {
+			for i := range paths {
+				paths[i] = refFold(paths[i])
+			}
+			re = func(r refRule) *regexp.Regexp { return r.folded }
+		}
 		for i, r := range rules {
 			if len(r.methods) > 0 && !slices.Contains(r.methods, method) {
 				continue
 			}
-			re := r.exact
-			if fold {
-				re = r.folded
-			}
-			if re.MatchString(refRead(path, false, strip)) || re.MatchString(refRead(path, true, strip)) {
-				return i
+			for _, p := range paths {
+				if re(r).MatchString(p) {
+					return i
+				}
 			}
 		}
 		return -1
 	}
-	first := pick(false, false)
-	for _, rd := range [][2]bool{{true, false}, {false, true}, {true, true}} {
-		if pick(rd[0], rd[1]) != first {
-			return 0, errAmbiguousPath
+	first := pick(false, false, false)
+	for _, fold := range []bool{false, true} {
+		for _, either := range []bool{false, true} {
+			for _, strip := range []bool{false, true} {
+				if pick(fold, either, strip) != first {
+					return 0, errAmbiguousPath
+				}
+			}
 		}
 	}
 	return first, nil

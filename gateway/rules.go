@@ -48,18 +48,22 @@ var errAmbiguousPath = errors.New("path is ambiguous")
 type ambiguousError struct {
 	asSent, other *rule // nil: no route
 	reading       reading
+	either        bool // the other reading also took the path with its trailing "/" toggled
 }
 
 func (e *ambiguousError) Error() string {
-	how := "ignoring case"
-	switch {
-	case e.reading.fold && e.reading.strip:
-		how = "ignoring case and without ; parameters"
-	case e.reading.strip:
-		how = "without ; parameters"
+	var how []string
+	if e.reading.fold {
+		how = append(how, "ignoring case")
+	}
+	if e.reading.strip {
+		how = append(how, "without ; parameters")
+	}
+	if e.either {
+		how = append(how, "with or without a trailing /")
 	}
 	return fmt.Sprintf("%v: as sent it matches %s, read %s it matches %s",
-		errAmbiguousPath, ruleLabel(e.asSent), how, ruleLabel(e.other))
+		errAmbiguousPath, ruleLabel(e.asSent), strings.Join(how, " and "), ruleLabel(e.other))
 }
 
 func (e *ambiguousError) Unwrap() error { return errAmbiguousPath }
@@ -82,51 +86,54 @@ func ruleLabel(r *rule) string {
 // extension methods, matched only by routes that take any method. A method
 // that is not an HTTP token is refused.
 //
-// Paths: a route matches a path with or without its trailing "/" (express,
-// ASP.NET and Spring before 6 ignore it; Flask and Go's ServeMux redirect
-// to the other spelling). Besides the path as sent, the rules are tried on
-// the readings other upstream frameworks apply, and every reading must pick
-// the same rule (no route counts as a rule): literals compared ignoring
-// case (Unicode simple folding, as .NET and Java compare; express ignores
-// ASCII case), ";" parameters cut off each segment (Tomcat, Spring, Jetty),
-// and both. A reading that cannot differ from the path as sent is skipped:
-// folding when neither the path nor any literal has an upper-case or
-// non-ASCII letter, stripping when the path has no ";".
+// Paths: the rules stand for the upstream's handlers, and the rule picked
+// for the path as sent must be the one every common way of routing picks,
+// or the request is refused (no route counts as a rule). The ways are
+// combinations of: literals compared ignoring case (as .NET, Java and
+// express compare; see foldEqual); ";" parameters cut off each segment
+// (Tomcat, Spring, Jetty); and a trailing "/" that does not matter, so that
+// a rule matches when the path with or without it does (express, ASP.NET,
+// Spring before 6; Flask and Go's ServeMux route exactly and redirect).
+// Ways that cannot differ from the exact one are skipped: folding when
+// neither the path nor any literal has an upper-case or non-ASCII letter,
+// stripping when the path has no ";".
 func (rs *ruleset) resolve(method, path string) (*rule, string, error) {
 	canon, ok := canonicalMethod(method)
 	if !ok {
 		return nil, method, errBadMethod
 	}
 	bit := methodBit(canon)
-	first := rs.pick(bit, path, reading{})
+	first := rs.pick(bit, path, reading{}, false)
 	folds := rs.foldLits || needsFold(path)
 	strips := strings.IndexByte(path, ';') >= 0
-	for _, rd := range [...]reading{{fold: true}, {strip: true}, {fold: true, strip: true}} {
+	for i := 1; i < 8; i++ {
+		rd, either := reading{fold: i&1 != 0, strip: i&2 != 0}, i&4 != 0
 		if (rd.fold && !folds) || (rd.strip && !strips) {
 			continue
 		}
-		if r := rs.pick(bit, path, rd); r != first {
-			return nil, canon, &ambiguousError{asSent: first, other: r, reading: rd}
+		if r := rs.pick(bit, path, rd, either); r != first {
+			return nil, canon, &ambiguousError{asSent: first, other: r, reading: rd, either: either}
 		}
 	}
 	return first, canon, nil
 }
 
-// match returns the rule resolve picks for a canonical method and the path
-// as sent, or nil. It does not allocate.
+// match returns the first rule for a canonical method and the path as sent,
+// or nil. It does not allocate.
 func (rs *ruleset) match(method, path string) *rule {
-	return rs.pick(methodBit(method), path, reading{})
+	return rs.pick(methodBit(method), path, reading{}, false)
 }
 
 // pick returns the first rule for the method bit (0: an extension method,
 // matched only by routes taking any method) whose pattern matches path read
-// as rd, with or without its trailing "/".
-func (rs *ruleset) pick(bit uint16, path string, rd reading) *rule {
+// as rd, or with either, matches it with or without its trailing "/".
+func (rs *ruleset) pick(bit uint16, path string, rd reading, either bool) *rule {
 	// other is path with its trailing "/" toggled: removed, or added by
 	// reading it with addSlash. "/" has no other spelling.
 	other, ord := path, rd
 	switch {
-	case path == "/":
+	case !either || path == "/":
+		either = false
 	case path[len(path)-1] == '/':
 		other = path[:len(path)-1]
 	default:
@@ -137,7 +144,7 @@ func (rs *ruleset) pick(bit uint16, path string, rd reading) *rule {
 		if r.methods != 0 && r.methods&bit == 0 {
 			continue
 		}
-		if r.pat.matchAs(path, rd) || (path != "/" && r.pat.matchAs(other, ord)) {
+		if r.pat.matchAs(path, rd) || (either && r.pat.matchAs(other, ord)) {
 			return r
 		}
 	}
