@@ -28,6 +28,8 @@ var ruleTests = map[string][]string{
 	"R-BEARER-7": {"middleware_test.go:TestMiddleware"},
 
 	"R-CLAIM-8": {"introspect_test.go:TestIntrospectRefusals"},
+	"R-CLAIM-9": {"claims_case_test.go:TestClaimNamesCaseSensitive", "claims_case_test.go:TestPoliciesIgnoreOtherCase",
+		"claims_case_test.go:TestHeaderNamesCaseSensitive"},
 
 	"R-DPOP-1": {"dpop_test.go:TestDPoPSchemes", "dpop_test.go:TestDPoPOffRefusesBoundTokens", "dpop_test.go:TestDPoPProofChecks"},
 	"R-DPOP-2": {"dpop_test.go:TestDPoPReplayRefused", "dpop_test.go:TestDPoPReplayCacheDownIs503", "dpop_test.go:TestDPoPReplayCacheFullIs503",
@@ -51,15 +53,24 @@ var ruleTests = map[string][]string{
 	"R-LOGIN-6": {"session/session_test.go:TestCookieAttributes", "login/login_test.go:TestSecureCookieOverHTTPS"},
 	"R-LOGIN-7": {"session/session_test.go:TestIDsAreUnique", "session/session_test.go:TestRotate", "session/session_test.go:TestTimeouts",
 		"login/login_test.go:TestLoginFlow", "login/login_test.go:TestExpiredSession"},
-	"R-LOGIN-8": {"login/login_test.go:TestLogoutCSRF", "login/login_test.go:TestLoginFlow", "session/session_test.go:TestDestroy", "session/session_test.go:TestCheckCSRF"},
-	"R-LOGIN-9": {"session/redis_test.go:TestRedisStoreProtectsData", "session/redis_test.go:TestRedisStoreSecrets"},
+	"R-LOGIN-8":  {"login/login_test.go:TestLogoutCSRF", "login/login_test.go:TestLoginFlow", "session/session_test.go:TestDestroy", "session/session_test.go:TestCheckCSRF"},
+	"R-LOGIN-9":  {"session/redis_test.go:TestRedisStoreProtectsData", "session/redis_test.go:TestRedisStoreSecrets"},
+	"R-LOGIN-11": {"devissuer/csrf_test.go:TestSignInCSRF", "devissuer/throttle_test.go:TestSignInThrottle"},
 
 	"R-GW-1": {"gateway/gateway_test.go:TestHeaders"},
 	"R-GW-2": {"gateway/gateway_test.go:TestHeaders"},
+	"R-GW-3": {"gateway/auth_test.go:TestAuthTrustedPair", "gateway/auth_test.go:TestAuthAttacks",
+		"gateway/proxies_test.go:TestNginxAuthRequest", "gateway/proxies_test.go:TestCaddyForwardAuth"},
+	"R-GW-4": {"gateway/resolve_test.go:TestMethodCase", "gateway/failclosed_test.go:TestMethodCaseProxied"},
+	"R-GW-5": {"gateway/resolve_test.go:TestPathReadings", "gateway/resolve_test.go:FuzzResolve", "gateway/gateway_test.go:TestRefusals"},
+	"R-GW-6": {"gateway/failclosed_test.go:TestOverrideHeadersStripped"},
+	"R-GW-7": {"gateway/failclosed_test.go:TestUpgradeRefused", "gateway/stream_test.go:TestWebSocket"},
+	"R-GW-8": {"gateway/identity_test.go:TestIdentityHeadersUnambiguous"},
 	"R-GW-9": {"gateway/gateway_test.go:TestRules", "gateway/gateway_test.go:TestRefusals"},
 
 	"R-RUN-1": {"gateway/metrics_test.go:TestMetrics"},
 	"R-RUN-2": {"cache_test.go:TestCacheHitNeedsSameToken", "cache_test.go:TestCacheEvictsExpiredFirst"},
+	"R-RUN-3": {"cmd/apiguard/devmode_test.go:TestServeRefusesDevIssuerWithProductionSettings"},
 	"R-RUN-4": {"cmd/apiguard/serve_test.go:TestBadSettingsStopStartup", "cmd/apiguard/gateway_test.go:TestGatewaySettingsErrors"},
 }
 
