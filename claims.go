@@ -17,6 +17,11 @@ import (
 // Claims are the verified claims of a token. A Claims value returned by
 // [Verifier.Verify] may be shared between requests (the verified-token cache
 // hands out the same value for the same token): treat it as read-only.
+//
+// Each field is read from the claim of exactly the name given beside it:
+// claim names are case-sensitive (RFC 7519 §4), so "Groups", "SCP" or
+// "Exp" fill nothing. A token naming any member twice is refused as
+// [ErrMalformed].
 type Claims struct {
 	Issuer   string    // iss
 	Subject  string    // sub

@@ -29,7 +29,8 @@ func RequireScopes(scopes ...string) Policy {
 }
 
 // RequireGroups allows tokens whose groups claim holds at least one of
-// groups.
+// groups. Only the claim named "groups" counts: claim names are
+// case-sensitive, and a "Groups" claim is another claim (see [Claims]).
 func RequireGroups(groups ...string) Policy {
 	return func(c *Claims) error {
 		if slices.ContainsFunc(groups, c.InGroup) {
@@ -42,6 +43,8 @@ func RequireGroups(groups ...string) Policy {
 // RequireClaim allows tokens whose claim name equals one of values or, for
 // an array claim, contains one of them. Numbers and booleans compare by
 // their JSON text ("1", "true"). With no values, the claim must be present.
+// The name matches exactly: RequireClaim("groups") is not met by a "Groups"
+// claim.
 func RequireClaim(name string, values ...string) Policy {
 	return func(c *Claims) error {
 		var all map[string]json.RawMessage
