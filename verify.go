@@ -6,14 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
 	"unsafe"
 
+	"github.com/apiguard/apiguard/internal/urlcheck"
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 	"github.com/golang-jwt/jwt/v5"
@@ -195,7 +194,7 @@ func New(cfg Config) (*Verifier, error) {
 		now:        v.now,
 		log:        logger,
 		onFetch:    cfg.OnFetch,
-		checkURL:   func(setting, raw string) error { return checkURL(setting, raw, cfg.InsecureAllowHTTP) },
+		checkURL:   func(setting, raw string) error { return checkDiscoveredURL(setting, raw, &cfg) },
 		timeout:    orDefault(cfg.FetchTimeout, 10*time.Second),
 		maxWait:    min(orDefault(cfg.FetchTimeout, 10*time.Second), 3*time.Second),
 		cooldown:   orDefault(cfg.RefreshCooldown, 10*time.Second),
@@ -238,34 +237,36 @@ func normalizeType(t string) string {
 	return strings.TrimPrefix(t, "application/")
 }
 
-// checkURL refuses URLs that are not https, except http on loopback hosts
-// (or anywhere with insecure set).
+// checkURL refuses configured URLs that are not https, except http on
+// loopback hosts (or anywhere with insecure set), and URLs with a query or
+// fragment. The rule is urlcheck's, shared with the login flow.
 func checkURL(setting, raw string, insecure bool) error {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" || u.Opaque != "" {
-		return fmt.Errorf("apiguard: %s %q is not an absolute URL", setting, raw)
+	u, err := urlcheck.Check(raw, insecure)
+	if err == nil && u.RawQuery != "" {
+		err = errors.New("must not have a query")
 	}
-	if u.RawQuery != "" || u.Fragment != "" {
-		return fmt.Errorf("apiguard: %s %q must not have a query or fragment", setting, raw)
-	}
-	switch u.Scheme {
-	case "https":
-		return nil
-	case "http":
-		if insecure || isLoopback(u.Hostname()) {
-			return nil
-		}
-		return fmt.Errorf("apiguard: %s %q uses plain http on a non-loopback host (set InsecureAllowHTTP only for development)", setting, raw)
-	}
-	return fmt.Errorf("apiguard: %s %q must be an https URL", setting, raw)
+	return urlError(setting, raw, err)
 }
 
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
+// checkDiscoveredURL checks an endpoint the issuer's discovery document
+// gave: https, unless the issuer is on a loopback host and so is the
+// endpoint (or InsecureAllowHTTP is set); no query or fragment.
+func checkDiscoveredURL(setting, raw string, cfg *Config) error {
+	u, err := urlcheck.Discovered(cfg.Issuer, raw, cfg.InsecureAllowHTTP)
+	if err == nil && u.RawQuery != "" {
+		err = errors.New("must not have a query")
 	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return urlError(setting, raw, err)
+}
+
+func urlError(setting, raw string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, urlcheck.ErrPlainHTTP):
+		return fmt.Errorf("apiguard: %s %q: %w (set InsecureAllowHTTP only for development)", setting, raw, err)
+	}
+	return fmt.Errorf("apiguard: %s %q: %w", setting, raw, err)
 }
 
 // Issuer returns the configured issuer.
@@ -294,9 +295,9 @@ func (v *Verifier) KeyCount() int { return v.keys.count() }
 // Claims.Confirmed is true) must be presented with a proof of possession,
 // which [Middleware] checks and callers of Verify must check themselves.
 //
-// With the verified-token cache on, a verified token is kept (the string
-// itself, not a copy) until it expires or is evicted: pass a string of its
-// own, not a slice of a much larger one (strings.Clone it if need be).
+// With the verified-token cache on, a copy of a verified token (its own
+// bytes, not the string it is a slice of) is kept until it expires or is
+// evicted.
 func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 	if len(token) > MaxTokenSize {
 		return nil, refuse(ErrMalformed, "token longer than %d bytes", MaxTokenSize)

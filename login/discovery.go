@@ -3,13 +3,13 @@ package login
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
+
+	"github.com/apiguard/apiguard/internal/urlcheck"
 )
 
 // maxDiscoveryBytes caps the discovery document's size.
@@ -89,8 +89,8 @@ func (d *discovery) fetch(ctx context.Context) (*provider, error) {
 		"end_session_endpoint": p.EndSessionURL, "revocation_endpoint": p.RevocationURL,
 	} {
 		if e != "" {
-			if err := checkEndpoint(e, d.insecure); err != nil {
-				return nil, fmt.Errorf("discovery document's %s: %w", name, err)
+			if _, err := urlcheck.Discovered(d.issuer, e, d.insecure); err != nil {
+				return nil, fmt.Errorf("discovery document's %s %q: %w", name, e, err)
 			}
 		}
 	}
@@ -98,27 +98,10 @@ func (d *discovery) fetch(ctx context.Context) (*provider, error) {
 }
 
 // checkEndpoint accepts https URLs, and http ones on loopback hosts or when
-// insecure is set.
+// insecure is set (the rule of internal/urlcheck, shared with the verifier).
 func checkEndpoint(raw string, insecure bool) error {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return errors.New("not a URL")
+	if _, err := urlcheck.Check(raw, insecure); err != nil {
+		return fmt.Errorf("%q: %w", raw, err)
 	}
-	switch {
-	case u.Host == "":
-		return fmt.Errorf("%q is not an absolute URL", raw)
-	case u.Scheme == "https":
-		return nil
-	case u.Scheme == "http" && (insecure || loopback(u.Hostname())):
-		return nil
-	default:
-		return fmt.Errorf("%q is not https", raw)
-	}
-}
-
-func loopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	return strings.HasPrefix(host, "127.") || host == "::1"
+	return nil
 }
