@@ -123,13 +123,30 @@ func (p *pattern) matchAs(path string, rd reading) bool {
 	if rd.addSlash {
 		end++
 	}
-	pos := rd.skip(path, 1, end)
+	pos := 1
+	if rd.strip {
+		pos = rd.skip(path, pos, end)
+	}
 	si := 0
 	backSeg, backPos := -1, 0
 	for pos < end || si < len(p.segs) {
 		if si < len(p.segs) && pos < end {
-			seg, next := rd.segment(path, pos)
-			next = rd.skip(path, next, end)
+			// The segment at pos and the offset of the next one, inline
+			// (this is the hot loop).
+			seg, next := "", pos+1 // the virtual segment of addSlash
+			if pos <= len(path) {
+				if i := strings.IndexByte(path[pos:], '/'); i >= 0 {
+					seg, next = path[pos:pos+i], pos+i+1
+				} else {
+					seg, next = path[pos:], len(path)+1
+				}
+				if rd.strip {
+					if i := strings.IndexByte(seg, ';'); i >= 0 {
+						seg = seg[:i]
+					}
+					next = rd.skip(path, next, end)
+				}
+			}
 			switch s := p.segs[si]; s.kind {
 			case segGlob:
 				// Try zero segments first; remember where to resume.
@@ -156,8 +173,14 @@ func (p *pattern) matchAs(path string, rd reading) bool {
 		if backSeg < 0 || backPos >= end {
 			return false
 		}
-		_, backPos = rd.segment(path, backPos)
-		backPos = rd.skip(path, backPos, end)
+		if backPos > len(path) {
+			backPos++
+		} else {
+			_, backPos = nextSegment(path, backPos)
+		}
+		if rd.strip {
+			backPos = rd.skip(path, backPos, end)
+		}
 		si, pos = backSeg+1, backPos
 	}
 	return true
@@ -200,21 +223,6 @@ func lowerASCII(c byte) byte {
 		return c + 'a' - 'A'
 	}
 	return c
-}
-
-// segment returns the segment at pos as rd reads it (parameters cut off when
-// stripping) and the offset of the segment after it.
-func (rd reading) segment(path string, pos int) (string, int) {
-	if pos > len(path) {
-		return "", pos + 1 // the virtual segment of addSlash
-	}
-	seg, next := nextSegment(path, pos)
-	if rd.strip {
-		if i := strings.IndexByte(seg, ';'); i >= 0 {
-			seg = seg[:i]
-		}
-	}
-	return seg, next
 }
 
 // skip returns pos, or when stripping, the offset of the first segment from
