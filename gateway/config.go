@@ -48,7 +48,8 @@ type Config struct {
 	// https://api.example.com: the gateway's own address, or, when the
 	// gateway answers /auth for nginx or Traefik, the site they serve. A
 	// DPoP proof's htu must be PublicURL followed by the request's path
-	// (X-Forwarded-Uri's path at /auth). APIGUARD_PUBLIC_URL overrides it.
+	// (at /auth, the path of the URI header AuthProxy names).
+	// APIGUARD_PUBLIC_URL overrides it.
 	// Default: http:// and the listen address. Changing it needs a restart.
 	PublicURL string `yaml:"public_url"`
 	// Introspection says which tokens are checked at the issuer's
@@ -77,8 +78,10 @@ type Config struct {
 	// "traefik" or "caddy" X-Forwarded-Method and X-Forwarded-Uri. A
 	// decision request without both headers of that pair, with two values
 	// of one, or with any header of the other pair is refused with 400.
-	// APIGUARD_AUTH_PROXY overrides it (Options.AuthProxy). Changing it
-	// needs a restart.
+	// With nginx, /auth refusals carry their challenges and JSON body in
+	// X-Apiguard-* headers instead of WWW-Authenticate (HeaderAuthError),
+	// for nginx to answer the client with. APIGUARD_AUTH_PROXY overrides
+	// it (Options.AuthProxy). Changing it needs a restart.
 	AuthProxy string `yaml:"auth_proxy"`
 	// Routes are tried in order; the first match wins. A request matching no
 	// route is refused with 404.
