@@ -7,16 +7,33 @@
 // A [Config] (YAML, decoded strictly) lists routes; the first whose path glob
 // and methods match a request decides it, and a request no route matches is
 // refused with 404. Globs work on path segments: "*" is one non-empty
-// segment, "**" any number (including none, so "/a/**" matches "/a").
-// Matching is case-sensitive. A route is public, or requires a valid token
-// plus all of its scopes, one of its groups and each of its claims.
-// Refusals are apiguard's RFC 6750 answers: 401 (with WWW-Authenticate),
-// 403 insufficient_scope, 503 while the issuer's keys cannot be had.
+// segment, "**" any number (including none, so "/a/**" matches "/a");
+// literal segments hold only ASCII letters, digits and "-._~". A route is
+// public, or requires a valid token plus all of its scopes, one of its
+// groups and each of its claims. Refusals are apiguard's RFC 6750 answers:
+// 401 (with WWW-Authenticate), 403 insufficient_scope, 503 while the
+// issuer's keys cannot be had.
 //
-// Request paths that an upstream could read differently from the gateway
-// are refused with 400 before any rule is tried: dot segments (also
-// "..;"), empty segments, backslashes and encoded slashes. The path that was
-// matched is the path the upstream receives.
+// # Matching fails closed
+//
+// Upstream frameworks disagree on which handler a path reaches, so the
+// gateway matches each request the ways they route and serves it only when
+// every way picks the same route (no route counts as one); otherwise it
+// answers 400 "path is ambiguous". The ways combine: literals compared
+// exactly or ignoring case (Unicode simple case mappings onto ASCII
+// letters, as .NET and Java compare; express ignores ASCII case), ";"
+// parameters kept or cut off each segment (Tomcat, Spring, Jetty), and the
+// trailing "/" significant (Go's ServeMux, Flask) or ignored (express,
+// ASP.NET, Spring before 6). A standard method in another case ("post") is
+// matched and proxied in upper case; extension methods match only routes
+// without methods. The README has a table per framework.
+//
+// Request paths that an upstream could decode differently from the
+// gateway are refused with 400 before any rule is tried: dot segments
+// (also "..;"), empty segments, backslashes, encoded slashes and
+// backslashes, percent-encoded unreserved characters ("%61"), encodings
+// left after decoding ("%2561"), invalid UTF-8 and control characters. The
+// path that was matched is the path the upstream receives.
 //
 // # Proxying
 //
@@ -29,11 +46,20 @@
 // X-Auth-Scopes (space-separated) and X-Auth-Groups (comma-separated). The
 // gateway must therefore be the first hop that clients reach.
 //
+// The URL-override headers X-Rewrite-URL, X-Override-URL and
+// X-Envoy-Original-* are removed as well, and so are the method-override
+// headers X-HTTP-Method-Override, X-HTTP-Method and X-Method-Override, and a
+// _method query parameter is refused with 400, unless the route sets
+// method_override (a _method field in a POST body cannot be seen: make POST
+// rules as strict as what such upstreams turn a POST into). An Upgrade
+// header naming anything but websocket (h2c among them) is refused with
+// 400.
+//
 // The Authorization, DPoP and Cookie headers are removed unless the route
-// sets forward_token (Authorization and DPoP) or forward_cookies. Responses of unknown length and
-// text/event-stream responses are flushed as they arrive; WebSocket upgrades
-// and large bodies pass through; an unreachable upstream is answered with
-// 502 {"error":"bad_gateway",…}.
+// sets forward_token (Authorization and DPoP) or forward_cookies. Responses
+// of unknown length and text/event-stream responses are flushed as they
+// arrive; WebSocket upgrades and large bodies pass through; an unreachable
+// upstream is answered with 502 {"error":"bad_gateway",…}.
 //
 // # DPoP and introspection
 //

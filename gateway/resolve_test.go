@@ -434,3 +434,35 @@ func FuzzResolve(f *testing.F) {
 		}
 	})
 }
+
+// TestExactRouteTrailingSlash: a route without a glob still serves its own
+// spelling, and the other spelling, which lenient upstreams route to the
+// same handler, is refused rather than left to no route or a later rule.
+func TestExactRouteTrailingSlash(t *testing.T) {
+	rs := mustCompile(t, []Route{{Name: "events", Path: "/events", Scopes: []string{"e"}}, {Name: "dir", Path: "/dir/", Scopes: []string{"d"}}})
+	tests := []struct {
+		path  string
+		want  string
+		ambig bool
+	}{
+		{"/events", "events", false},
+		{"/events/", "", true},
+		{"/dir/", "dir", false},
+		{"/dir", "", true},
+		{"/other", "<none>", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			r, _, err := rs.resolve("GET", tt.path)
+			if tt.ambig {
+				if !errors.Is(err, errAmbiguousPath) {
+					t.Errorf("resolve(GET, %q): got rule %s, error %v, want errAmbiguousPath", tt.path, ruleName(r), err)
+				}
+				return
+			}
+			if err != nil || ruleName(r) != tt.want {
+				t.Errorf("resolve(GET, %q): got rule %s, error %v, want rule %s", tt.path, ruleName(r), err, tt.want)
+			}
+		})
+	}
+}
