@@ -201,6 +201,26 @@ func TestSignInThrottle(t *testing.T) {
 		}
 	})
 
+	t.Run("a success does not clear the address's count", func(t *testing.T) {
+		// Else an attacker could sign in to an account of their own between
+		// guesses at others.
+		f := newFixture(t, nil)
+		s := f.signer(t, f.peers(t), "192.0.2.1:1000")
+		for i := range 19 {
+			s.try(fmt.Sprintf("user%d@example.com", i), "wrong")
+		}
+		if a := s.try(userName, userPass); a.status != http.StatusSeeOther {
+			t.Fatalf("the right password after 19 failures: got %d, want 303", a.status)
+		}
+		s = f.signer(t, s.authorize, "192.0.2.1:1000") // a browser with no session, at the same address
+		if a := s.try("user19@example.com", "wrong"); a.status != http.StatusUnauthorized || a.retryAfter != "1" {
+			t.Errorf("failure 20 from the address, after the success: got %d Retry-After %q, want 401 and 1", a.status, a.retryAfter)
+		}
+		if a := s.try("user20@example.com", "wrong"); a.status != http.StatusTooManyRequests {
+			t.Errorf("an attempt after failure 20: got %d, want 429", a.status)
+		}
+	})
+
 	t.Run("an IPv6 /64 is one address", func(t *testing.T) {
 		f := newFixture(t, nil)
 		front := f.peers(t)
