@@ -262,6 +262,30 @@ func TestHeaderNamesCaseSensitive(t *testing.T) {
 	}
 }
 
+// TestClaimsRefuseInvalidUTF8: a payload string that is not UTF-8 (RFC
+// 7519 §7.2) is malformed. encoding/json replaced the bytes with U+FFFD, so
+// two different byte strings could read as the same group.
+func TestClaimsRefuseInvalidUTF8(t *testing.T) {
+	iss := testissuer.New(t)
+	v, err := New(Config{Issuer: iss.URL, Now: fakeclock.New(caseEpoch).Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, member string }{
+		{"in groups", member("groups", "[\"Adm\xffins\"]")},
+		{"in an unknown claim", member("x", "\"\xc3\"")},
+		{"in a name", "\"na\xffme\":1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			payload := append(without(baseMembers(iss), "groups"), tc.member)
+			c, err := v.Verify(context.Background(), signMembers(t, iss, "rs256", []string{`"alg":"RS256"`, `"kid":"rs256"`}, payload))
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("got claims %v, error %v; want ErrMalformed", c, err)
+			}
+		})
+	}
+}
+
 // benchPayload is an Okta-shaped access token payload with groups, as
 // Verify decodes it on every fresh token.
 var benchPayload = []byte(`{"ver":1,"jti":"AT.bench-1234567890","iss":"https://example.okta.com/oauth2/default",` +

@@ -104,3 +104,30 @@ func TestIdentityHeadersUnambiguous(t *testing.T) {
 		})
 	}
 }
+
+// TestIdentityIgnoresClaimsInOtherCase: a token carrying only
+// "Groups":["Admins"] and "Sub" is in no group and has no subject, so a
+// route for Admins refuses it and the upstream gets no X-Auth-Groups
+// (issue 12, finding 6).
+func TestIdentityIgnoresClaimsInOtherCase(t *testing.T) {
+	ti := newTestIssuer(t)
+	up := newEcho(t, "up")
+	f := newFixture(t, ti, "upstream: {{up}}\nroutes:\n  - path: /admin/**\n    groups: [Admins]\n  - path: /**\n",
+		map[string]string{"up": up.URL})
+	token := ti.token(t, map[string]any{"groups": nil, "Groups": []string{"Admins"}, "sub": nil, "Sub": "admin", "SCP": []string{"admin"}})
+
+	if resp := f.do(t, http.MethodGet, "/admin/x", token, nil); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("GET /admin/x: got status %d, want 403", resp.StatusCode)
+	}
+	resp := f.do(t, http.MethodGet, "/x", token, nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /x: got status %d, want 200", resp.StatusCode)
+	}
+	var got echo
+	decode(t, resp, &got)
+	for _, k := range []string{gateway.HeaderGroups, gateway.HeaderSubject, gateway.HeaderScopes} {
+		if vs := got.Header.Values(k); len(vs) != 0 {
+			t.Errorf("upstream got %s %q, want none", k, vs)
+		}
+	}
+}
