@@ -1,8 +1,12 @@
 package apiguard_test
 
 import (
+	"fmt"
 	"log"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/apiguard/apiguard"
@@ -12,13 +16,17 @@ import (
 // Okta's introspection endpoint (found by discovery), authenticating as a
 // client of the authorization server, and reuse each answer for at most 30
 // seconds. With several instances, set IntrospectionConfig.Cache to a shared
-// cache (Redis) so that they ask Okta once per token.
+// cache (Redis) so that they ask Okta once per token. A local development
+// issuer stands in for Okta here.
 func ExampleIntrospectionConfig() {
+	issuer, token, stop := exampleIssuer()
+	defer stop()
+
 	v, err := apiguard.New(apiguard.Config{
-		Issuer: "https://example.okta.com/oauth2/default",
+		Issuer: issuer, // e.g. https://example.okta.com/oauth2/default
 		Introspection: &apiguard.IntrospectionConfig{
-			ClientID:     "0oa-resource-server",
-			ClientSecret: "secret from the environment",
+			ClientID:     "example-client",
+			ClientSecret: "example-secret", // from the environment
 			Mode:         apiguard.IntrospectAlways,
 			MaxCacheTTL:  30 * time.Second,
 		},
@@ -26,7 +34,34 @@ func ExampleIntrospectionConfig() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	http.Handle("GET /orders", v.Middleware(http.HandlerFunc(listOrders)))
+	mux := http.NewServeMux()
+	mux.Handle("GET /orders", v.Middleware(http.HandlerFunc(listOrders)))
+
+	kept, revoked := token("orders:read"), token("orders:read")
+	revoke(issuer, revoked) // as when the user logs out or an admin revokes it
+	fmt.Println(try(mux, http.MethodGet, "/orders", kept))
+	fmt.Println(try(mux, http.MethodGet, "/orders", revoked))
+	// Output:
+	// 200 {"for":"example-client","orders":[]}
+	// 401 invalid_token
+}
+
+// revoke revokes token at the issuer (RFC 7009) as example-client.
+func revoke(issuer, token string) {
+	req, err := http.NewRequest(http.MethodPost, issuer+"/v1/revoke", strings.NewReader(url.Values{"token": {token}}.Encode()))
+	if err != nil {
+		log.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth("example-client", "example-secret")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		log.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		log.Fatalf("revoke: %s", resp.Status)
+	}
 }
 
 // Sender-constrained tokens: accept DPoP-bound tokens (RFC 9449) with a
@@ -35,7 +70,10 @@ func ExampleIntrospectionConfig() {
 // DPoPConfig.ReplayCache to a shared cache (Redis) so that a proof cannot be
 // replayed at another instance.
 func ExampleNewDPoP() {
-	v, err := apiguard.New(apiguard.Config{Issuer: "https://example.okta.com/oauth2/default"})
+	issuer, token, stop := exampleIssuer()
+	defer stop()
+
+	v, err := apiguard.New(apiguard.Config{Issuer: issuer}) // e.g. https://example.okta.com/oauth2/default
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -44,5 +82,25 @@ func ExampleNewDPoP() {
 		log.Fatal(err)
 	}
 	m := &apiguard.Middleware{Verifier: v, DPoP: d}
-	http.Handle("GET /orders", m.Handler(http.HandlerFunc(listOrders)))
+	mux := http.NewServeMux()
+	mux.Handle("GET /orders", m.Handler(http.HandlerFunc(listOrders)))
+
+	tok := token("orders:read")
+	fmt.Println(try(mux, http.MethodGet, "/orders", tok))
+
+	// A bearer token sent with the DPoP scheme is refused: it is bound to
+	// no key. The challenges offer both schemes.
+	r := httptest.NewRequest(http.MethodGet, "https://api.example.com/orders", nil)
+	r.Header.Set("Authorization", "DPoP "+tok)
+	w := httptest.NewRecorder()
+	mux.ServeHTTP(w, r)
+	fmt.Print(w.Code)
+	for _, c := range w.Header().Values("WWW-Authenticate") {
+		scheme, _, _ := strings.Cut(c, " ")
+		fmt.Print(" ", scheme)
+	}
+	fmt.Println()
+	// Output:
+	// 200 {"for":"example-client","orders":[]}
+	// 401 Bearer DPoP
 }
