@@ -13,7 +13,7 @@
 //	/.well-known/oauth-authorization-server  metadata (RFC 8414)
 //	/v1/keys        RS256 signing keys, with kid, use and alg, cacheable
 //	/v1/token       client_credentials, authorization_code (PKCE S256), refresh_token
-//	/v1/authorize   HTML login form (fields "username" and "password")
+//	/v1/authorize   HTML login form (fields "username" and "password", plus hidden "request" and "csrf")
 //	/v1/userinfo    the user's claims for an access token granted openid
 //	/v1/introspect  RFC 7662, client-authenticated
 //	/v1/revoke      RFC 7009, client-authenticated
@@ -34,6 +34,28 @@
 // every use, and a replayed one revokes its whole family. Authorization
 // codes live 5 minutes, are single-use, require PKCE S256 and the exact
 // redirect URI; a replayed code revokes what it was exchanged for.
+//
+// # Sign-in form
+//
+// Failed sign-ins are throttled per username (known or not) and per client
+// address (an IPv4 address or an IPv6 /64; forwarding headers are not
+// trusted). A username gets 5 failures and an address 20 before the first
+// delay; each further failure locks the key for 1s, 2s, 4s … up to 15
+// minutes. While a key is locked every attempt, right password included,
+// is answered 429 with Retry-After and a message on the form, without
+// looking at the password and without lengthening the lock. A successful
+// sign-in clears the username's count, not the address's; a key is
+// forgotten an hour after its last attempt. Each table holds at most 10000
+// keys, dropping the stalest when full.
+//
+// The form is protected against login CSRF. Its hidden "csrf" field is an
+// HMAC, under a key drawn at start, of the pending request's id and of a
+// random value kept in the browser's devissuer_login cookie (HttpOnly,
+// SameSite=Strict). A post is refused with 403 when the token does not
+// match its request and the cookie, when Sec-Fetch-Site is neither
+// same-origin nor none, or, without Sec-Fetch-Site, when an Origin header
+// names another origin. A client posting the form must therefore keep
+// cookies and send back the hidden fields.
 //
 // # Key rotation
 //
