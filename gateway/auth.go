@@ -107,32 +107,36 @@ func (ap *authPair) described(h http.Header) (method, uri, problem string) {
 			}
 		}
 	}
-	setting := "auth_proxy is " + ap.proxy + ", so /auth decides on " + ap.method + " and " + ap.uri + " only"
 	for i := 2; i < 4; i++ {
 		if counts[i] > 0 {
-			return "", "", names[i] + " must not be sent: " + setting + " (have the proxy remove it, or set auth_proxy to the proxy in use)"
+			return "", "", names[i] + " must not be sent: " + ap.setting() + " (have the proxy remove it, or set auth_proxy to the proxy in use)"
 		}
 	}
 	for i := 0; i < 2; i++ {
 		switch {
 		case counts[i] == 0:
-			return "", "", names[i] + " is missing: " + setting
+			return "", "", names[i] + " is missing: " + ap.setting()
 		case counts[i] > 1:
-			return "", "", names[i] + " is sent more than once: " + setting
+			return "", "", names[i] + " is sent more than once: " + ap.setting()
 		}
 	}
 	method, uri = h.Get(ap.method), h.Get(ap.uri)
 	switch {
 	case method == "":
-		return "", "", ap.method + " is missing: " + setting
+		return "", "", ap.method + " is missing: " + ap.setting()
 	case uri == "":
-		return "", "", ap.uri + " is missing: " + setting
+		return "", "", ap.uri + " is missing: " + ap.setting()
 	case !isToken(method):
-		return "", "", ap.method + " is not a method (" + setting + ")"
+		return "", "", ap.method + " is not a method (" + ap.setting() + ")"
 	case uri[0] != '/':
-		return "", "", ap.uri + " is not a path with an optional query (" + setting + ")"
+		return "", "", ap.uri + " is not a path with an optional query (" + ap.setting() + ")"
 	}
 	return method, uri, ""
+}
+
+// setting says, for refusals, which pair is trusted and why.
+func (ap *authPair) setting() string {
+	return "auth_proxy is " + ap.proxy + ", so /auth decides on " + ap.method + " and " + ap.uri + " only"
 }
 
 // isToken reports whether s is an RFC 9110 token, as a method must be.
