@@ -116,6 +116,14 @@ func TestDifferentialUpstreams(t *testing.T) {
 		t.Fatalf("got %d variants, want at least 500", len(variants))
 	}
 
+	var total struct {
+		sync.Mutex
+		frameworks, sent, refused, ran, failures int
+	}
+	t.Cleanup(func() { // after the parallel subtests
+		t.Logf("total: %d variants × %d frameworks × %d tokens = %d requests: %d refused, %d passed to a handler, %d invariant failures",
+			len(variants), total.frameworks, len(tokens), total.sent, total.refused, total.ran, total.failures)
+	})
 	for _, up := range ups {
 		t.Run(up.name, func(t *testing.T) {
 			t.Parallel() // the time goes into round trips, not CPU
@@ -185,6 +193,13 @@ func TestDifferentialUpstreams(t *testing.T) {
 
 			t.Logf("%s: %d variants × %d tokens = %d requests: %d refused before any handler (%d of them 400), %d ran a handler, %d reached no handler (redirects, 405); %d invariant failures",
 				up.name, len(variants), len(tokens), sent, refused, badRequest, ran, nothing, len(failures))
+			total.Lock()
+			total.frameworks++
+			total.sent += sent
+			total.refused += refused
+			total.ran += ran
+			total.failures += len(failures)
+			total.Unlock()
 			for i, f := range failures {
 				if i == 30 {
 					t.Errorf("… and %d more", len(failures)-i)
