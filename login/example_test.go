@@ -1,40 +1,52 @@
 package login_test
 
 import (
+	"fmt"
+	"io"
 	"log"
 	"net/http"
-	"os"
+	"net/http/httptest"
+	"net/url"
+	"strings"
 
 	"github.com/apiguard/apiguard"
+	"github.com/apiguard/apiguard/devissuer"
 	"github.com/apiguard/apiguard/login"
 	"github.com/apiguard/apiguard/session"
 )
 
-// Example wires browser login with sessions shared through Redis, as
-// several instances behind a load balancer would.
+// Example wires browser login in front of an API route. A local
+// development issuer stands in for Okta so that the example runs: with
+// Okta, issuer is https://example.okta.com/oauth2/default, the client id
+// and secret come from the environment, and PublicURL is where users reach
+// the service, e.g. https://api.example.com (register …/login/callback and
+// …/logout/callback at Okta).
+//
+// Several instances behind a load balancer share sessions through Redis,
+// with the same secret (32 bytes or more) on every instance:
+//
+//	client, err := session.NewRedisClient(os.Getenv("APIGUARD_REDIS_URL")) // redis:// or rediss://
+//	…
+//	store, err := session.NewRedisStore(session.RedisConfig{
+//		Client: client,
+//		Secret: []byte(os.Getenv("APIGUARD_SESSION_SECRET")),
+//	})
+//
+// and Config.Store set to store.
 func Example() {
-	issuer := "https://example.okta.com/oauth2/default"
+	issuer, publicURL, app, stop := exampleServers()
+	defer stop()
+
 	access, err := apiguard.New(apiguard.Config{Issuer: issuer})
-	if err != nil {
-		log.Fatal(err)
-	}
-	client, err := session.NewRedisClient(os.Getenv("APIGUARD_REDIS_URL")) // redis:// or rediss://
-	if err != nil {
-		log.Fatal(err)
-	}
-	store, err := session.NewRedisStore(session.RedisConfig{
-		Client: client,
-		Secret: []byte(os.Getenv("APIGUARD_SESSION_SECRET")), // the same on every instance, ≥ 32 bytes
-	})
 	if err != nil {
 		log.Fatal(err)
 	}
 	svc, err := login.New(login.Config{
 		Issuer:         issuer,
-		ClientID:       os.Getenv("OKTA_CLIENT_ID"),
-		ClientSecret:   os.Getenv("OKTA_CLIENT_SECRET"),
-		PublicURL:      "https://api.example.com", // register …/login/callback and …/logout/callback at Okta
-		Store:          store,
+		ClientID:       "example-client",
+		ClientSecret:   "example-secret",
+		PublicURL:      publicURL,
+		Store:          session.NewMemoryStore(session.MemoryConfig{}), // one instance; see above for Redis
 		AccessVerifier: access,
 	})
 	if err != nil {
@@ -52,5 +64,53 @@ func Example() {
 		}
 		_, _ = w.Write([]byte("hello " + claims.Subject))
 	})
-	log.Fatal(http.ListenAndServe("127.0.0.1:5000", mux))
+	app.Config.Handler = mux
+	app.Start()
+
+	// What a browser without a session sees.
+	noRedirects := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noRedirects.Get(publicURL + "/secure-data")
+	if err != nil {
+		log.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	fmt.Println("GET /secure-data:", resp.StatusCode, strings.TrimSpace(string(body)))
+
+	resp, err = noRedirects.Get(publicURL + "/login")
+	if err != nil {
+		log.Fatal(err)
+	}
+	resp.Body.Close()
+	to, _ := url.Parse(resp.Header.Get("Location"))
+	fmt.Println("GET /login:", resp.StatusCode, "to", strings.TrimPrefix(to.Scheme+"://"+to.Host+to.Path, issuer))
+	fmt.Println("  with PKCE", to.Query().Get("code_challenge_method"), "and redirect_uri", strings.TrimPrefix(to.Query().Get("redirect_uri"), publicURL))
+	// Output:
+	// GET /secure-data: 401 log in first
+	// GET /login: 302 to /v1/authorize
+	//   with PKCE S256 and redirect_uri /login/callback
+}
+
+// exampleServers starts a development issuer that knows the client
+// example-client, and returns its URL, the application's URL and server
+// (not started, so that the caller sets its handler first), and a function
+// that stops both.
+func exampleServers() (issuer, appURL string, app *httptest.Server, stop func()) {
+	app = httptest.NewUnstartedServer(nil)
+	appURL = "http://" + app.Listener.Addr().String()
+	cfg, _, err := devissuer.DefaultConfig(devissuer.Defaults{
+		ClientID: "example-client", ClientSecret: "example-secret", BaseURLs: []string{appURL},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(nil)
+	cfg.Issuer = "http://" + srv.Listener.Addr().String() + "/oauth2/default"
+	iss, err := devissuer.New(cfg)
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv.Config.Handler = iss
+	srv.Start()
+	return iss.URL(), appURL, app, func() { app.Close(); srv.Close() }
 }
