@@ -205,6 +205,11 @@ func (g *Gateway) serveAuth(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name = ru.name
+	if problem := routingOverride(r.Header, u.RawQuery, ru); problem != "" {
+		reason = "bad_request"
+		writeJSON(out, http.StatusBadRequest, "invalid_request", problem)
+		return
+	}
 	if !ru.public {
 		// Checked as the request it describes: a DPoP proof is for that
 		// method and URL, not for GET /auth.
@@ -316,4 +321,32 @@ func asciiLine(b []byte) string {
 		fmt.Fprintf(&s, `\u%04x`, r)
 	}
 	return s.String()
+}
+
+// routingOverride returns a description for a 400 when a decision request
+// carries something the proxy in front would pass on to the API and that
+// some frameworks route on instead of the method and path decided here: a
+// method-override header or a _method query parameter (unless the route
+// sets method_override), a URL-override header (X-Original-URL,
+// X-Rewrite-URL, X-Override-URL), or an Upgrade to anything but WebSocket.
+// In proxy mode the gateway strips or refuses these itself; as a decision
+// endpoint it cannot strip what the proxy forwards, so it refuses. The
+// proxies send the client's headers to /auth (nginx and Caddy all of them,
+// Traefik those in authRequestHeaders: see README.md).
+func routingOverride(h http.Header, rawQuery string, ru *rule) string {
+	for k := range h {
+		switch {
+		case methodOverrideHeader(k) && !ru.methodOverride:
+			return k + " must not be sent: the route does not allow method overrides"
+		case equalNorm(k, "x-original-url") || equalNorm(k, "x-rewrite-url") || equalNorm(k, "x-override-url"):
+			return k + " must not be sent: it overrides the URL for some frameworks"
+		}
+	}
+	if !ru.methodOverride && hasMethodParam(rawQuery) {
+		return errMethodParam.Error()
+	}
+	if err := checkUpgrade(h); err != nil {
+		return err.Error()
+	}
+	return ""
 }

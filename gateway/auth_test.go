@@ -170,6 +170,25 @@ func TestAuthAttacks(t *testing.T) {
 		// the old code decided on the first, which the client sent.
 		{"two uris: the first was decided", "", http.Header{
 			"X-Original-Method": {"GET"}, "X-Original-Uri": {"/public/x", "/admin/secret"}}},
+		// GET /orders/1 with a read token plus X-HTTP-Method-Override:
+		// DELETE: decided as a GET, then nginx passed the header to an API
+		// that routes on it (express method-override, Rails, Symfony).
+		{"method-override header on a checked GET", reader, http.Header{
+			"X-Original-Method": {"GET"}, "X-Original-Uri": {"/orders/1"}, "X-Http-Method-Override": {"DELETE"}}},
+		{"X-Method-Override on a checked GET", reader, http.Header{
+			"X-Original-Method": {"GET"}, "X-Original-Uri": {"/orders/1"}, "X-Method-Override": {"DELETE"}}},
+		// The same with a _method query parameter in the described URI.
+		{"_method parameter on a checked GET", reader, http.Header{
+			"X-Original-Method": {"GET"}, "X-Original-Uri": {"/orders/1?_method=DELETE"}}},
+		// A public path decided, and X-Original-URL (Symfony, IIS) or
+		// X-Rewrite-URL naming a protected one for the API to route on.
+		{"X-Original-URL on a public path", "", http.Header{
+			"X-Original-Method": {"GET"}, "X-Original-Uri": {"/public/x"}, "X-Original-Url": {"/admin/secret"}}},
+		{"X-Rewrite-URL on a public path", "", http.Header{
+			"X-Original-Method": {"GET"}, "X-Original-Uri": {"/public/x"}, "X-Rewrite-Url": {"/admin/secret"}}},
+		// An h2c upgrade decided as a plain GET of a public path.
+		{"Upgrade h2c on a public path", "", http.Header{
+			"X-Original-Method": {"GET"}, "X-Original-Uri": {"/public/x"}, "Upgrade": {"h2c"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -431,6 +431,15 @@ func proxyCases(t *testing.T, ti *testIssuer) []proxyCase {
 		{name: "client X_Original_Uri on a public route: removed, not refused", method: "GET", path: "/public/x", status: 200,
 			header: http.Header{"X_Original_Uri": {"/admin/secret"}}},
 
+		// Routing overrides the proxy would pass on to the API: refused at
+		// /auth, since the proxy, not the gateway, forwards the request.
+		{name: "X-HTTP-Method-Override on a checked GET", method: "GET", path: "/orders/1", token: reader, status: 400,
+			header: http.Header{"X-Http-Method-Override": {"DELETE"}}, errCode: "invalid_request"},
+		{name: "_method parameter on a checked GET", method: "GET", path: "/orders/1?_method=DELETE", token: reader, status: 400,
+			errCode: "invalid_request"},
+		{name: "X-Rewrite-URL on a public path", method: "GET", path: "/public/x", status: 400,
+			header: http.Header{"X-Rewrite-Url": {"/admin/secret"}}, errCode: "invalid_request"},
+
 		// Identity headers come from the decision only.
 		{name: "spoofed identity on a public route", method: "GET", path: "/public/x", header: spoofed, status: 200},
 		{name: "spoofed identity beside a token", method: "GET", path: "/orders/1", token: reader, header: spoofed, status: 200, identity: alice},
@@ -452,6 +461,10 @@ func TestNginxAuthRequest(t *testing.T) {
 		proxyCase{name: "mixed-case method", method: "Delete", path: "/public/x"},
 		// Refusals that auth_request turns into 500 get the gateway's status.
 		proxyCase{name: "path not canonical: the gateway's 400", method: "GET", path: "/public/../admin/secret", status: 400, errCode: "invalid_request"},
+		// nginx passes X-Original-URL (Symfony, IIS) to /auth and the API:
+		// the gateway refuses it. (The Caddy block removes X-Original-*.)
+		proxyCase{name: "X-Original-URL on a public path", method: "GET", path: "/public/x", status: 400,
+			header: http.Header{"X-Original-Url": {"/admin/secret"}}, errCode: "invalid_request"},
 	)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.check(t, p) })
