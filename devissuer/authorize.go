@@ -312,8 +312,13 @@ func (iss *Issuer) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	user, known := iss.users[username]
-	password := r.PostForm.Get("password")
-	if !known || !secretEqual(password, user.Password) {
+	// An unknown username costs the same comparison as a wrong password, so
+	// the time of the answer does not tell which users exist.
+	want := "\x00no such user"
+	if known {
+		want = user.Password
+	}
+	if !secretEqual(r.PostForm.Get("password"), want) || !known {
 		wait := iss.endSignIn(username, addr, false, now)
 		iss.cfg.Logger.Info("development issuer refused a sign-in", "client_id", lr.client.ID, "address", addr)
 		msg := "Sign-in failed: unknown username or wrong password."
