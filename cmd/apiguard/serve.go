@@ -18,6 +18,7 @@ import (
 	"github.com/apiguard/apiguard/devissuer"
 	"github.com/apiguard/apiguard/login"
 	"github.com/apiguard/apiguard/session"
+	"github.com/redis/go-redis/v9"
 	"github.com/rs/cors"
 )
 
@@ -150,12 +151,29 @@ func redactURL(raw string) string {
 	return u.Redacted()
 }
 
+// newLogger returns the logger of serve and gateway, which also becomes the
+// Redis client's: go-redis otherwise prints its own lines (failed dials,
+// failovers) straight to the process's stderr, unstructured and whatever
+// APIGUARD_LOG_FORMAT and APIGUARD_LOG_LEVEL say.
 func newLogger(format string, level slog.Level, w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: level}
+	var log *slog.Logger
 	if format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		log = slog.New(slog.NewJSONHandler(w, opts))
+	} else {
+		log = slog.New(slog.NewTextHandler(w, opts))
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	redis.SetLogger(redisLogger{log})
+	return log
+}
+
+// redisLogger logs go-redis's messages at info level.
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	if l.log.Enabled(ctx, slog.LevelInfo) {
+		l.log.LogAttrs(ctx, slog.LevelInfo, "redis client", slog.String("detail", strings.TrimPrefix(fmt.Sprintf(format, v...), "redis: ")))
+	}
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -118,19 +118,24 @@ func (s *settings) bad(value *string, format string, args ...any) error {
 	return &usageError{fmt.Errorf("%s: %s", s.name(value), fmt.Sprintf(format, args...))}
 }
 
-// checkHTTPURL checks that raw is an absolute http(s) URL with no query or
-// fragment.
+// checkHTTPURL checks that raw is an absolute http(s) URL with no user
+// information, query or fragment. Messages show the URL with any password
+// hidden: a URL with credentials in it is refused, not echoed.
 func checkHTTPURL(raw string) error {
 	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("%q is not a URL", redactURL(raw))
+	}
+	shown := u.Redacted()
 	switch {
-	case err != nil:
-		return fmt.Errorf("%q is not a URL", raw)
 	case u.Scheme != "http" && u.Scheme != "https":
-		return fmt.Errorf("%q must start with https:// (or http:// for a local issuer)", raw)
+		return fmt.Errorf("%q must start with https:// (or http:// for a local issuer)", shown)
 	case u.Host == "":
-		return fmt.Errorf("%q has no host", raw)
+		return fmt.Errorf("%q has no host", shown)
+	case u.User != nil:
+		return fmt.Errorf("%q must not contain a user name or password", shown)
 	case u.RawQuery != "" || u.Fragment != "":
-		return fmt.Errorf("%q must not have a query or fragment", raw)
+		return fmt.Errorf("%q must not have a query or fragment", shown)
 	}
 	return nil
 }
