@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -290,5 +291,28 @@ func TestIssuerBannerHidesSuppliedSecrets(t *testing.T) {
 	got, err := cmd.Output()
 	if err != nil || !strings.Contains(string(got), `"access_token"`) {
 		t.Errorf("got %q, %v from the printed command with $OKTA_CLIENT_SECRET exported, want a token response", got, err)
+	}
+}
+
+// TestIssuerBannerHidesFileSecrets: secrets and passwords from the
+// clients file are the operator's too.
+func TestIssuerBannerHidesFileSecrets(t *testing.T) {
+	clearOktaEnv(t)
+	path := filepath.Join(t.TempDir(), "issuer.yaml")
+	yaml := "scopes: [{name: orders, default: true}]\nclients: [{id: shop, secret: " + realClientSecret + "}]\nusers: [{username: dana, password: " + realPassword + "}]\n"
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := startIssuer(t, "--config", path)
+	out := r.stdout.String()
+	for _, secret := range []string{realClientSecret, realPassword} {
+		if strings.Contains(out, secret) || strings.Contains(r.stderr.String(), secret) {
+			t.Errorf("got output containing the file's secret %q:\n%s", secret, out)
+		}
+	}
+	for _, want := range []string{"client secret: (from APIGUARD_ISSUER_CONFIG; not shown", "dana / (from APIGUARD_ISSUER_CONFIG; not shown)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("got a banner without %q:\n%s", want, out)
+		}
 	}
 }
