@@ -355,7 +355,7 @@ func TestNoSecretLeaks(t *testing.T) {
 		if res.StatusCode != http.StatusUnauthorized {
 			t.Errorf("wrong password: got %d, want 401", res.StatusCode)
 		}
-		res, page = c.submit(t, b, res.Request.URL, page, url.Values{"username": {leakUser}, "password": {leakPassword}, "action": {"login"}})
+		res, _ = c.submit(t, b, res.Request.URL, page, url.Values{"username": {leakUser}, "password": {leakPassword}, "action": {"login"}})
 		if res.StatusCode != 200 || res.Request.URL.Path != "/profile" {
 			t.Fatalf("right password: got %d at %s", res.StatusCode, res.Request.URL)
 		}
