@@ -3,6 +3,7 @@ package login_test
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -10,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/apiguard/apiguard/session"
 )
 
 // jwtPart changes one dot-separated part of a compact JWT. It runs in the
@@ -273,5 +276,71 @@ func TestPageSecurityHeaders(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestPendingLoginsBounded starts six logins in one browser: only the five
+// most recent are kept, so the oldest one's callback is refused.
+func TestPendingLoginsBounded(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	a := f.apps[0]
+	b := newBrowser(t)
+	f.login(b, a, "") // the issuer's session then answers each login at once
+	var authorize []string
+	for range 6 {
+		resp, _ := b.getNoFollow(a.url("/login"))
+		authorize = append(authorize, resp.Header.Get("Location"))
+	}
+	callback := func(i int) int {
+		t.Helper()
+		resp, _ := b.getNoFollow(authorize[i])
+		cb := resp.Header.Get("Location")
+		if !strings.HasPrefix(cb, a.url("/login/callback?")) {
+			t.Fatalf("login %d: issuer answered %d %q, want a redirect to the callback", i+1, resp.StatusCode, cb)
+		}
+		resp, _ = b.getNoFollow(cb)
+		return resp.StatusCode
+	}
+	if got := callback(0); got != http.StatusBadRequest {
+		t.Errorf("callback of the oldest of 6 logins: got %d, want 400 (only 5 are kept)", got)
+	}
+	if got := callback(1); got != http.StatusSeeOther {
+		t.Errorf("callback of the second of 6 logins: got %d, want 303", got)
+	}
+}
+
+// TestPreLoginSessionShortLived checks that a session holding only a login
+// in progress lasts as long as the login may (10 minutes), in the browser
+// and on the server, rather than the idle timeout.
+func TestPreLoginSessionShortLived(t *testing.T) {
+	f := newFixture(t, fixtureOptions{idle: time.Hour})
+	a := f.apps[0]
+	b := newBrowser(t)
+	resp, _ := b.getNoFollow(a.url("/login"))
+	var c *http.Cookie
+	for _, rc := range resp.Cookies() {
+		if rc.Name == "apiguard_session" {
+			c = rc
+		}
+	}
+	if c == nil {
+		t.Fatal("GET /login set no session cookie")
+	}
+	if want := f.clock.Now().Add(10 * time.Minute); !c.Expires.Equal(want) {
+		t.Errorf("pre-login cookie Expires: got %v, want %v", c.Expires, want)
+	}
+	claims := func() error {
+		r, _ := http.NewRequest(http.MethodGet, a.url("/secure-data"), nil)
+		r.AddCookie(&http.Cookie{Name: c.Name, Value: c.Value})
+		_, err := a.svc.Claims(r)
+		return err
+	}
+	f.clock.Advance(10*time.Minute - time.Second)
+	if err := claims(); !isNotLoggedIn(err) || errors.Is(err, session.ErrExpired) {
+		t.Errorf("Claims just before 10 minutes: got %v, want ErrNotLoggedIn for a live pre-login session", err)
+	}
+	f.clock.Advance(time.Second)
+	if err := claims(); !errors.Is(err, session.ErrExpired) {
+		t.Errorf("Claims at 10 minutes: got %v, want session.ErrExpired (the session ended)", err)
 	}
 }
