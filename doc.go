@@ -32,7 +32,7 @@
 //
 // Keys are fetched on first use and cached per Cache-Control (bounded),
 // refreshed in the background when due, and kept while the issuer is down
-// (up to [Config.MaxStale]). An unknown kid triggers at most one fetch per
+// (up to [Config.MaxStale]). Unknown kids trigger at most 3 fetches per
 // [Config.RefreshCooldown]. Verified tokens are cached until their exp, so a
 // client reusing its token skips the signature check.
 package apiguard

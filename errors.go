@@ -16,6 +16,13 @@ var ErrInvalidToken = errors.New("invalid token")
 // nothing about the token: a middleware maps it to 503, never to 401.
 var ErrKeysUnavailable = errors.New("signing keys unavailable")
 
+// ErrFetchLimit is the cause in a [KeysError] (so it comes with
+// [ErrKeysUnavailable]) when a token's kid is not in the issuer's key set
+// and the key fetches that unknown kids may cause are spent (see
+// [Config.RefreshCooldown]): whether the issuer publishes the kid cannot be
+// checked before the error's RetryAfter.
+var ErrFetchLimit = errors.New("too many key fetches for unknown kids")
+
 // ErrUnavailable is wrapped by errors that mean a service a check needs
 // could not be reached: the issuer's introspection endpoint, or the shared
 // store of introspection results and DPoP proof ids. Like

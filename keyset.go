@@ -8,11 +8,13 @@ import (
 	"crypto/elliptic"
 	"crypto/rsa"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"mime"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,7 +22,6 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
-	"golang.org/x/sync/singleflight"
 )
 
 // The JWKS cache is our own: the libraries that offer one either refetch on
@@ -83,6 +84,37 @@ type keySnapshot struct {
 }
 
 // keySet fetches and caches the issuer's keys.
+//
+// # Fetches caused by unknown kids
+//
+// A kid that is not in the current set may be a key the issuer has just
+// rotated in, or one an attacker made up. The set cannot tell them apart, so
+// the answer depends on what a fetch says, and fetches are rationed:
+//
+//   - An unknown kid is refused (ErrUnknownKey, 401) only when a fetch that
+//     started after the request arrived shows the issuer does not publish
+//     it. A fetch already running when it arrived (a background refresh, or
+//     one for another kid) is awaited, but does not count: the key may have
+//     been published after that fetch read the set.
+//   - A kid a fetch found missing is remembered for unknownTTL (the per-kid
+//     negative cache): it is refused at once, at no fetch, however often it
+//     comes back, such as the tokens of a key the issuer removed.
+//   - Fetches for unknown kids are limited to fetchBurst per cooldown
+//     (counted over a sliding window). Fetches that are due anyway
+//     (start-up, Ready, a refresh at the set's age) do not count, so a key
+//     rotated in right after one of them is fetched and accepted on its
+//     first request. A fetch that finds the kid it was made for costs
+//     nothing: only a fetch that finds nothing new, which is all an attacker
+//     can cause, spends the limit.
+//   - When a kid needs a fetch and none may be made (the limit is spent, or
+//     the issuer cannot be reached), the answer is ErrKeysUnavailable (503
+//     with Retry-After), not ErrUnknownKey: the token may well be good, and a
+//     client told 401 would throw it away, or get another signed with the
+//     same new key and be refused again. Retry-After says when the limit
+//     allows the next fetch. So a flood of made-up kids costs the issuer at
+//     most fetchBurst fetches per cooldown and delays a real rotation by at
+//     most one cooldown (503s, then the first retry is accepted), but never
+//     turns it into 401s.
 type keySet struct {
 	issuer     string
 	jwksURL    string // configured override, or "" to use discovery
@@ -93,27 +125,46 @@ type keySet struct {
 	checkURL   func(setting, raw string) error
 	timeout    time.Duration // per fetch
 	maxWait    time.Duration // how long a request waits for a fetch
-	cooldown   time.Duration // minimum time between fetches not caused by age
+	cooldown   time.Duration // the window in which unknown kids may cause fetchBurst fetches
 	minTTL     time.Duration
 	maxTTL     time.Duration
 	maxStale   time.Duration
 	maxBody    int64
 	unknownTTL time.Duration
 
-	cur    atomic.Pointer[keySnapshot]
-	flight singleflight.Group
+	cur atomic.Pointer[keySnapshot]
 
-	mu          sync.Mutex
-	doc         *discovery // the issuer's discovery document, once fetched
+	mu      sync.Mutex
+	doc     *discovery // the issuer's discovery document, once fetched
+	call    *fetchCall // the fetch in flight, or nil: one at a time
+	started uint64     // fetches started so far (call.seq while one runs)
+	// lastAttempt is when the last fetch started, as the clock read by the
+	// caller that started it (never read later, in the fetch itself: a
+	// fetch running late must not move it).
 	lastAttempt time.Time
-	lastErr     error
+	lastErr     error                // the outcome of the last fetch that finished
+	spent       []time.Time          // starts of the forced fetches that count, oldest first
 	unknown     map[string]time.Time // kids recently found missing, until when
 }
 
-const maxUnknownKIDs = 1024
+// fetchCall is one fetch of the key set, awaited by every request that
+// needs it.
+type fetchCall struct {
+	seq    uint64
+	forced bool      // caused by an unknown kid
+	kid    string    // the kid it was started for, when forced
+	at     time.Time // when it was started; its entry in spent when forced
+	done   chan struct{}
+}
+
+const (
+	maxUnknownKIDs = 1024
+	// fetchBurst is how many fetches unknown kids may cause per cooldown.
+	fetchBurst = 3
+)
 
 // lookup returns the key for kid that fits alg, fetching the key set when
-// it has none for kid and the cooldown allows.
+// it has none for kid and the fetch limit allows.
 func (ks *keySet) lookup(ctx context.Context, kid, alg string) (*key, error) {
 	now := ks.now()
 	if ks.usable(now) {
@@ -150,83 +201,144 @@ func (s *keySnapshot) find(kid string) (*key, error) {
 	return s.byKID[kid], nil
 }
 
+// lookupSlow finds kid when the current set (if any) lacks it: it awaits
+// the fetch in flight, or starts one, until a fetch that started after now
+// has answered; see keySet.
 func (ks *keySet) lookupSlow(ctx context.Context, kid string, now time.Time) (*key, error) {
-	snap := ks.cur.Load()
-	usable := snap != nil && now.Before(snap.staleAt)
-
 	ks.mu.Lock()
-	if usable {
-		if until, ok := ks.unknown[kid]; ok && now.Before(until) {
+	arrived := ks.started // fetches with a higher seq started after this request
+	ks.mu.Unlock()
+	var timer *time.Timer // bounds the whole wait to maxWait
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for {
+		ks.mu.Lock()
+		// Under ks.mu: a fetch installs its set before it is marked done.
+		snap := ks.cur.Load()
+		usable := snap != nil && now.Before(snap.staleAt)
+		if usable {
+			if k, err := snap.find(kid); k != nil || err != nil {
+				ks.mu.Unlock()
+				return k, err
+			}
+			if until, ok := ks.unknown[kid]; ok && now.Before(until) {
+				ks.mu.Unlock()
+				return nil, refuse(ErrUnknownKey, "no key with kid %q", kid)
+			}
+		}
+		c := ks.call
+		if c == nil && ks.started > arrived {
+			// A fetch that started after this request has finished, and
+			// the kid is not in the set: it failed, or the issuer does not
+			// publish the kid.
+			err := ks.lastErr
+			if err == nil && usable {
+				ks.rememberUnknownLocked(kid, now)
+			}
 			ks.mu.Unlock()
+			switch {
+			case err != nil:
+				return nil, &KeysError{Err: err, RetryAfter: ks.retryAfter()}
+			case !usable:
+				return nil, &KeysError{Err: errors.New("the key set fetched is already past its stale time"), RetryAfter: ks.retryAfter()}
+			}
 			return nil, refuse(ErrUnknownKey, "no key with kid %q", kid)
 		}
-	}
-	mayFetch := ks.mayFetch(now, usable)
-	lastErr := ks.lastErr
-	ks.mu.Unlock()
-
-	if !mayFetch {
-		if lastErr != nil {
-			return nil, &KeysError{Err: lastErr, RetryAfter: ks.cooldown}
+		if c == nil {
+			var retry time.Duration
+			if c, retry = ks.startLocked(now, usable, kid); c == nil {
+				err := ks.lastErr
+				if err == nil {
+					err = fmt.Errorf("%w: kid %q is not in the key set, and unknown kids caused %d fetches in the last %s", ErrFetchLimit, kid, fetchBurst, ks.cooldown)
+				}
+				ks.mu.Unlock()
+				return nil, &KeysError{Err: err, RetryAfter: retry}
+			}
 		}
-		return nil, refuse(ErrUnknownKey, "no key with kid %q", kid)
+		ks.mu.Unlock()
+		if timer == nil {
+			timer = time.NewTimer(ks.maxWait)
+		}
+		// A request waits for the fetch at most maxWait; the fetch itself
+		// goes on (up to its timeout) and serves the requests after it.
+		select {
+		case <-c.done:
+		case <-ctx.Done():
+			return nil, &KeysError{Err: ctx.Err(), RetryAfter: ks.retryAfter()}
+		case <-timer.C:
+			return nil, &KeysError{Err: fmt.Errorf("no answer from the issuer within %s", ks.maxWait), RetryAfter: ks.retryAfter()}
+		}
 	}
-	if err := ks.refresh(ctx, usable); err != nil {
-		return nil, err
-	}
-	snap = ks.cur.Load()
-	k, err := snap.find(kid)
-	if k == nil && err == nil {
-		ks.rememberUnknown(kid, now)
-		err = refuse(ErrUnknownKey, "no key with kid %q", kid)
-	}
-	return k, err
 }
 
-// mayFetch reports whether a fetch may start now; ks.mu must be held. With a
-// usable set, fetches for unknown kids are at most one per cooldown. With
-// none, a failed attempt is retried after at most a second, so start-up
-// during an issuer outage recovers by itself without hammering the issuer.
-func (ks *keySet) mayFetch(now time.Time, usable bool) bool {
-	wait := ks.cooldown
-	if !usable && ks.lastErr != nil {
-		wait = min(wait, time.Second)
-	} else if !usable {
-		wait = 0
+// startLocked starts a fetch at now if one may start, and returns it; or
+// returns nil and how long until one may. With a usable set the fetch is
+// forced (for kid) and counts against the limit of fetchBurst per
+// cooldown. With none, a failed attempt is retried after at most a second,
+// so start-up during an issuer outage recovers by itself without hammering
+// the issuer. ks.mu must be held and no fetch be in flight.
+func (ks *keySet) startLocked(now time.Time, forced bool, kid string) (*fetchCall, time.Duration) {
+	if forced {
+		// Forget the fetches that left the window; the rest are oldest first.
+		n := 0
+		for n < len(ks.spent) && now.Sub(ks.spent[n]) >= ks.cooldown {
+			n++
+		}
+		ks.spent = ks.spent[n:]
+		if len(ks.spent) >= fetchBurst {
+			return nil, wholeSeconds(ks.spent[0].Add(ks.cooldown).Sub(now))
+		}
+		ks.spent = append(ks.spent, now)
+	} else if ks.lastErr != nil && !ks.lastAttempt.IsZero() {
+		wait := min(ks.cooldown, time.Second)
+		if since := now.Sub(ks.lastAttempt); since < wait {
+			return nil, ks.retryAfter()
+		}
 	}
-	return ks.lastAttempt.IsZero() || now.Sub(ks.lastAttempt) >= wait
+	return ks.startFetchLocked(now, forced, kid), 0
 }
 
-func (ks *keySet) rememberUnknown(kid string, now time.Time) {
+// startFetchLocked starts a fetch at now; ks.mu must be held and no fetch
+// be in flight.
+func (ks *keySet) startFetchLocked(now time.Time, forced bool, kid string) *fetchCall {
+	ks.started++
+	c := &fetchCall{seq: ks.started, forced: forced, kid: kid, at: now, done: make(chan struct{})}
+	ks.call = c
+	ks.lastAttempt = now
+	go ks.run(c)
+	return c
+}
+
+// run performs c and publishes its outcome.
+func (ks *keySet) run(c *fetchCall) {
+	err := ks.fetch(c.forced, c.at)
 	ks.mu.Lock()
-	defer ks.mu.Unlock()
+	ks.call = nil
+	ks.lastErr = err
+	if c.forced && err == nil && ks.cur.Load().byKID[c.kid] != nil {
+		// Found what it was made for (a rotation): it costs nothing.
+		if i := slices.Index(ks.spent, c.at); i >= 0 {
+			ks.spent = slices.Delete(ks.spent, i, i+1)
+		}
+	}
+	ks.mu.Unlock()
+	close(c.done)
+}
+
+// wholeSeconds rounds d up to whole seconds, and to at least one: a
+// Retry-After in seconds must not send the client back before the time.
+func wholeSeconds(d time.Duration) time.Duration {
+	return max(time.Second, (d+time.Second-1)/time.Second*time.Second)
+}
+
+func (ks *keySet) rememberUnknownLocked(kid string, now time.Time) {
 	if ks.unknown == nil || len(ks.unknown) >= maxUnknownKIDs {
 		ks.unknown = make(map[string]time.Time) // forget the oldest wholesale: bounded, and cheap
 	}
 	ks.unknown[kid] = now.Add(ks.unknownTTL)
-}
-
-// refresh fetches the key set once for all concurrent callers and waits for
-// the result or for ctx.
-func (ks *keySet) refresh(ctx context.Context, forced bool) error {
-	ch := ks.flight.DoChan("jwks", func() (any, error) {
-		return nil, ks.fetch(forced)
-	})
-	// A request waits for the fetch at most maxWait; the fetch itself goes
-	// on (up to its timeout) and serves the requests after it.
-	wait := time.NewTimer(ks.maxWait)
-	defer wait.Stop()
-	select {
-	case res := <-ch:
-		if res.Err != nil {
-			return &KeysError{Err: res.Err, RetryAfter: ks.retryAfter()}
-		}
-		return nil
-	case <-ctx.Done():
-		return &KeysError{Err: ctx.Err(), RetryAfter: ks.retryAfter()}
-	case <-wait.C:
-		return &KeysError{Err: fmt.Errorf("no answer from the issuer within %s", ks.maxWait), RetryAfter: ks.retryAfter()}
-	}
 }
 
 func (ks *keySet) retryAfter() time.Duration {
@@ -236,30 +348,59 @@ func (ks *keySet) retryAfter() time.Duration {
 	return ks.cooldown
 }
 
-// refreshInBackground starts a fetch when the set is due and no fetch ran
-// within the cooldown. Callers keep using the current set meanwhile.
+// refreshInBackground starts a fetch when the set is due, none is in
+// flight and none started within the cooldown. Callers keep using the
+// current set meanwhile.
 func (ks *keySet) refreshInBackground(now time.Time) {
 	ks.mu.Lock()
-	due := now.Sub(ks.lastAttempt) >= ks.cooldown
-	ks.mu.Unlock()
-	if due {
-		ks.flight.DoChan("jwks", func() (any, error) { return nil, ks.fetch(false) })
+	if ks.call == nil && now.Sub(ks.lastAttempt) >= ks.cooldown {
+		ks.startFetchLocked(now, false, "")
 	}
+	ks.mu.Unlock()
 }
 
 // ready returns nil when a usable key set is loaded, fetching it if needed.
 func (ks *keySet) ready(ctx context.Context) error {
-	if snap := ks.cur.Load(); snap != nil && ks.now().Before(snap.staleAt) {
+	now := ks.now()
+	if snap := ks.cur.Load(); snap != nil && now.Before(snap.staleAt) {
 		return nil
 	}
 	ks.mu.Lock()
-	mayFetch := ks.mayFetch(ks.now(), false)
-	lastErr := ks.lastErr
+	arrived := ks.started
 	ks.mu.Unlock()
-	if !mayFetch {
-		return &KeysError{Err: lastErr, RetryAfter: ks.retryAfter()}
+	timer := time.NewTimer(ks.maxWait)
+	defer timer.Stop()
+	for {
+		ks.mu.Lock()
+		if snap := ks.cur.Load(); snap != nil && now.Before(snap.staleAt) {
+			ks.mu.Unlock()
+			return nil
+		}
+		c := ks.call
+		if c == nil && ks.started > arrived {
+			err := ks.lastErr
+			ks.mu.Unlock()
+			if err == nil {
+				err = errors.New("the key set fetched is already past its stale time")
+			}
+			return &KeysError{Err: err, RetryAfter: ks.retryAfter()}
+		}
+		if c == nil {
+			if c, _ = ks.startLocked(now, false, ""); c == nil {
+				err := ks.lastErr
+				ks.mu.Unlock()
+				return &KeysError{Err: err, RetryAfter: ks.retryAfter()}
+			}
+		}
+		ks.mu.Unlock()
+		select {
+		case <-c.done:
+		case <-ctx.Done():
+			return &KeysError{Err: ctx.Err(), RetryAfter: ks.retryAfter()}
+		case <-timer.C:
+			return &KeysError{Err: fmt.Errorf("no answer from the issuer within %s", ks.maxWait), RetryAfter: ks.retryAfter()}
+		}
 	}
-	return ks.refresh(ctx, false)
 }
 
 // count returns the number of keys in the current set.
@@ -271,13 +412,10 @@ func (ks *keySet) count() int {
 }
 
 // fetch runs discovery (once) and fetches the key set, replacing the current
-// set on success and keeping it on failure.
-func (ks *keySet) fetch(forced bool) (err error) {
+// set on success and keeping it on failure. at is when the fetch was
+// started: the new set's age counts from it.
+func (ks *keySet) fetch(forced bool, at time.Time) (err error) {
 	start := ks.now()
-	ks.mu.Lock()
-	ks.lastAttempt = start
-	ks.mu.Unlock()
-
 	ctx, cancel := context.WithTimeout(context.Background(), ks.timeout)
 	defer cancel()
 
@@ -285,9 +423,6 @@ func (ks *keySet) fetch(forced bool) (err error) {
 	defer func() {
 		ev.Err = err
 		ev.Duration = ks.now().Sub(start)
-		ks.mu.Lock()
-		ks.lastErr = err
-		ks.mu.Unlock()
 		if err != nil {
 			ks.log.Warn("failed to fetch signing keys", "url", ev.URL, "err", err)
 		} else {
@@ -313,13 +448,14 @@ func (ks *keySet) fetch(forced bool) (err error) {
 	if err != nil {
 		return err
 	}
-	ks.install(keys, ks.ttl(header), ks.now())
+	ks.install(keys, ks.ttl(header), at)
 	return nil
 }
 
 // install replaces the current set. Keys unchanged since the last set keep
 // their identity (so cached verifications stay valid); keys that left the set
-// or changed are marked removed.
+// or changed are marked removed. Kids found missing before stay remembered:
+// the set is looked in first, so a kid the new set has is found.
 func (ks *keySet) install(keys []*key, ttl time.Duration, now time.Time) {
 	old := ks.cur.Load()
 	snap := &keySnapshot{
@@ -345,9 +481,6 @@ func (ks *keySet) install(keys []*key, ttl time.Duration, now time.Time) {
 		}
 	}
 	ks.cur.Store(snap)
-	ks.mu.Lock()
-	clear(ks.unknown)
-	ks.mu.Unlock()
 }
 
 // lookupExact returns the key of this set with the same kid, alg and

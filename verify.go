@@ -80,9 +80,15 @@ type Config struct {
 	// then gets ErrKeysUnavailable while the fetch goes on.
 	FetchTimeout time.Duration
 
-	// RefreshCooldown is the least time between two key fetches caused by
-	// unknown kids, so a flood of made-up kids costs at most one fetch per
-	// cooldown. Default 10s.
+	// RefreshCooldown is the window over which key fetches caused by
+	// unknown kids are limited: at most 3 per cooldown, so a flood of
+	// made-up kids costs the issuer at most 3 fetches per cooldown. A fetch
+	// that finds the kid it was made for (a key rotated in) does not count,
+	// nor do fetches at start-up or when the set is due. An unknown kid is
+	// refused as unknown only once a fetch made after it arrived shows the
+	// issuer does not publish it; when no fetch may be made (the limit is
+	// spent, or the issuer is down) it gets [ErrKeysUnavailable] with a
+	// RetryAfter, never a bad-token error. Default 10s.
 	RefreshCooldown time.Duration
 
 	// MaxStale is how long past its refresh time a key set keeps being used
