@@ -454,8 +454,9 @@ func (ks *keySet) fetch(forced bool, at time.Time) (err error) {
 
 // install replaces the current set. Keys unchanged since the last set keep
 // their identity (so cached verifications stay valid); keys that left the set
-// or changed are marked removed. Kids found missing before stay remembered:
-// the set is looked in first, so a kid the new set has is found.
+// or changed are marked removed, and the kids that left are remembered as
+// missing, like kids a fetch found missing. Kids found missing before stay
+// remembered: the set is looked in first, so a kid the new set has is found.
 func (ks *keySet) install(keys []*key, ttl time.Duration, now time.Time) {
 	old := ks.cur.Load()
 	snap := &keySnapshot{
@@ -473,10 +474,16 @@ func (ks *keySet) install(keys []*key, ttl time.Duration, now time.Time) {
 	if len(keys) == 1 {
 		snap.only = snap.byKID[keys[0].kid]
 	}
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
 	if old != nil {
 		for kid, k := range old.byKID {
 			if snap.byKID[kid] != k {
 				k.removed.Store(true)
+			}
+			if snap.byKID[kid] == nil {
+				// Gone from the set: its tokens are refused without a fetch.
+				ks.rememberUnknownLocked(kid, now)
 			}
 		}
 	}

@@ -379,3 +379,34 @@ func TestUnknownKIDNotAnsweredByEarlierFetch(t *testing.T) {
 		t.Errorf("new kid that arrived during an older fetch: got %v, want accepted", err)
 	}
 }
+
+// TestRemovedKIDRefusedWithoutFetch: when a refresh finds a key gone, its
+// tokens are refused at once, without a fetch of their own for a minute.
+func TestRemovedKIDRefusedWithoutFetch(t *testing.T) {
+	iss := testissuer.New(t)
+	clk := fakeclock.New(epoch)
+	v := newVerifier(t, iss, clk, func(c *apiguard.Config) { c.DisableCache = true })
+	claims := iss.Claims(clk.Now())
+	removed, kept := iss.Sign(t, "rs256", testissuer.With(claims), nil), iss.Sign(t, "es256", testissuer.With(claims), nil)
+	if err := verifyErr(t, v, removed); err != nil {
+		t.Fatal(err)
+	}
+	iss.Publish("es256")
+	clk.Advance(6 * time.Minute) // past max-age=300: the next use refreshes in the background
+	pollUntil(t, "the refresh removing rs256", func() bool { return errors.Is(verifyErr(t, v, removed), apiguard.ErrUnknownKey) })
+	if got := iss.JWKSFetches(); got != 2 {
+		t.Fatalf("got %d JWKS fetches, want 2 (start-up and the refresh)", got)
+	}
+	clk.Advance(30 * time.Second)
+	for range 5 {
+		if err := verifyErr(t, v, removed); !errors.Is(err, apiguard.ErrUnknownKey) {
+			t.Fatalf("token of the removed key: got %v, want unknown key", err)
+		}
+	}
+	if err := verifyErr(t, v, kept); err != nil {
+		t.Errorf("token of the kept key: %v", err)
+	}
+	if got := iss.JWKSFetches(); got != 2 {
+		t.Errorf("got %d JWKS fetches, want 2: the removed kid needs none", got)
+	}
+}
