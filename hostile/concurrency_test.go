@@ -20,16 +20,19 @@ import (
 
 // round is what the workers verify during one rotation round.
 type round struct {
-	current string // a token of the key published this round
+	current  string       // a token of the key published this round
+	accepted atomic.Int64 // how often the workers had it accepted
 }
 
 // TestConcurrentVerifyDuringRotation verifies from 16 goroutines while the
 // issuer rotates a key every round and the clock moves past the key set's
 // refresh time (background refreshes) and past the cooldown (refreshes
-// forced by unknown kids). Tokens of keys that stay published are never
-// refused, unknown kids never pass, nothing is reported as keys
-// unavailable, and after the last refresh the rotated-out keys are refused.
-// Run with -race.
+// forced by unknown kids), with made-up kids mixed in (which spend the
+// fetches unknown kids may cause). Tokens of keys that stay published are
+// never refused; unknown kids never pass; each round's new key is accepted
+// within the round and, before that, only ever answered "keys unavailable"
+// because of the fetch limit, never refused as unknown; and after the last
+// refresh the rotated-out keys are refused. Run with -race.
 func TestConcurrentVerifyDuringRotation(t *testing.T) {
 	iss := testissuer.New(t) // serves Cache-Control: max-age=300
 	clk := fakeclock.New(time.Now())
@@ -78,7 +81,8 @@ func TestConcurrentVerifyDuringRotation(t *testing.T) {
 		}
 	}
 	_, first := rotate(0)
-	cur.Store(&round{current: first})
+	r0 := &round{current: first}
+	cur.Store(r0)
 	for w := range 16 {
 		wg.Go(func() {
 			for i := 0; ; i++ {
@@ -94,14 +98,20 @@ func TestConcurrentVerifyDuringRotation(t *testing.T) {
 				switch i % 4 {
 				case 1:
 					unknown := testissuer.SignWith(t, "EdDSA", iss.Key("eddsa").Private, fmt.Sprintf("unknown-%d-%d", w, i), iss.Claims(clk.Now()), nil)
-					if _, err := v.Verify(ctx, unknown); !errors.Is(err, apiguard.ErrUnknownKey) {
-						fail("unknown kid: got %v, want ErrUnknownKey", err)
+					if _, err := v.Verify(ctx, unknown); !errors.Is(err, apiguard.ErrUnknownKey) && !errors.Is(err, apiguard.ErrFetchLimit) {
+						fail("unknown kid: got %v, want ErrUnknownKey or ErrFetchLimit", err)
 					}
 				case 2:
-					// The current round's key: accepted once fetched, refused as
-					// unknown before; never "keys unavailable".
-					if _, err := v.Verify(ctx, cur.Load().current); err != nil && !errors.Is(err, apiguard.ErrUnknownKey) {
-						fail("current rotated key: got %v, want nil or ErrUnknownKey", err)
+					// The current round's key: accepted once fetched; before,
+					// "keys unavailable" when the made-up kids spent the
+					// fetches; never refused as unknown.
+					r := cur.Load()
+					_, err := v.Verify(ctx, r.current)
+					switch {
+					case err == nil:
+						r.accepted.Add(1)
+					case !errors.Is(err, apiguard.ErrFetchLimit):
+						fail("current rotated key: got %v, want nil or ErrFetchLimit", err)
 					}
 				}
 				verified.Add(1)
@@ -115,12 +125,15 @@ func TestConcurrentVerifyDuringRotation(t *testing.T) {
 		pollUntil(t, 30*time.Second, time.Millisecond, "workers verifying", func() bool { return verified.Load() >= target })
 	}
 	const rounds = 8
-	var old []string // tokens of rotated-out keys
+	var old []string              // tokens of rotated-out keys
+	clk.Advance(11 * time.Second) // round 0's key may have met a spent limit
+	pollUntil(t, 30*time.Second, time.Millisecond, "round 0's key accepted", func() bool { return r0.accepted.Load() > 0 })
 	for i := 1; i <= rounds; i++ {
 		waitVerified(200)
 		old = append(old, cur.Load().current)
 		_, tok := rotate(i)
-		cur.Store(&round{current: tok})
+		r := &round{current: tok}
+		cur.Store(r)
 		// Odd rounds: past the refresh time (a background refresh); even
 		// rounds: only past the cooldown (a refresh forced by a kid).
 		if i%2 == 1 {
@@ -129,6 +142,7 @@ func TestConcurrentVerifyDuringRotation(t *testing.T) {
 			clk.Advance(11 * time.Second)
 		}
 		waitVerified(200)
+		pollUntil(t, 30*time.Second, time.Millisecond, fmt.Sprintf("round %d's key accepted", i), func() bool { return r.accepted.Load() > 0 })
 	}
 	close(stop)
 	wg.Wait()
@@ -137,21 +151,30 @@ func TestConcurrentVerifyDuringRotation(t *testing.T) {
 		t.Error(f)
 	}
 
-	// A refresh forced by the last key's kid drops every rotated-out key.
+	// The rotated-out keys are refused. A kid not checked lately needs a
+	// fetch, and one that comes when the fetches are spent is told to come
+	// back later (keys unavailable, with a Retry-After); coming back then, it
+	// is refused as unknown.
 	clk.Advance(11 * time.Second)
 	if _, err := v.Verify(ctx, cur.Load().current); err != nil {
-		t.Fatalf("token of the last rotated key after a refresh: %v", err)
+		t.Fatalf("token of the last rotated key: %v", err)
 	}
 	for i, tok := range old {
-		if _, err := v.Verify(ctx, tok); !errors.Is(err, apiguard.ErrUnknownKey) {
+		_, err := v.Verify(ctx, tok)
+		var ke *apiguard.KeysError
+		if errors.Is(err, apiguard.ErrFetchLimit) && errors.As(err, &ke) {
+			clk.Advance(ke.RetryAfter)
+			_, err = v.Verify(ctx, tok)
+		}
+		if !errors.Is(err, apiguard.ErrUnknownKey) {
 			t.Errorf("token of rotated-out key rot-%d: got %v, want ErrUnknownKey", i, err)
 		}
 	}
 	got := fetches.Load()
 	t.Logf("%d verifications by 16 goroutines over %d rotations; %d key fetches (issuer served %d)", verified.Load(), rounds, got, iss.JWKSFetches())
-	// One at start, at most one per round for age and one per cooldown for
-	// kids, and the last forced one.
-	if max := int64(1 + 2*rounds + 1); got > max {
+	// One at start; per round at most one for age, the limit for made-up
+	// kids and one (free) for the new key; and one per rotated-out key.
+	if max := int64(1 + (fetchLimit+2)*(rounds+1) + len(old)); got > max {
 		t.Errorf("got %d key fetches, want at most %d", got, max)
 	}
 }
@@ -159,8 +182,10 @@ func TestConcurrentVerifyDuringRotation(t *testing.T) {
 // TestServeUnderConcurrentLoad sends valid tokens and unknown kids to
 // apiguard serve from 32 goroutines while the issuer's key set changes:
 // every valid token of a key that stays published gets 200, every unknown
-// kid 401. With -race, serve itself is built with the race detector and a
-// race it reports fails the test (see startServe).
+// kid 401 once a fetch has shown it missing, or 503 (with Retry-After)
+// while the fetches unknown kids may cause are spent, never 200. With
+// -race, serve itself is built with the race detector and a race it
+// reports fails the test (see startServe).
 func TestServeUnderConcurrentLoad(t *testing.T) {
 	t.Parallel()
 	iss := testissuer.New(t)
@@ -188,6 +213,9 @@ func TestServeUnderConcurrentLoad(t *testing.T) {
 					kind, tok = "unknown", unknown[(w+i)%len(unknown)]
 				}
 				r := s.secureData(t, tok)
+				if r.status == http.StatusServiceUnavailable {
+					wantUnavailable(t, r)
+				}
 				mu.Lock()
 				statuses[kind][r.status]++
 				mu.Unlock()
@@ -212,8 +240,11 @@ func TestServeUnderConcurrentLoad(t *testing.T) {
 		}
 	}
 	for st := range statuses["unknown"] {
-		if st != http.StatusUnauthorized {
-			t.Errorf("unknown kids got statuses %v, want only 401", statuses["unknown"])
+		if st != http.StatusUnauthorized && st != http.StatusServiceUnavailable {
+			t.Errorf("unknown kids got statuses %v, want only 401 and 503", statuses["unknown"])
 		}
+	}
+	if statuses["unknown"][http.StatusUnauthorized] == 0 {
+		t.Errorf("unknown kids got statuses %v, want some 401 (kids checked with a fetch)", statuses["unknown"])
 	}
 }

@@ -3,22 +3,29 @@ package hostile
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/apiguard/apiguard"
+	"github.com/apiguard/apiguard/internal/fakeclock"
 	"github.com/apiguard/apiguard/internal/testissuer"
 )
 
 // serveCooldown is apiguard serve's RefreshCooldown (the verifier's
-// default; serve has no setting for it): the least time between two key
-// fetches caused by unknown kids. Tests that need a fetch caused by a kid
-// (rotation, a refresh that meets garbage) wait it out on the wall clock,
-// since the binary runs on the real clock; they run in parallel.
+// default; serve has no setting for it): the window in which unknown kids
+// may cause fetchLimit key fetches. TestAfterCooldown's scenarios wait it
+// out on the wall clock, since the binary runs on the real clock; they run
+// in parallel.
 const serveCooldown = 10 * time.Second
+
+// fetchLimit is how many key fetches unknown kids may cause per cooldown.
+const fetchLimit = 3
 
 // validToken returns a fresh valid token signed by the issuer's key kid.
 func validToken(t *testing.T, iss *testissuer.Issuer, kid string) string {
@@ -142,6 +149,9 @@ func TestIssuerDownLater(t *testing.T) {
 			t.Errorf("new token of known key %s while the issuer is down: got %d (%s), want 200", kid, r.status, r.body)
 		}
 	}
+	// A kid it has not seen cannot be checked while the issuer is down: it
+	// may be a key just rotated in, so the answer is 503, not 401.
+	wantUnavailable(t, s.secureData(t, tokenWithKID(t, iss, randomKID(t))))
 	req, _ := http.NewRequest(http.MethodGet, s.URL+"/readyz", nil)
 	wantStatus(t, s.do(t, req), http.StatusOK)
 }
@@ -152,21 +162,22 @@ func TestSlowIssuer(t *testing.T) {
 	t.Parallel()
 	const delay = 30 * time.Second
 
-	longest := func(t *testing.T, s *server, tokens []string) (time.Duration, map[int]int) {
+	// longest sends the tokens at once and returns, by status, how many
+	// requests got it and the longest of them.
+	longest := func(t *testing.T, s *server, tokens []string) (max map[int]time.Duration, statuses map[int]int) {
 		var (
-			mu       sync.Mutex
-			max      time.Duration
-			statuses = map[int]int{}
-			wg       sync.WaitGroup
+			mu sync.Mutex
+			wg sync.WaitGroup
 		)
+		max, statuses = map[int]time.Duration{}, map[int]int{}
 		for _, tok := range tokens {
 			wg.Go(func() {
 				r := s.secureData(t, tok)
 				mu.Lock()
 				defer mu.Unlock()
 				statuses[r.status]++
-				if r.took > max {
-					max = r.took
+				if r.took > max[r.status] {
+					max[r.status] = r.took
 				}
 			})
 		}
@@ -184,12 +195,13 @@ func TestSlowIssuer(t *testing.T) {
 			tokens = append(tokens, validToken(t, iss, "es256"))
 		}
 		max, statuses := longest(t, s, tokens)
-		t.Logf("NUMBER longest of 20 concurrent requests while the issuer takes %s (no keys yet): %s; statuses %v", delay, max.Round(time.Millisecond), statuses)
+		took := max[http.StatusServiceUnavailable]
+		t.Logf("NUMBER longest of 20 concurrent requests while the issuer takes %s (no keys yet): %s; statuses %v", delay, took.Round(time.Millisecond), statuses)
 		if statuses[http.StatusServiceUnavailable] != len(tokens) {
 			t.Errorf("got statuses %v, want all 503", statuses)
 		}
-		if max > 5*time.Second {
-			t.Errorf("got a request of %s, want at most 5s (a request waits 3s for a fetch, plus a margin)", max)
+		if took > 5*time.Second {
+			t.Errorf("got a request of %s, want at most 5s (a request waits 3s for a fetch, plus a margin)", took)
 		}
 	})
 
@@ -207,12 +219,18 @@ func TestSlowIssuer(t *testing.T) {
 			tokens = append(tokens, tokenWithKID(t, iss, randomKID(t)))
 		}
 		max, statuses := longest(t, s, tokens)
-		t.Logf("NUMBER longest of 20 concurrent requests while the issuer takes %s (keys loaded, 10 unknown kids): %s; statuses %v", delay, max.Round(time.Millisecond), statuses)
-		if statuses[http.StatusOK] != 10 || statuses[http.StatusUnauthorized] != 10 {
-			t.Errorf("got statuses %v, want 10 × 200 and 10 × 401", statuses)
+		t.Logf("NUMBER longest of 20 concurrent requests while the issuer takes %s (keys loaded, 10 unknown kids): known keys %s, unknown kids %s; statuses %v",
+			delay, max[http.StatusOK].Round(time.Millisecond), max[http.StatusServiceUnavailable].Round(time.Millisecond), statuses)
+		// The unknown kids wait for the fetch they need, as long as a
+		// request waits for one, and get 503: they cannot be checked.
+		if statuses[http.StatusOK] != 10 || statuses[http.StatusServiceUnavailable] != 10 {
+			t.Errorf("got statuses %v, want 10 × 200 and 10 × 503", statuses)
 		}
-		if max > 3*time.Second {
-			t.Errorf("got a request of %s, want at most 3s: known keys must not wait for the issuer", max)
+		if max[http.StatusOK] > 2*time.Second {
+			t.Errorf("got a request with a known key of %s, want at most 2s: known keys must not wait for the issuer", max[http.StatusOK])
+		}
+		if max[http.StatusServiceUnavailable] > 5*time.Second {
+			t.Errorf("got a request with an unknown kid of %s, want at most 5s (a request waits 3s for a fetch, plus a margin)", max[http.StatusServiceUnavailable])
 		}
 	})
 }
@@ -253,6 +271,9 @@ func flood(t *testing.T, s *server, iss *testissuer.Issuer, n, workers int) map[
 		wg.Go(func() {
 			for tok := range tokens {
 				r := s.secureData(t, tok)
+				if r.status == http.StatusServiceUnavailable {
+					wantUnavailable(t, r)
+				}
 				mu.Lock()
 				statuses[r.status]++
 				mu.Unlock()
@@ -261,6 +282,18 @@ func flood(t *testing.T, s *server, iss *testissuer.Issuer, n, workers int) map[
 	}
 	wg.Wait()
 	return statuses
+}
+
+// wantFloodAnswers checks the statuses of a flood of n made-up kids: 401
+// for each kid a fetch made after it arrived showed missing, 503 (with
+// Retry-After, checked by flood) for those that came when the fetches
+// unknown kids may cause were spent; some of each kind is not required,
+// but the first kid always gets its fetch.
+func wantFloodAnswers(t *testing.T, statuses map[int]int, n int) {
+	t.Helper()
+	if statuses[http.StatusUnauthorized]+statuses[http.StatusServiceUnavailable] != n || statuses[http.StatusUnauthorized] == 0 {
+		t.Errorf("got statuses %v, want %d in all of 401 (checked with a fetch, at least one) and 503 (fetch limit)", statuses, n)
+	}
 }
 
 // TestAfterCooldown holds the fault tests that need a key fetch caused by
@@ -339,9 +372,9 @@ func TestAfterCooldown(t *testing.T) {
 			if got := iss.JWKSFetches() - before; got != 1 {
 				t.Fatalf("got %d JWKS fetches for an unknown kid after the cooldown, want 1", got)
 			}
-			if r.status != http.StatusServiceUnavailable && r.status != http.StatusUnauthorized {
-				t.Errorf("unknown kid while the JWKS is garbage: got %d, want 503 or 401", r.status)
-			}
+			// The fetch the kid needs failed: it cannot be checked, so 503
+			// (the kid may be a key just rotated in), never 401.
+			wantUnavailable(t, r)
 			// The old keys are kept.
 			wantStatus(t, s.secureData(t, sc.old), http.StatusOK)
 			wantStatus(t, s.secureData(t, validToken(t, iss, "es512")), http.StatusOK)
@@ -349,8 +382,10 @@ func TestAfterCooldown(t *testing.T) {
 		sc.iss.SetJWKSBody(g.body)
 	}
 
-	flooded := add("flood of 1000 random kids", func(t *testing.T, sc *scenario) {
-		// After the cooldown: the flood costs one fetch.
+	add("flood of 1000 random kids", func(t *testing.T, sc *scenario) {
+		// serve runs on the wall clock: the bound is fetchLimit per
+		// cooldown the flood lasts (TestKIDFloodFetchBound checks it on a
+		// clock that stands still).
 		iss, s := sc.iss, sc.s
 		before := iss.JWKSFetches()
 		begin := time.Now()
@@ -358,28 +393,79 @@ func TestAfterCooldown(t *testing.T) {
 		took := time.Since(begin)
 		got := iss.JWKSFetches() - before
 		t.Logf("NUMBER JWKS fetches for 1,000 random kids after the cooldown: %d (statuses %v, %s)", got, statuses, took.Round(time.Millisecond))
-		if want := 1 + int(took/serveCooldown); got < 1 || got > want {
+		if want := fetchLimit * (1 + int(took/serveCooldown)); got < 1 || got > want {
 			t.Errorf("got %d JWKS fetches, want between 1 and %d", got, want)
 		}
-		if statuses[http.StatusUnauthorized] != 1000 {
-			t.Errorf("got statuses %v, want 1000 × 401", statuses)
-		}
+		wantFloodAnswers(t, statuses, 1000)
 		wantStatus(t, s.secureData(t, sc.old), http.StatusOK)
 	})
-	// Right after the first fetch: within the cooldown, no fetch at all.
-	begin := time.Now()
-	statuses := flood(t, flooded.s, flooded.iss, 1000, 50)
-	got := flooded.iss.JWKSFetches() - 1
-	t.Logf("NUMBER JWKS fetches for 1,000 random kids within the cooldown: %d (statuses %v, %s)", got, statuses, time.Since(begin).Round(time.Millisecond))
-	if statuses[http.StatusUnauthorized] != 1000 {
-		t.Errorf("flood within the cooldown: got statuses %v, want 1000 × 401", statuses)
-	}
-	if time.Since(last) < serveCooldown && got != 0 {
-		t.Errorf("flood within the cooldown: got %d JWKS fetches, want 0", got)
-	}
 
 	waitUntil(last.Add(serveCooldown + time.Second))
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) { sc.after(t, sc) })
+	}
+}
+
+// TestKIDFloodFetchBound floods a verifier's middleware, served over HTTP
+// on 127.0.0.1, with 1,000 made-up kids per cooldown while its clock stands
+// still, so the bound is checked however long the flood takes: at most
+// fetchLimit key fetches per cooldown. Then, with a flood going on, the
+// issuer rotates a key in: its first request gets 503 with Retry-After
+// (the fetches are spent, and the kid cannot be checked), never 401, and
+// the first request after Retry-After gets 200.
+func TestKIDFloodFetchBound(t *testing.T) {
+	t.Parallel()
+	iss := testissuer.New(t)
+	clk := fakeclock.New(time.Now())
+	v, err := apiguard.New(apiguard.Config{Issuer: iss.URL, Now: clk.Now, RefreshCooldown: serveCooldown})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := httptest.NewServer(v.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })))
+	defer api.Close()
+	s := &server{URL: api.URL, client: api.Client()}
+	wantStatus(t, s.secureData(t, validToken(t, iss, "rs256")), http.StatusOK)
+
+	for window := range 2 {
+		before := iss.JWKSFetches()
+		statuses := flood(t, s, iss, 1000, 50)
+		got := iss.JWKSFetches() - before
+		t.Logf("NUMBER JWKS fetches for 1,000 random kids within one cooldown (clock standing still, window %d): %d (statuses %v)", window+1, got, statuses)
+		if got < 1 || got > fetchLimit {
+			t.Errorf("window %d: got %d JWKS fetches, want 1 to %d", window+1, got, fetchLimit)
+		}
+		wantFloodAnswers(t, statuses, 1000)
+		clk.Advance(serveCooldown)
+	}
+
+	// A flood that keeps going, and a rotation in the middle of it.
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if r := s.secureData(t, tokenWithKID(t, iss, randomKID(t))); r.status != http.StatusUnauthorized {
+					wantUnavailable(t, r)
+				}
+			}
+		})
+	}
+	defer func() { close(stop); wg.Wait() }()
+	pollUntil(t, 10*time.Second, time.Millisecond, "the flood spending the fetches", func() bool {
+		return s.secureData(t, tokenWithKID(t, iss, randomKID(t))).status == http.StatusServiceUnavailable
+	})
+	iss.AddKey(&testissuer.Key{ID: "rotated", Alg: "EdDSA", JWKAlg: "EdDSA", Use: "sig", Private: iss.Key("eddsa").Private}, true)
+	tok := validToken(t, iss, "rotated")
+	r := s.secureData(t, tok)
+	wantUnavailable(t, r)
+	ra, _ := strconv.Atoi(r.header.Get("Retry-After"))
+	clk.Advance(time.Duration(ra) * time.Second)
+	if r := s.secureData(t, tok); r.status != http.StatusOK {
+		t.Errorf("rotated key after Retry-After (%ds), flood still going: got %d (%s), want 200", ra, r.status, r.body)
 	}
 }
