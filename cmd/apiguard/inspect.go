@@ -20,9 +20,18 @@ import (
 // errRefused: inspect printed why the token is refused; exit 1 quietly.
 var errRefused = errors.New("token refused")
 
+// inspectLeeway is the clock skew inspect tolerates for exp, nbf and iat:
+// the verifier's default, which apiguard serve uses too.
+const inspectLeeway = 60 * time.Second
+
 // runInspect decodes a token, verifies it against the configured issuer and
 // explains a refusal: the first tool to reach for when a token is refused.
 func runInspect(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	return inspect(ctx, args, stdin, stdout, stderr, time.Now)
+}
+
+// inspect is runInspect on the clock now.
+func inspect(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, now func() time.Time) error {
 	s := newSettings("inspect", stderr)
 	issuer := s.add("issuer", "OKTA_ISSUER", "", "issuer to verify against")
 	audience := s.add("audience", "OKTA_AUDIENCE", apiguard.DefaultAudience, "audience the token must carry")
@@ -66,7 +75,7 @@ func runInspect(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		return &usageError{errors.New("no token given")}
 	}
 
-	claims := printDecoded(stdout, token)
+	claims := printDecoded(stdout, token, now())
 	if *issuer == "" {
 		fmt.Fprintln(stdout, "\nnot verified: set OKTA_ISSUER or --issuer to the issuer the API trusts")
 		if iss, ok := claims["iss"].(string); ok {
@@ -74,7 +83,7 @@ func runInspect(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		}
 		return errRefused
 	}
-	v, err := apiguard.New(apiguard.Config{Issuer: *issuer, Audience: *audience, DisableCache: true})
+	v, err := apiguard.New(apiguard.Config{Issuer: *issuer, Audience: *audience, DisableCache: true, Leeway: inspectLeeway, Now: now})
 	if err != nil {
 		return &usageError{fmt.Errorf("OKTA_ISSUER (--issuer): %w", err)}
 	}
@@ -87,14 +96,27 @@ func runInspect(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		}
 		return errRefused
 	}
-	fmt.Fprintf(stdout, "VALID: subject %q, client %q, scopes %q, expires in %s\n",
-		c.Subject, c.ClientID, c.Scopes, time.Until(c.Expiry).Round(time.Second))
+	fmt.Fprintf(stdout, "VALID: subject %q, client %q, scopes %q, %s\n", c.Subject, c.ClientID, c.Scopes, expiry(c.Expiry, now()))
 	return nil
 }
 
-// printDecoded prints the header and claims without verifying them, and
-// returns the claims (nil if they cannot be decoded).
-func printDecoded(w io.Writer, token string) map[string]any {
+// expiry says when a token that verified expires, or, when it is past its
+// exp and accepted only within the leeway, that it expired and for how much
+// longer the leeway accepts it.
+func expiry(exp, now time.Time) string {
+	left := exp.Sub(now).Round(time.Second)
+	if left > 0 {
+		return "expires in " + left.String()
+	}
+	grace := exp.Add(inspectLeeway).Sub(now).Round(time.Second)
+	return fmt.Sprintf("but it EXPIRED %s ago (exp %s): accepted only within the %ds clock-skew leeway, for %s more; get a fresh token",
+		(-left).String(), exp.UTC().Format(time.RFC3339), int(inspectLeeway/time.Second), max(grace, 0))
+}
+
+// printDecoded prints the header and claims without verifying them, with
+// times relative to now, and returns the claims (nil if they cannot be
+// decoded).
+func printDecoded(w io.Writer, token string, now time.Time) map[string]any {
 	parts := strings.Split(token, ".")
 	if len(parts) != 3 {
 		fmt.Fprintf(w, "not a JWT: %d parts separated by dots, want 3 (an opaque token needs introspection)\n", len(parts))
@@ -120,14 +142,14 @@ func printDecoded(w io.Writer, token string) map[string]any {
 	for _, name := range []string{"iat", "nbf", "exp"} {
 		if f, ok := claims[name].(float64); ok {
 			at := time.Unix(int64(f), 0)
-			fmt.Fprintf(w, "%s: %s (%s)\n", name, at.UTC().Format(time.RFC3339), relative(at))
+			fmt.Fprintf(w, "%s: %s (%s)\n", name, at.UTC().Format(time.RFC3339), relative(at, now))
 		}
 	}
 	return claims
 }
 
-func relative(t time.Time) string {
-	d := time.Until(t).Round(time.Second)
+func relative(t, now time.Time) string {
+	d := t.Sub(now).Round(time.Second)
 	if d < 0 {
 		return (-d).String() + " ago"
 	}
