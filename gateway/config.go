@@ -214,6 +214,18 @@ func withLine(data []byte, err error) error {
 	return err
 }
 
+// IntrospectionModes are the values of Config.Introspection (any letter
+// case; empty means "off").
+func IntrospectionModes() []string { return []string{"off", "opaque", "always"} }
+
+// DPoPModes are the values of Config.DPoP (any letter case; empty means
+// "on").
+func DPoPModes() []string { return []string{"on", "off", "required"} }
+
+// AuthProxies are the values of Config.AuthProxy (any letter case; empty
+// means AuthProxyNginx).
+func AuthProxies() []string { return []string{AuthProxyNginx, AuthProxyTraefik, AuthProxyCaddy} }
+
 // checkTokenSettings validates the introspection, DPoP and auth_proxy
 // settings.
 func checkTokenSettings(c *Config) error {
@@ -224,9 +236,7 @@ func checkTokenSettings(c *Config) error {
 			return fmt.Errorf("public_url %q: want an absolute http(s) URL without credentials, query or fragment", c.PublicURL)
 		}
 	}
-	switch strings.ToLower(c.Introspection) {
-	case "", "off", "opaque", "always":
-	default:
+	if v := strings.ToLower(c.Introspection); v != "" && !slices.Contains(IntrospectionModes(), v) {
 		return fmt.Errorf("introspection %q: want off, opaque or always", c.Introspection)
 	}
 	if c.IntrospectionCacheTTL != "" {
@@ -234,9 +244,7 @@ func checkTokenSettings(c *Config) error {
 			return fmt.Errorf("introspection_cache_ttl %q: want a duration like 30s or 5m", c.IntrospectionCacheTTL)
 		}
 	}
-	switch strings.ToLower(c.DPoP) {
-	case "", "on", "off", "required":
-	default:
+	if v := strings.ToLower(c.DPoP); v != "" && !slices.Contains(DPoPModes(), v) {
 		return fmt.Errorf("dpop %q: want on, off or required", c.DPoP)
 	}
 	if c.DPoPNonce != nil && *c.DPoPNonce && strings.EqualFold(c.DPoP, "off") {

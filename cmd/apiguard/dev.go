@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -20,6 +19,8 @@ type devIssuerOptions struct {
 	configSetting string // how users know the config setting, for errors
 	clientID      string // defaults: the one client (generated when empty)
 	clientSecret  string
+	user          string // APIGUARD_DEV_USER, APIGUARD_DEV_PASSWORD (generated when empty)
+	password      string
 	appURLs       []string // defaults: each gives the client its callbacks
 	audience      string
 	rotateEvery   time.Duration
@@ -27,7 +28,7 @@ type devIssuerOptions struct {
 }
 
 // buildDevIssuer builds the development issuer from a file or from the
-// defaults, with the user from APIGUARD_DEV_USER/APIGUARD_DEV_PASSWORD.
+// defaults, with the user of APIGUARD_DEV_USER/APIGUARD_DEV_PASSWORD.
 func buildDevIssuer(o devIssuerOptions) (*devissuer.Issuer, devissuer.Generated, error) {
 	var (
 		cfg devissuer.Config
@@ -42,8 +43,8 @@ func buildDevIssuer(o devIssuerOptions) (*devissuer.Issuer, devissuer.Generated,
 		cfg, gen, err = devissuer.DefaultConfig(devissuer.Defaults{
 			ClientID:     o.clientID,
 			ClientSecret: o.clientSecret,
-			Username:     os.Getenv("APIGUARD_DEV_USER"),
-			Password:     os.Getenv("APIGUARD_DEV_PASSWORD"),
+			Username:     o.user,
+			Password:     o.password,
 			BaseURLs:     o.appURLs,
 		})
 		if err != nil {

@@ -104,7 +104,7 @@ func TestServeDevSettingErrors(t *testing.T) {
 		want string
 	}{
 		{"--dev with OKTA_ISSUER", map[string]string{"OKTA_ISSUER": "https://example.okta.com/oauth2/default"}, []string{"--dev"},
-			"APIGUARD_DEV (--dev): runs the embedded development issuer, which is not used when OKTA_ISSUER is set"},
+			"--dev: runs the embedded development issuer, which is not used when OKTA_ISSUER is set"},
 		{"APIGUARD_DEV not a boolean", map[string]string{"APIGUARD_DEV": "maybe"}, nil, `APIGUARD_DEV (--dev): "maybe" is not 1 or 0`},
 	}
 	for _, tt := range tests {

@@ -38,126 +38,47 @@ type gatewayConfig struct {
 	shared sharedStateConfig
 }
 
-// parseGatewayConfig reads flags, then the environment, then the file named
-// by --config, then defaults.
+// gatewaySettings are the settings gateway reads (settingTable).
+var gatewaySettings = []string{"gateway-config", "gateway-addr", "issuer", "audience", "client-id", "public-url",
+	"introspection-client-id", "client-secret", "redis-url", "session-secret", "auth-proxy",
+	"introspection", "introspection-cache-ttl", "dpop", "dpop-nonce", "log-format", "log-level"}
+
+// parseGatewayConfig reads flags, then the environment, then .env, then
+// the file named by --config, then defaults.
 func parseGatewayConfig(args []string, stderr io.Writer) (*gatewayConfig, error) {
-	s := newSettings("gateway", stderr)
-	path := s.add("config", "APIGUARD_GATEWAY_CONFIG", "gateway.yaml", "route rules file (reloaded on change and on SIGHUP)")
-	addr := s.add("addr", "", "", "listen address (default: the file's listen, else "+gateway.DefaultListen+")")
-	issuer := s.add("issuer", "OKTA_ISSUER", "", "issuer URL, e.g. https://your-okta-domain/oauth2/default (default: the file's issuer)")
-	audience := s.add("audience", "OKTA_AUDIENCE", "", "audience of access tokens (default: the file's audience, else "+apiguard.DefaultAudience+")")
-	clientID := s.add("client-id", "OKTA_CLIENT_ID", "", "accept only this client's tokens (default: the file's client_ids, else any client)")
-	publicURL := s.add("public-url", "APIGUARD_PUBLIC_URL", "", "URL clients reach the API at, the prefix of DPoP proofs' htu (default: the file's public_url, else http:// and the listen address)")
-	introClientID := s.add("introspection-client-id", "APIGUARD_INTROSPECTION_CLIENT_ID", "", "client the gateway authenticates as at the introspection endpoint (default: OKTA_CLIENT_ID)")
-	clientSecret := s.add("client-secret", "OKTA_CLIENT_SECRET", "", "secret of the introspection client")
-	redisURL := s.add("redis-url", "APIGUARD_REDIS_URL", "", "redis:// or rediss:// URL to share the introspection cache and the DPoP replay cache between instances (default: in memory)")
-	sessionSecret := s.add("session-secret", "APIGUARD_SESSION_SECRET", "", "secret (at least 32 characters, required with Redis) that seals introspection results in Redis and keys DPoP nonces")
-	authProxy := s.add("auth-proxy", "APIGUARD_AUTH_PROXY", "", "proxy that asks /auth for decisions, naming the only headers trusted to describe the request: nginx (X-Original-Method, X-Original-URI), traefik or caddy (X-Forwarded-Method, X-Forwarded-Uri) (default: the file's auth_proxy, else nginx)")
-	state := newStateSettings(s, "the file", "APIGUARD_INTROSPECTION_CLIENT_ID/OKTA_CLIENT_SECRET")
-	logFormat := s.add("log-format", "APIGUARD_LOG_FORMAT", "text", "log format: text or json")
-	logLevel := s.add("log-level", "APIGUARD_LOG_LEVEL", "info", "log level: debug, info, warn or error")
+	s := newSettings("gateway", stderr, gatewaySettings...)
+	s.withFile("gateway-config")
 	if err := s.parse(args); err != nil {
 		return nil, err
 	}
-	file, err := gateway.LoadConfig(*path)
-	if err != nil {
-		return nil, s.bad(path, "%v", err)
-	}
-	cfg := &gatewayConfig{
-		path: *path, file: file, addr: *addr, issuer: *issuer, audience: *audience,
-		logFormat: *logFormat,
-	}
-	if cfg.addr == "" {
-		cfg.addr = file.Listen
-	}
-	if cfg.addr == "" {
-		cfg.addr = gateway.DefaultListen
-	}
-	if err := checkAddr(cfg.addr); err != nil {
-		return nil, s.bad(addr, "%v", err)
-	}
-	if cfg.issuer == "" {
-		cfg.issuer = file.Issuer
-	}
-	switch {
-	case cfg.issuer == "":
-		return nil, s.bad(issuer, "required: set OKTA_ISSUER, --issuer or issuer in %s (the gateway has no development issuer; run `apiguard issuer` for one)", *path)
-	case strings.Contains(cfg.issuer, "your-okta-domain"):
-		return nil, s.bad(issuer, "%q is the tutorial's placeholder: put your Okta domain there", cfg.issuer)
-	}
-	if err := checkHTTPURL(cfg.issuer); err != nil {
-		return nil, s.bad(issuer, "%v", err)
-	}
-	if cfg.audience == "" {
-		cfg.audience = file.Audience
-	}
-	if cfg.audience == "" {
-		cfg.audience = apiguard.DefaultAudience
-	}
-	cfg.clientIDs = file.ClientIDs
-	if *clientID != "" {
-		cfg.clientIDs = []string{*clientID}
-	}
-	cfg.authProxy = strings.ToLower(*authProxy)
-	if cfg.authProxy == "" {
-		cfg.authProxy = strings.ToLower(file.AuthProxy)
-	}
-	switch cfg.authProxy {
-	case "":
-		cfg.authProxy = gateway.AuthProxyNginx
-	case gateway.AuthProxyNginx, gateway.AuthProxyTraefik, gateway.AuthProxyCaddy:
-	default:
-		return nil, s.bad(authProxy, "%q is not nginx, traefik or caddy", *authProxy)
-	}
-	if cfg.logFormat != "text" && cfg.logFormat != "json" {
-		return nil, s.bad(logFormat, "%q is not text or json", cfg.logFormat)
-	}
-	if err := cfg.logLevel.UnmarshalText([]byte(*logLevel)); err != nil {
-		return nil, s.bad(logLevel, "%q is not debug, info, warn or error", *logLevel)
-	}
-	if err := parseGatewayState(s, cfg, state, publicURL, introClientID, clientID, clientSecret, redisURL, sessionSecret); err != nil {
+	if err := checkNonce(s); err != nil {
 		return nil, err
 	}
-	return cfg, nil
-}
-
-// parseGatewayState reads the introspection and DPoP settings, which are
-// serve's (serve_state.go), with the rules file's values under the
-// environment's.
-func parseGatewayState(s *settings, cfg *gatewayConfig, state *stateSettings, publicURL, introClientID, clientID, clientSecret, redisURL, sessionSecret *string) error {
-	cfg.publicURL = strings.TrimSuffix(*publicURL, "/")
-	if cfg.publicURL == "" {
-		cfg.publicURL = strings.TrimSuffix(cfg.file.PublicURL, "/")
+	if err := checkSessionSecret(s); err != nil {
+		return nil, err
 	}
-	if cfg.publicURL != "" {
-		if err := checkHTTPURL(cfg.publicURL); err != nil {
-			return s.bad(publicURL, "%v", err)
-		}
-	}
-	if err := checkRedis(s, redisURL, sessionSecret); err != nil {
-		return err
-	}
-	nonce := ""
-	if on := cfg.file.DPoPNonce; on != nil {
-		nonce = "off"
-		if *on {
-			nonce = "on"
-		}
-	}
-	state.fill(cfg.file.Introspection, cfg.file.IntrospectionCacheTTL, cfg.file.DPoP, nonce)
-	st, err := state.parse(s)
+	path := s.str("gateway-config")
+	file, err := gateway.ParseConfig(s.fileData)
 	if err != nil {
-		return err
+		return nil, s.bad("gateway-config", "%v", fmt.Errorf("invalid gateway config %s: %w", path, err))
 	}
-	cfg.shared = sharedStateConfig{state: st, redisURL: *redisURL, sessionSecret: *sessionSecret,
-		clientID: *introClientID, clientSecret: *clientSecret}
-	if cfg.shared.clientID == "" {
-		cfg.shared.clientID = *clientID
+	cfg := &gatewayConfig{
+		path: path, file: file, addr: s.str("gateway-addr"), issuer: s.str("issuer"), audience: s.str("audience"),
+		clientIDs: splitList(s.str("client-id")), authProxy: s.str("auth-proxy"), publicURL: s.str("public-url"),
+		logFormat: s.str("log-format"), logLevel: logLevel(s.str("log-level")),
 	}
-	if st.introspection != "off" && (cfg.shared.clientID == "" || cfg.shared.clientSecret == "") {
-		return s.bad(state.introspection, "needs APIGUARD_INTROSPECTION_CLIENT_ID (or OKTA_CLIENT_ID) and OKTA_CLIENT_SECRET: a client of the authorization server allowed to introspect")
+	if cfg.issuer == "" {
+		return nil, s.bad("issuer", "required: set OKTA_ISSUER, --issuer or issuer in %s (the gateway has no development issuer; run `apiguard issuer` for one)", path)
 	}
-	return nil
+	cfg.shared = sharedStateConfig{state: stateFrom(s), redisURL: s.str("redis-url"), sessionSecret: s.str("session-secret"),
+		clientID: s.str("introspection-client-id"), clientSecret: s.str("client-secret")}
+	if cfg.shared.clientID == "" && s.get("client-id").src != fromFile {
+		cfg.shared.clientID = s.str("client-id") // OKTA_CLIENT_ID, not the file's client_ids
+	}
+	if cfg.shared.state.introspection != "off" && (cfg.shared.clientID == "" || cfg.shared.clientSecret == "") {
+		return nil, s.bad("introspection", "needs APIGUARD_INTROSPECTION_CLIENT_ID (or OKTA_CLIENT_ID) and OKTA_CLIENT_SECRET: a client of the authorization server allowed to introspect")
+	}
+	return cfg, nil
 }
 
 func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) error {

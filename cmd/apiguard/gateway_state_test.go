@@ -477,17 +477,17 @@ func TestGatewayStateSettings(t *testing.T) {
 			want []string
 		}{
 			{"bad dpop", base, map[string]string{"APIGUARD_DPOP": "maybe"}, []string{"APIGUARD_DPOP (--dpop)"}},
-			{"bad dpop in the file", "dpop: maybe\n" + base, nil, []string{"--config", "dpop"}},
-			{"nonce with dpop off in the file", "dpop: off\ndpop_nonce: true\n" + base, nil, []string{"--config", "dpop_nonce"}},
+			{"bad dpop in the file", "dpop: maybe\n" + base, nil, []string{"dpop in ", "gateway.yaml line 1: "}},
+			{"nonce with dpop off in the file", "dpop: off\ndpop_nonce: true\n" + base, nil, []string{"dpop_nonce in ", "gateway.yaml line 2: "}},
 			{"nonce with dpop off", base, map[string]string{"APIGUARD_DPOP": "off", "APIGUARD_DPOP_NONCE": "on"}, []string{"APIGUARD_DPOP_NONCE"}},
 			{"bad introspection", base, map[string]string{"APIGUARD_INTROSPECTION": "sometimes"}, []string{"APIGUARD_INTROSPECTION (--introspection)"}},
-			{"bad cache TTL in the file", "introspection_cache_ttl: soon\n" + base, nil, []string{"--config", "introspection_cache_ttl"}},
+			{"bad cache TTL in the file", "introspection_cache_ttl: soon\n" + base, nil, []string{"introspection_cache_ttl in ", "gateway.yaml line 1: "}},
 			{"introspection without a secret", base, map[string]string{"APIGUARD_INTROSPECTION": "opaque", "OKTA_CLIENT_ID": "c"},
 				[]string{"APIGUARD_INTROSPECTION (--introspection)", "OKTA_CLIENT_SECRET"}},
 			{"introspection without a client", "introspection: always\n" + base, map[string]string{"OKTA_CLIENT_SECRET": "s"},
-				[]string{"APIGUARD_INTROSPECTION (--introspection)", "APIGUARD_INTROSPECTION_CLIENT_ID"}},
+				[]string{"introspection in ", "gateway.yaml line 1: ", "APIGUARD_INTROSPECTION_CLIENT_ID"}},
 			{"bad public URL", base, map[string]string{"APIGUARD_PUBLIC_URL": "api.example.com"}, []string{"APIGUARD_PUBLIC_URL (--public-url)"}},
-			{"bad public URL in the file", "public_url: https://api.example.com/?x=1\n" + base, nil, []string{"--config", "public_url"}},
+			{"bad public URL in the file", "public_url: https://api.example.com/?x=1\n" + base, nil, []string{"public_url in ", "gateway.yaml line 1: "}},
 			{"bad Redis URL", base, map[string]string{"APIGUARD_REDIS_URL": "http://127.0.0.1:6379"}, []string{"APIGUARD_REDIS_URL (--redis-url)"}},
 			{"Redis without a secret", base, map[string]string{"APIGUARD_REDIS_URL": "redis://127.0.0.1:6379"}, []string{"APIGUARD_SESSION_SECRET (--session-secret)"}},
 		}

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -21,47 +20,27 @@ func runIssuer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 type issuerConfig struct {
 	addr, publicURL, configPath, audience string
 	clientID, clientSecret                string
+	user, password                        string
 	appURLs                               []string
 	rotateEvery                           time.Duration
+	logFormat                             string
+	logLevel                              slog.Level
+	configOrigin                          string // names APIGUARD_ISSUER_CONFIG and its source, for errors
 }
 
+// issuerSettings are the settings issuer reads (settingTable).
+var issuerSettings = []string{"issuer-addr", "issuer-public-url", "issuer-config", "audience", "client-id", "client-secret",
+	"dev-user", "dev-password", "app-url", "rotate-every", "log-format", "log-level"}
+
 func parseIssuerConfig(args []string, stderr io.Writer) (*issuerConfig, error) {
-	s := newSettings("issuer", stderr)
-	addr := s.add("addr", "APIGUARD_ISSUER_ADDR", "127.0.0.1:9000", "listen address")
-	publicURL := s.add("public-url", "APIGUARD_ISSUER_PUBLIC_URL", "", "URL the issuer is reached at, without /oauth2/default (default: from --addr)")
-	configPath := s.add("config", "APIGUARD_ISSUER_CONFIG", "", "YAML file of clients, users and scopes (default: one client and one user)")
-	audience := s.add("audience", "OKTA_AUDIENCE", devissuer.DefaultAudience, "audience of access tokens")
-	clientID := s.add("client-id", "OKTA_CLIENT_ID", "", "id of the default client (default: generated)")
-	clientSecret := s.add("client-secret", "OKTA_CLIENT_SECRET", "", "secret of the default client (default: generated)")
-	appURLs := s.add("app-url", "", "http://localhost:5000,http://127.0.0.1:5000", "comma-separated URLs of the application; each gives the default client a /login/callback and a /logout/callback redirect URI")
-	rotate := s.add("rotate-every", "APIGUARD_ISSUER_ROTATE_EVERY", "0", "rotate the signing key at this period, e.g. 1h (0: only on SIGHUP)")
+	s := newSettings("issuer", stderr, issuerSettings...)
 	if err := s.parse(args); err != nil {
 		return nil, err
 	}
-	cfg := &issuerConfig{addr: *addr, publicURL: strings.TrimSuffix(*publicURL, "/"), configPath: *configPath,
-		audience: *audience, clientID: *clientID, clientSecret: *clientSecret, appURLs: splitList(*appURLs)}
-	if err := checkAddr(cfg.addr); err != nil {
-		return nil, s.bad(addr, "%v", err)
-	}
-	if cfg.publicURL != "" {
-		if err := checkHTTPURL(cfg.publicURL); err != nil {
-			return nil, s.bad(publicURL, "%v", err)
-		}
-	}
-	for _, u := range cfg.appURLs {
-		if err := checkHTTPURL(u); err != nil {
-			return nil, s.bad(appURLs, "%v", err)
-		}
-	}
-	d, err := time.ParseDuration(*rotate)
-	if err != nil || d < 0 || (d > 0 && d < time.Second) {
-		return nil, s.bad(rotate, "%q is not a duration of at least 1s, like 1h or 15m (0 turns rotation off)", *rotate)
-	}
-	cfg.rotateEvery = d
-	if cfg.audience == "" {
-		return nil, s.bad(audience, "must not be empty")
-	}
-	return cfg, nil
+	return &issuerConfig{addr: s.str("issuer-addr"), publicURL: s.str("issuer-public-url"), configPath: s.str("issuer-config"),
+		audience: s.str("audience"), clientID: s.str("client-id"), clientSecret: s.str("client-secret"),
+		user: s.str("dev-user"), password: s.str("dev-password"), appURLs: s.list("app-url"),
+		rotateEvery: s.duration("rotate-every"), configOrigin: s.origin("issuer-config"), logFormat: s.str("log-format"), logLevel: logLevel(s.str("log-level"))}, nil
 }
 
 // issuer runs `apiguard issuer` until ctx is done: the development issuer
@@ -72,7 +51,7 @@ func issuer(ctx context.Context, args []string, stdout, stderr io.Writer, onList
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(stderr, nil))
+	log := newLogger(cfg.logFormat, cfg.logLevel, stderr)
 
 	ln, publicURL, err := listen("APIGUARD_ISSUER_ADDR (--addr)", cfg.addr, cfg.publicURL)
 	if err != nil {
@@ -84,9 +63,11 @@ func issuer(ctx context.Context, args []string, stdout, stderr io.Writer, onList
 	dev, gen, err := buildDevIssuer(devIssuerOptions{
 		issuerURL:     cfg.publicURL + "/oauth2/default",
 		configPath:    cfg.configPath,
-		configSetting: "APIGUARD_ISSUER_CONFIG (--config)",
+		configSetting: cfg.configOrigin,
 		clientID:      cfg.clientID,
 		clientSecret:  cfg.clientSecret,
+		user:          cfg.user,
+		password:      cfg.password,
 		appURLs:       cfg.appURLs,
 		audience:      cfg.audience,
 		rotateEvery:   cfg.rotateEvery,

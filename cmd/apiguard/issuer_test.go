@@ -237,12 +237,12 @@ func TestIssuerCommandBadSettings(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"bad rotation", []string{"--rotate-every", "soon"}, "APIGUARD_ISSUER_ROTATE_EVERY (--rotate-every)"},
-		{"rotation too fast", []string{"--rotate-every", "10ms"}, "APIGUARD_ISSUER_ROTATE_EVERY (--rotate-every)"},
-		{"bad address", []string{"--addr", "nowhere"}, "APIGUARD_ISSUER_ADDR (--addr)"},
-		{"bad public URL", []string{"--public-url", "ftp://x"}, "APIGUARD_ISSUER_PUBLIC_URL (--public-url)"},
+		{"bad rotation", []string{"--rotate-every", "soon"}, "--rotate-every: "},
+		{"rotation too fast", []string{"--rotate-every", "10ms"}, "--rotate-every: "},
+		{"bad address", []string{"--addr", "nowhere"}, "--addr: "},
+		{"bad public URL", []string{"--public-url", "ftp://x"}, "--public-url: "},
 		{"bad app URL", []string{"--app-url", "localhost:5000"}, "--app-url"},
-		{"missing config", []string{"--config", missing}, "APIGUARD_ISSUER_CONFIG (--config)"},
+		{"missing config", []string{"--config", missing}, "--config: "},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

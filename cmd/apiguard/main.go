@@ -23,6 +23,8 @@ import (
 	"io/fs"
 	"os"
 	"os/signal"
+	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/joho/godotenv"
@@ -51,7 +53,7 @@ func main() {
 // run is main without the process: it loads .env, dispatches the command
 // and turns its error into one line on stderr and an exit code.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if err := loadDotEnv(".env"); err != nil {
+	if err := loadDotEnv(dotEnvPath); err != nil {
 		fmt.Fprintf(stderr, "apiguard: %v\n", err)
 		return 2
 	}
@@ -103,23 +105,74 @@ type usageError struct{ err error }
 func (e *usageError) Error() string { return e.err.Error() }
 func (e *usageError) Unwrap() error { return e.err }
 
+// dotEnvPath is the .env file main reads.
+const dotEnvPath = ".env"
+
+// dotEnv remembers the variables loadDotEnv set and their lines, so that
+// an error can say "OKTA_ISSUER from .env line 3".
+var dotEnv = struct {
+	sync.Mutex
+	vars map[string]dotEnvVar
+}{}
+
+type dotEnvVar struct {
+	value string
+	line  int
+}
+
+// dotEnvLine returns the .env line that set the variable env to value.
+func dotEnvLine(env, value string) (int, bool) {
+	dotEnv.Lock()
+	defer dotEnv.Unlock()
+	v, ok := dotEnv.vars[env]
+	return v.line, ok && v.value == value
+}
+
 // loadDotEnv adds the variables of a .env file to the environment, without
 // overriding variables set to a value (the environment wins over the file;
 // an empty variable counts as unset, as it does for every setting).
 func loadDotEnv(path string) error {
 	vars, err := godotenv.Read(path)
+	dotEnv.Lock()
+	defer dotEnv.Unlock()
+	dotEnv.vars = nil
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("failed to read %s: %w", path, err)
 	}
+	lines := dotEnvLines(path)
+	dotEnv.vars = map[string]dotEnvVar{}
 	for k, v := range vars {
 		if os.Getenv(k) == "" {
 			if err := os.Setenv(k, v); err != nil {
 				return fmt.Errorf("failed to set %s from %s: %w", k, path, err)
 			}
+			dotEnv.vars[k] = dotEnvVar{value: v, line: lines[k]}
 		}
 	}
 	return nil
+}
+
+// dotEnvLines finds the line of each variable's last assignment in a .env
+// file (godotenv gives values, not lines).
+func dotEnvLines(path string) map[string]int {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	out := map[string]int{}
+	for i, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "export "))
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		if k, _, ok := strings.Cut(line, "="); ok {
+			out[strings.TrimSpace(k)] = i + 1
+		} else if k, _, ok := strings.Cut(line, ":"); ok {
+			out[strings.TrimSpace(k)] = i + 1
+		}
+	}
+	return out
 }

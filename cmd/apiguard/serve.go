@@ -38,108 +38,75 @@ type serveConfig struct {
 	issuerConfig   string
 	sessionSecret  string
 	loginScopes    []string
+	configOrigin   string // names APIGUARD_ISSUER_CONFIG and its source, for errors
+	devUser        string // the development issuer's user, when not generated
+	devPassword    string
 	logFormat      string
 	logLevel       slog.Level
 	state          stateConfig // introspection and DPoP
 }
 
+// serveSettings are the settings serve reads (settingTable).
+var serveSettings = []string{"addr", "public-url", "issuer", "audience", "client-id", "client-secret",
+	"allowed-origins", "redis-url", "session-secret", "require-scope", "issuer-config", "login-scopes",
+	"introspection", "introspection-cache-ttl", "dpop", "dpop-nonce", "dev", "dev-user", "dev-password",
+	"log-format", "log-level"}
+
 func parseServeConfig(args []string, stderr io.Writer) (*serveConfig, error) {
-	s := newSettings("serve", stderr)
-	addr := s.add("addr", "APIGUARD_ADDR", "127.0.0.1:5000", "listen address")
-	publicURL := s.add("public-url", "APIGUARD_PUBLIC_URL", "", "URL users reach the service at (default: from --addr)")
-	issuer := s.add("issuer", "OKTA_ISSUER", "", "issuer URL, e.g. https://your-okta-domain/oauth2/default (default: the embedded development issuer)")
-	audience := s.add("audience", "OKTA_AUDIENCE", apiguard.DefaultAudience, "audience of access tokens")
-	clientID := s.add("client-id", "OKTA_CLIENT_ID", "", "OAuth client id (browser login; the development issuer's client)")
-	clientSecret := s.add("client-secret", "OKTA_CLIENT_SECRET", "", "OAuth client secret")
-	origins := s.add("allowed-origins", "ALLOWED_ORIGINS", "", "CORS: comma-separated allowed origins (off when empty)")
-	redisURL := s.add("redis-url", "APIGUARD_REDIS_URL", "", "redis:// or rediss:// URL for shared sessions (default: in memory)")
-	scopes := s.add("require-scope", "APIGUARD_REQUIRED_SCOPES", "", "scopes /secure-data requires, comma-separated (default: none)")
-	issuerConfig := s.add("issuer-config", "APIGUARD_ISSUER_CONFIG", "", "YAML file of the embedded development issuer's clients, users and scopes")
-	sessionSecret := s.add("session-secret", "APIGUARD_SESSION_SECRET", "", "secret that encrypts sessions in Redis (at least 32 characters)")
-	loginScopes := s.add("login-scopes", "APIGUARD_LOGIN_SCOPES", "", "scopes asked for at browser login (default: openid profile email offline_access, plus groups on the development issuer and the required scopes)")
-	logFormat := s.add("log-format", "APIGUARD_LOG_FORMAT", "text", "log format: text or json")
-	logLevel := s.add("log-level", "APIGUARD_LOG_LEVEL", "info", "log level: debug, info, warn or error")
-	state := addStateSettings(s)
-	dev := s.addBool("dev", "APIGUARD_DEV", "run the embedded development issuer even where settings look like production (OKTA_CLIENT_ID, OKTA_CLIENT_SECRET, an https public URL, Redis, an address beyond loopback)")
+	s := newSettings("serve", stderr, serveSettings...)
 	if err := s.parse(args); err != nil {
 		return nil, err
 	}
 	cfg := &serveConfig{
-		addr: *addr, publicURL: strings.TrimSuffix(*publicURL, "/"), issuer: *issuer, audience: *audience,
-		clientID: *clientID, clientSecret: *clientSecret, origins: splitList(*origins), redisURL: *redisURL,
-		requiredScopes: splitList(*scopes), issuerConfig: *issuerConfig, sessionSecret: *sessionSecret,
-		loginScopes: splitList(*loginScopes),
-		logFormat:   *logFormat,
-	}
-	if err := checkAddr(cfg.addr); err != nil {
-		return nil, s.bad(addr, "%v", err)
-	}
-	if cfg.publicURL != "" {
-		if err := checkHTTPURL(cfg.publicURL); err != nil {
-			return nil, s.bad(publicURL, "%v", err)
-		}
+		addr: s.str("addr"), publicURL: s.str("public-url"), issuer: s.str("issuer"), audience: s.str("audience"),
+		clientID: s.str("client-id"), clientSecret: s.str("client-secret"), origins: s.list("allowed-origins"),
+		redisURL: s.str("redis-url"), requiredScopes: s.list("require-scope"), issuerConfig: s.str("issuer-config"),
+		sessionSecret: s.str("session-secret"), loginScopes: s.list("login-scopes"),
+		configOrigin: s.origin("issuer-config"), devUser: s.str("dev-user"), devPassword: s.str("dev-password"),
+		logFormat: s.str("log-format"), logLevel: logLevel(s.str("log-level")), dev: s.bool("dev"),
 	}
 	if cfg.issuer != "" {
-		if strings.Contains(cfg.issuer, "your-okta-domain") {
-			return nil, s.bad(issuer, "%q is the tutorial's placeholder: put your Okta domain there (Okta admin console > Security > API > Authorization Servers > Issuer URI), or unset it to use the embedded development issuer", cfg.issuer)
-		}
-		if err := checkHTTPURL(cfg.issuer); err != nil {
-			return nil, s.bad(issuer, "%v", err)
-		}
 		// The verifier's own checks (https, or http on loopback), before
 		// anything listens; New does not contact the issuer.
 		if _, err := apiguard.New(apiguard.Config{Issuer: cfg.issuer, Audience: cfg.audience}); err != nil {
-			return nil, s.bad(issuer, "%v", strings.TrimPrefix(err.Error(), "apiguard: "))
+			return nil, s.bad("issuer", "%v", strings.TrimPrefix(err.Error(), "apiguard: "))
 		}
 	}
-	if cfg.audience == "" {
-		return nil, s.bad(audience, "must not be empty")
-	}
-	for _, o := range cfg.origins {
-		if o == "*" {
-			continue
-		}
-		u, err := url.Parse(o)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
-			return nil, s.bad(origins, "%q is not an origin like https://app.example.com", o)
-		}
-	}
-	if err := checkRedis(s, redisURL, sessionSecret); err != nil {
+	if err := checkSessionSecret(s); err != nil {
 		return nil, err
 	}
 	if cfg.issuerConfig != "" && cfg.issuer != "" {
-		return nil, s.bad(issuerConfig, "configures the embedded development issuer, which is not used when OKTA_ISSUER is set")
-	}
-	var err error
-	if cfg.dev, err = s.bool(dev); err != nil {
-		return nil, err
+		return nil, s.bad("issuer-config", "configures the embedded development issuer, which is not used when OKTA_ISSUER is set")
 	}
 	if cfg.dev && cfg.issuer != "" {
-		return nil, s.bad(dev, "runs the embedded development issuer, which is not used when OKTA_ISSUER is set: unset one of them")
+		return nil, s.bad("dev", "runs the embedded development issuer, which is not used when OKTA_ISSUER is set: unset one of them")
 	}
 	if cfg.issuer == "" {
-		looksProduction := productionSignals(s, cfg, addr, clientID, clientSecret, publicURL, redisURL)
+		looksProduction := productionSignals(s, cfg)
 		switch {
 		case len(looksProduction) > 0 && !cfg.dev:
-			return nil, s.bad(issuer, "not set, so serve would run its development issuer, but these settings look like production: %s; "+
+			return nil, s.bad("issuer", "not set, so serve would run its development issuer, but these settings look like production: %s; "+
 				"set OKTA_ISSUER to your issuer's URL, or pass --dev (or APIGUARD_DEV=1) to run the development issuer anyway",
 				strings.Join(looksProduction, ", "))
 		case cfg.dev:
 			cfg.devExposed = !isLoopback(cfg.addr)
 		}
 	}
-	switch cfg.logFormat {
-	case "text", "json":
-	default:
-		return nil, s.bad(logFormat, "%q is not text or json", cfg.logFormat)
+	cfg.state = stateFrom(s)
+	if cfg.state.introspection != "off" && cfg.issuer != "" && (cfg.clientID == "" || cfg.clientSecret == "") {
+		return nil, s.bad("introspection", "needs OKTA_CLIENT_ID and OKTA_CLIENT_SECRET: a client of the authorization server allowed to introspect")
 	}
-	if err := cfg.logLevel.UnmarshalText([]byte(*logLevel)); err != nil {
-		return nil, s.bad(logLevel, "%q is not debug, info, warn or error", *logLevel)
-	}
-	if cfg.state, err = state.check(s, cfg); err != nil {
+	if err := checkNonce(s); err != nil {
 		return nil, err
 	}
 	return cfg, nil
+}
+
+// logLevel converts a checked APIGUARD_LOG_LEVEL.
+func logLevel(v string) slog.Level {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(v)) // one of logLevels
+	return l
 }
 
 // redactURL hides the password of a URL for messages.
@@ -485,9 +452,11 @@ func newDevIssuer(cfg *serveConfig, log *slog.Logger, stdout io.Writer) (*deviss
 	dev, gen, err := buildDevIssuer(devIssuerOptions{
 		issuerURL:     cfg.publicURL + "/oauth2/default",
 		configPath:    cfg.issuerConfig,
-		configSetting: "APIGUARD_ISSUER_CONFIG (--issuer-config)",
+		configSetting: cfg.configOrigin,
 		clientID:      cfg.clientID,
 		clientSecret:  cfg.clientSecret,
+		user:          cfg.devUser,
+		password:      cfg.devPassword,
 		appURLs:       apps,
 		audience:      cfg.audience,
 		log:           log,
@@ -513,22 +482,22 @@ func newDevIssuer(cfg *serveConfig, log *slog.Logger, stdout io.Writer) (*deviss
 // https public URL, Redis, or a listen address beyond loopback. An .env
 // whose OKTA_ISSUER line was lost must not start the development issuer
 // with them.
-func productionSignals(s *settings, cfg *serveConfig, addr, clientID, clientSecret, publicURL, redisURL *string) []string {
+func productionSignals(s *settings, cfg *serveConfig) []string {
 	var out []string
 	if cfg.clientID != "" {
-		out = append(out, s.name(clientID))
+		out = append(out, s.name("client-id"))
 	}
 	if cfg.clientSecret != "" {
-		out = append(out, s.name(clientSecret))
+		out = append(out, s.name("client-secret"))
 	}
 	if strings.HasPrefix(strings.ToLower(cfg.publicURL), "https://") {
-		out = append(out, s.name(publicURL)+" (https)")
+		out = append(out, s.name("public-url")+" (https)")
 	}
 	if cfg.redisURL != "" {
-		out = append(out, s.name(redisURL))
+		out = append(out, s.name("redis-url"))
 	}
 	if !isLoopback(cfg.addr) {
-		out = append(out, s.name(addr)+" "+cfg.addr+" (not loopback)")
+		out = append(out, s.name("addr")+" "+cfg.addr+" (not loopback)")
 	}
 	return out
 }

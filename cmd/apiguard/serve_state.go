@@ -6,8 +6,6 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"log/slog"
-	"net/url"
-	"strings"
 	"time"
 
 	"github.com/apiguard/apiguard"
@@ -24,135 +22,33 @@ type stateConfig struct {
 	dpopNonce     bool
 }
 
-// The built-in values of the state settings.
-const (
-	defaultIntrospection = "off"
-	defaultCacheTTL      = "1m"
-	defaultDPoP          = "on"
-	defaultDPoPNonce     = "off"
-)
-
-// stateSettings are the settings behind a stateConfig.
-type stateSettings struct {
-	introspection, cacheTTL, dpop, dpopNonce *string
-}
-
-// addStateSettings declares serve's state settings, introspecting with
-// OKTA_CLIENT_ID/OKTA_CLIENT_SECRET.
-func addStateSettings(s *settings) *stateSettings {
-	return newStateSettings(s, "", "OKTA_CLIENT_ID/OKTA_CLIENT_SECRET")
-}
-
-// newStateSettings declares the state settings; credentials names the
-// settings introspection authenticates with. When file is not empty the
-// settings have no default of their own: a value neither flag nor
-// environment sets comes from the file (see fill), else from the built-in
-// default.
-func newStateSettings(s *settings, file, credentials string) *stateSettings {
-	def := func(field, builtin string) (string, string) {
-		if file == "" {
-			return builtin, ""
-		}
-		return "", " (default: " + file + "'s " + field + ", else " + builtin + ")"
-	}
-	introDef, introFrom := def("introspection", defaultIntrospection)
-	ttlDef, ttlFrom := def("introspection_cache_ttl", defaultCacheTTL)
-	dpopDef, dpopFrom := def("dpop", defaultDPoP)
-	nonceDef, nonceFrom := def("dpop_nonce", defaultDPoPNonce)
-	return &stateSettings{
-		introspection: s.add("introspection", "APIGUARD_INTROSPECTION", introDef,
-			"introspect tokens at the issuer (RFC 7662) with "+credentials+": off, opaque (tokens that are not JWTs) or always (every token: revocation is seen)"+introFrom),
-		cacheTTL: s.add("introspection-cache-ttl", "APIGUARD_INTROSPECTION_CACHE_TTL", ttlDef,
-			"longest an introspection result is reused (shared through APIGUARD_REDIS_URL when set); 0: ask the issuer on every request"+ttlFrom),
-		dpop: s.add("dpop", "APIGUARD_DPOP", dpopDef,
-			"DPoP sender-constrained tokens (RFC 9449): on (DPoP-bound and bearer tokens), required (DPoP-bound only) or off (DPoP-bound tokens refused)"+dpopFrom),
-		dpopNonce: s.add("dpop-nonce", "APIGUARD_DPOP_NONCE", nonceDef,
-			"require server-issued DPoP nonces: on or off (instances share nonces when they share APIGUARD_SESSION_SECRET)"+nonceFrom),
-	}
-}
-
-// fill gives the settings that neither flag nor environment set the values
-// given (a file's), then the built-in defaults.
-func (st *stateSettings) fill(introspection, cacheTTL, dpop, dpopNonce string) {
-	for _, f := range []struct {
-		value          *string
-		given, builtin string
-	}{
-		{st.introspection, introspection, defaultIntrospection},
-		{st.cacheTTL, cacheTTL, defaultCacheTTL},
-		{st.dpop, dpop, defaultDPoP},
-		{st.dpopNonce, dpopNonce, defaultDPoPNonce},
-	} {
-		if *f.value == "" {
-			*f.value = f.given
-		}
-		if *f.value == "" {
-			*f.value = f.builtin
-		}
-	}
-}
-
-// check validates the settings; cfg's other fields are parsed already.
-func (st *stateSettings) check(s *settings, cfg *serveConfig) (stateConfig, error) {
-	c, err := st.parse(s)
-	if err != nil {
-		return c, err
-	}
-	if c.introspection != "off" && cfg.issuer != "" && (cfg.clientID == "" || cfg.clientSecret == "") {
-		return c, s.bad(st.introspection, "needs OKTA_CLIENT_ID and OKTA_CLIENT_SECRET: a client of the authorization server allowed to introspect")
-	}
-	return c, nil
-}
-
-// parse validates the settings (see fill for the ones left empty); the
-// caller checks the introspection credentials.
-func (st *stateSettings) parse(s *settings) (stateConfig, error) {
-	st.fill("", "", "", "")
-	c := stateConfig{introspection: strings.ToLower(*st.introspection), dpop: strings.ToLower(*st.dpop)}
-	switch c.introspection {
-	case "off", "opaque", "always":
-	default:
-		return c, s.bad(st.introspection, "%q is not off, opaque or always", *st.introspection)
-	}
-	ttl, err := time.ParseDuration(*st.cacheTTL)
-	if err != nil || ttl < 0 {
-		return c, s.bad(st.cacheTTL, "%q is not a duration like 30s or 5m", *st.cacheTTL)
-	}
-	c.cacheTTL = ttl
-	if ttl == 0 {
+// stateFrom reads the introspection and DPoP settings, checked already.
+func stateFrom(s *settings) stateConfig {
+	c := stateConfig{introspection: s.str("introspection"), cacheTTL: s.duration("introspection-cache-ttl"),
+		dpop: s.str("dpop"), dpopNonce: s.bool("dpop-nonce")}
+	if c.cacheTTL == 0 {
 		c.cacheTTL = -1
 	}
-	switch c.dpop {
-	case "on", "off", "required":
-	default:
-		return c, s.bad(st.dpop, "%q is not on, off or required", *st.dpop)
-	}
-	switch strings.ToLower(*st.dpopNonce) {
-	case "on", "true", "1":
-		c.dpopNonce = true
-	case "off", "false", "0":
-	default:
-		return c, s.bad(st.dpopNonce, "%q is not on or off", *st.dpopNonce)
-	}
-	if c.dpopNonce && c.dpop == "off" {
-		return c, s.bad(st.dpopNonce, "needs APIGUARD_DPOP on or required")
-	}
-	return c, nil
+	return c
 }
 
-// checkRedis validates APIGUARD_REDIS_URL and APIGUARD_SESSION_SECRET: a
-// redis:// or rediss:// URL, and with it a secret of 32 characters or more.
-func checkRedis(s *settings, redisURL, sessionSecret *string) error {
-	if *redisURL != "" {
-		u, err := url.Parse(*redisURL)
-		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
-			return s.bad(redisURL, "%q is not a redis:// or rediss:// URL", redactURL(*redisURL))
-		}
-		if len(*sessionSecret) < 32 {
-			return s.bad(sessionSecret, "at least 32 characters are required with Redis (e.g. the output of 'openssl rand -base64 32')")
-		}
-	} else if *sessionSecret != "" && len(*sessionSecret) < 32 {
-		return s.bad(sessionSecret, "at least 32 characters are required")
+// checkNonce refuses DPoP nonces with DPoP off.
+func checkNonce(s *settings) error {
+	if s.bool("dpop-nonce") && s.str("dpop") == "off" {
+		return s.bad("dpop-nonce", "needs APIGUARD_DPOP on or required")
+	}
+	return nil
+}
+
+// checkSessionSecret requires APIGUARD_SESSION_SECRET of 32 characters or
+// more, with APIGUARD_REDIS_URL or whenever it is set.
+func checkSessionSecret(s *settings) error {
+	secret := s.str("session-secret")
+	switch {
+	case s.str("redis-url") != "" && len(secret) < 32:
+		return s.bad("session-secret", "at least 32 characters are required with Redis (e.g. the output of 'openssl rand -base64 32')")
+	case secret != "" && len(secret) < 32:
+		return s.bad("session-secret", "at least 32 characters are required")
 	}
 	return nil
 }

@@ -299,10 +299,10 @@ func TestBadSettingsStopStartup(t *testing.T) {
 		{"malformed issuer", map[string]string{"OKTA_ISSUER": "not a url"}, nil, "OKTA_ISSUER (--issuer)"},
 		{"tutorial placeholder", map[string]string{"OKTA_ISSUER": "https://your-okta-domain/oauth2/default"}, nil, "OKTA_ISSUER (--issuer)"},
 		{"http issuer on a public host", map[string]string{"OKTA_ISSUER": "http://example.com/oauth2/default"}, nil, "OKTA_ISSUER (--issuer)"},
-		{"bad address", nil, []string{"--addr", "nope"}, "APIGUARD_ADDR (--addr)"},
+		{"bad address", nil, []string{"--addr", "nope"}, "--addr: "},
 		{"bad origin", map[string]string{"ALLOWED_ORIGINS": "app.example.com"}, nil, "ALLOWED_ORIGINS (--allowed-origins)"},
 		{"bad redis url", map[string]string{"APIGUARD_REDIS_URL": "http://x"}, nil, "APIGUARD_REDIS_URL (--redis-url)"},
-		{"bad log format", nil, []string{"--log-format", "xml"}, "APIGUARD_LOG_FORMAT (--log-format)"},
+		{"bad log format", nil, []string{"--log-format", "xml"}, "--log-format: "},
 		{"unknown flag", nil, []string{"--nope"}, "flag provided but not defined"},
 	}
 	for _, c := range cases {

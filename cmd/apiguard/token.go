@@ -27,47 +27,26 @@ type tokenConfig struct {
 	json                   bool
 }
 
+// tokenSettings are the settings token reads (settingTable).
+var tokenSettings = []string{"issuer", "token-url", "client-id", "client-secret", "scope", "auth", "json"}
+
 func parseTokenConfig(args []string, stderr io.Writer) (*tokenConfig, error) {
-	s := newSettings("token", stderr)
-	issuer := s.add("issuer", "OKTA_ISSUER", "", "issuer URL, e.g. https://your-okta-domain/oauth2/default")
-	tokenURL := s.add("token-url", "", "", "token endpoint (default: from the issuer's discovery document)")
-	clientID := s.add("client-id", "OKTA_CLIENT_ID", "", "client id")
-	clientSecret := s.add("client-secret", "OKTA_CLIENT_SECRET", "", "client secret")
-	scope := s.add("scope", "", "", `space-separated scopes, e.g. "api:read api:write" (default: the issuer's default scopes)`)
-	auth := s.add("auth", "", "basic", "client authentication: basic (client_secret_basic) or post (client_secret_post)")
-	asJSON := s.fs.Bool("json", false, "print the whole token response as JSON instead of the access token")
+	s := newSettings("token", stderr, tokenSettings...)
 	if err := s.parse(args); err != nil {
 		return nil, err
 	}
-	cfg := &tokenConfig{issuer: *issuer, tokenURL: *tokenURL, clientID: *clientID, clientSecret: *clientSecret,
-		scopes: strings.Fields(*scope), json: *asJSON}
+	cfg := &tokenConfig{issuer: s.str("issuer"), tokenURL: s.str("token-url"), clientID: s.str("client-id"),
+		clientSecret: s.str("client-secret"), scopes: s.list("scope"), json: s.bool("json"), authStyle: oauth2.AuthStyleInHeader}
 	switch {
 	case cfg.issuer == "" && cfg.tokenURL == "":
-		return nil, s.bad(issuer, "is required (or --token-url)")
-	case cfg.issuer != "" && strings.Contains(cfg.issuer, "your-okta-domain"):
-		return nil, s.bad(issuer, "%q is the tutorial's placeholder: put your Okta domain there", cfg.issuer)
+		return nil, s.bad("issuer", "is required (or --token-url)")
 	case cfg.clientID == "":
-		return nil, s.bad(clientID, "is required")
+		return nil, s.bad("client-id", "is required")
 	case cfg.clientSecret == "":
-		return nil, s.bad(clientSecret, "is required")
+		return nil, s.bad("client-secret", "is required")
 	}
-	if cfg.issuer != "" {
-		if err := checkHTTPURL(cfg.issuer); err != nil {
-			return nil, s.bad(issuer, "%v", err)
-		}
-	}
-	if cfg.tokenURL != "" {
-		if err := checkHTTPURL(cfg.tokenURL); err != nil {
-			return nil, s.bad(tokenURL, "%v", err)
-		}
-	}
-	switch *auth {
-	case "basic":
-		cfg.authStyle = oauth2.AuthStyleInHeader
-	case "post":
+	if s.str("auth") == "post" {
 		cfg.authStyle = oauth2.AuthStyleInParams
-	default:
-		return nil, s.bad(auth, "%q is not basic or post", *auth)
 	}
 	return cfg, nil
 }
