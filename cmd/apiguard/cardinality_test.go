@@ -420,8 +420,10 @@ routes:
 		"route":   {"", "public", "orders", "/api/**"},
 		"status":  metriclabel.Statuses(),
 		// The gateway's own reasons (gateway.go, auth.go), then apiguard's.
-		"reason": append([]string{"", "bad_path", "bad_request", "bad_auth_headers", "no_route", "no_upstream"}, reasonLabels...),
-		"result": {"success", "failure"},
+		"reason":  append([]string{"", "bad_path", "bad_request", "bad_auth_headers", "no_route", "no_upstream"}, reasonLabels...),
+		"result":  {"success", "failure"},
+		"outcome": {"ok", "error"},
+		"trigger": {"age", "unknown_kid"},
 	})
 	text := ""
 	for _, s := range after {

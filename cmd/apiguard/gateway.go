@@ -112,18 +112,23 @@ func runGatewayNotify(ctx context.Context, args []string, stdout, stderr io.Writ
 	}
 	defer state.close()
 
+	reg := newRegistry()
+	vm := newVerifierMetrics(reg) // serve's apiguard_jwks_* (metrics.go)
 	verifier, err := apiguard.New(apiguard.Config{
 		Issuer:        cfg.issuer,
 		Audience:      cfg.audience,
 		ClientIDs:     cfg.clientIDs,
 		Logger:        log,
+		OnFetch:       vm.observeFetch,
 		Introspection: state.introspection,
 	})
 	if err != nil {
 		return &usageError{fmt.Errorf("OKTA_ISSUER (--issuer): %w", err)}
 	}
+	vm.watchKeys(verifier)
 	gw, err := gateway.New(cfg.file, gateway.Options{
 		Middleware: &apiguard.Middleware{Verifier: verifier, DPoP: state.dpop},
+		Registry:   reg,
 		Logger:     log,
 		AuthProxy:  cfg.authProxy,
 	})

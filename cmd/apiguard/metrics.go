@@ -18,17 +18,52 @@ import (
 // net/http knows, a class such as "5xx", or "other", and reason a label of
 // apiguard.Reason.
 type metrics struct {
+	*verifierMetrics
+	reg      *prometheus.Registry
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+	refusals *prometheus.CounterVec
+}
+
+// verifierMetrics are the verifier's metrics (apiguard_jwks_*), the same
+// in serve and gateway: key fetches by outcome and trigger, their
+// duration, and the keys in the current set.
+type verifierMetrics struct {
 	reg           *prometheus.Registry
-	requests      *prometheus.CounterVec
-	duration      *prometheus.HistogramVec
-	refusals      *prometheus.CounterVec
 	fetches       *prometheus.CounterVec
 	fetchDuration prometheus.Histogram
 }
 
+// newRegistry is a registry with the Go and process collectors.
+func newRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+// newVerifierMetrics registers the verifier's metrics in reg; give the
+// verifier observeFetch as its OnFetch, then call watchKeys.
+func newVerifierMetrics(reg *prometheus.Registry) *verifierMetrics {
+	m := &verifierMetrics{
+		reg: reg,
+		fetches: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "apiguard_jwks_fetches_total",
+			Help: "Attempts to fetch the issuer's signing keys, by outcome (ok or error) and trigger (age or unknown_kid).",
+		}, []string{"outcome", "trigger"}),
+		fetchDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "apiguard_jwks_fetch_duration_seconds",
+			Help: "Duration of signing key fetches (discovery included).",
+		}),
+	}
+	reg.MustRegister(m.fetches, m.fetchDuration)
+	return m
+}
+
 func newMetrics() *metrics {
+	reg := newRegistry()
 	m := &metrics{
-		reg: prometheus.NewRegistry(),
+		verifierMetrics: newVerifierMetrics(reg),
+		reg:             reg,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "apiguard_http_requests_total",
 			Help: "HTTP requests by route pattern (unmatched for no route), method (other for a non-standard one) and status code.",
@@ -42,29 +77,20 @@ func newMetrics() *metrics {
 			Name: "apiguard_token_refusals_total",
 			Help: "Requests refused by the token check, by reason (expired, audience, signature, keys_unavailable, no_token, forbidden, …).",
 		}, []string{"reason"}),
-		fetches: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "apiguard_jwks_fetches_total",
-			Help: "Attempts to fetch the issuer's signing keys, by outcome (ok or error) and trigger (age or unknown_kid).",
-		}, []string{"outcome", "trigger"}),
-		fetchDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "apiguard_jwks_fetch_duration_seconds",
-			Help: "Duration of signing key fetches (discovery included).",
-		}),
 	}
-	m.reg.MustRegister(m.requests, m.duration, m.refusals, m.fetches, m.fetchDuration,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.reg.MustRegister(m.requests, m.duration, m.refusals)
 	return m
 }
 
 // watchKeys exports the verifier's key count.
-func (m *metrics) watchKeys(v *apiguard.Verifier) {
+func (m *verifierMetrics) watchKeys(v *apiguard.Verifier) {
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "apiguard_jwks_keys",
 		Help: "Signing keys in the current key set.",
 	}, func() float64 { return float64(v.KeyCount()) }))
 }
 
-func (m *metrics) observeFetch(e apiguard.FetchEvent) {
+func (m *verifierMetrics) observeFetch(e apiguard.FetchEvent) {
 	outcome, trigger := "ok", "age"
 	if e.Err != nil {
 		outcome = "error"
