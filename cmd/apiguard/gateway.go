@@ -163,13 +163,16 @@ func runGatewayNotify(ctx context.Context, args []string, stdout, stderr io.Writ
 
 	// Fetch the signing keys now rather than on the first request; /readyz
 	// says when they are in. The gateway serves either way (503 until then).
-	go func() {
+	var owned cleanup
+	defer owned.close()
+	owned.goRun(ctx, func(ctx context.Context) error {
 		readyCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
 		if err := verifier.Ready(readyCtx); err != nil && ctx.Err() == nil {
 			log.Warn("signing keys not loaded yet; protected routes answer 503 until they are", "issuer", cfg.issuer, "reason", apiguard.Reason(err), "err", err)
 		}
-	}()
+		return nil
+	})
 
 	log.Info("gateway listening", "addr", ln.Addr().String(), "admin_addr", adminAddr, "public_url", cfg.publicURL,
 		"config", cfg.path, "routes", len(cfg.file.Routes), "issuer", cfg.issuer, "audience", cfg.audience,

@@ -77,13 +77,13 @@ func issuer(ctx context.Context, args []string, stdout, stderr io.Writer, onList
 		return err
 	}
 
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() { _ = dev.Run(runCtx) }()
+	var owned cleanup
+	defer owned.close()
+	owned.goRun(ctx, dev.Run)
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	go rotateOn(runCtx, hup, dev, log)
+	owned.add(func() { signal.Stop(hup) })
+	owned.goRun(ctx, func(ctx context.Context) error { rotateOn(ctx, hup, dev, log); return nil })
 	src := devSources{clientSecret: "OKTA_CLIENT_SECRET", password: "APIGUARD_DEV_PASSWORD"}
 	if cfg.configPath != "" {
 		src = devSources{clientSecret: "APIGUARD_ISSUER_CONFIG", password: "APIGUARD_ISSUER_CONFIG"}

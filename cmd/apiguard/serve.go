@@ -198,8 +198,17 @@ type app struct {
 	close     func()
 }
 
-func newApp(ctx context.Context, cfg *serveConfig, log *slog.Logger, stdout io.Writer) (*app, error) {
-	a := &app{close: func() {}}
+// newApp wires the service. What it starts (the development issuer, Redis
+// clients) belongs to the returned app's close; when newApp fails it
+// closes all of it before returning.
+func newApp(ctx context.Context, cfg *serveConfig, log *slog.Logger, stdout io.Writer) (_ *app, err error) {
+	a := &app{}
+	var owned cleanup
+	defer func() {
+		if err != nil {
+			owned.close()
+		}
+	}()
 	mux := http.NewServeMux()
 	m := newMetrics()
 
@@ -221,9 +230,7 @@ func newApp(ctx context.Context, cfg *serveConfig, log *slog.Logger, stdout io.W
 			}
 		}
 		mux.Handle(strings.TrimPrefix(dev.URL(), cfg.publicURL)+"/", dev)
-		runCtx, cancel := context.WithCancel(ctx)
-		go func() { _ = dev.Run(runCtx) }()
-		a.close = cancel
+		owned.goRun(ctx, dev.Run)
 		insecureHTTP = true // the development issuer lives at the public URL, whatever it is
 	}
 
@@ -231,8 +238,7 @@ func newApp(ctx context.Context, cfg *serveConfig, log *slog.Logger, stdout io.W
 	if err != nil {
 		return nil, err
 	}
-	closeRest := a.close
-	a.close = func() { closeRest(); state.close() }
+	owned.add(state.close)
 	v, err := apiguard.New(apiguard.Config{
 		Issuer:            a.issuerURL,
 		Audience:          cfg.audience,
@@ -242,7 +248,6 @@ func newApp(ctx context.Context, cfg *serveConfig, log *slog.Logger, stdout io.W
 		Introspection:     state.introspection,
 	})
 	if err != nil {
-		a.close()
 		return nil, &usageError{fmt.Errorf("OKTA_ISSUER (--issuer): %w", err)}
 	}
 	a.verifier = v
@@ -279,8 +284,7 @@ func newApp(ctx context.Context, cfg *serveConfig, log *slog.Logger, stdout io.W
 		if err != nil {
 			return nil, err
 		}
-		closeIssuer := a.close
-		a.close = func() { closeIssuer(); closeStore() }
+		owned.add(closeStore)
 		svc.Register(mux)
 		mux.Handle("GET /secure-data", sessionOrBearer(svc, guard, secure, policies))
 	}
@@ -328,6 +332,7 @@ func newApp(ctx context.Context, cfg *serveConfig, log *slog.Logger, stdout io.W
 		}).Handler(h)
 	}
 	a.handler = accessLog(log, m, h)
+	a.close = owned.close
 	return a, nil
 }
 
