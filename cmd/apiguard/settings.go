@@ -58,8 +58,8 @@ type decl struct {
 	hint string
 	// check adds a check of the parsed raw value.
 	check func(string) error
-	// aliases are deprecated flag spellings.
-	aliases []string
+	// aliases are deprecated flag spellings, by command.
+	aliases map[string]string
 	// bare lets the flag be given without a value (--dev), for on.
 	bare bool
 }
@@ -78,8 +78,11 @@ var settingTable = []*decl{
 	{key: "gateway-addr", flag: "addr", file: "listen", kind: kindAddr, def: gateway.DefaultListen, help: "listen address"},
 	{key: "issuer-addr", flag: "addr", env: "APIGUARD_ISSUER_ADDR", kind: kindAddr, def: "127.0.0.1:9000", help: "listen address"},
 	{key: "public-url", flag: "public-url", env: "APIGUARD_PUBLIC_URL", file: "public_url", kind: kindBaseURL,
-		help: "URL users reach the service at (a load balancer's); redirect URIs, metadata and DPoP htu are built from it (default: http:// and the bound address)",
-		per:  map[string]string{"gateway": "the prefix of DPoP proofs' htu: the gateway's own URL, or the site of the proxy asking /auth"}},
+		help: "URL clients reach the service at, e.g. a load balancer's (default: http:// and the bound address)",
+		per: map[string]string{
+			"serve":   "login redirect URIs, the resource metadata and DPoP proofs' htu are built from it",
+			"gateway": "the prefix of DPoP proofs' htu: the gateway's own URL, or the site of the proxy asking /auth",
+		}},
 	{key: "issuer-public-url", flag: "public-url", env: "APIGUARD_ISSUER_PUBLIC_URL", kind: kindBaseURL,
 		help: "URL the issuer is reached at, without /oauth2/default (default: http:// and the bound address)"},
 
@@ -103,9 +106,11 @@ var settingTable = []*decl{
 			"token":   "the client that asks for the token (required)",
 		}},
 	{key: "client-secret", flag: "client-secret", env: "OKTA_CLIENT_SECRET", kind: kindSecret,
-		help: "secret of the OKTA_CLIENT_ID client",
+		help: "OAuth client secret",
 		per: map[string]string{
+			"serve":   "the secret of OKTA_CLIENT_ID; with the embedded issuer, its client's secret (default: generated)",
 			"gateway": "secret of the introspection client",
+			"token":   "the secret of OKTA_CLIENT_ID (required)",
 			"issuer":  "secret of the development issuer's client (default: generated)",
 		}},
 	{key: "introspection-client-id", flag: "introspection-client-id", env: "APIGUARD_INTROSPECTION_CLIENT_ID", kind: kindText,
@@ -127,7 +132,7 @@ var settingTable = []*decl{
 	{key: "login-scopes", flag: "login-scopes", env: "APIGUARD_LOGIN_SCOPES", kind: kindList, value: "SCOPES",
 		help: "scopes asked for at browser login (default: openid profile email offline_access, plus groups on the development issuer and the required scopes)"},
 	{key: "issuer-config", flag: "issuer-config", env: "APIGUARD_ISSUER_CONFIG", kind: kindText, value: "FILE",
-		help: "YAML file of the development issuer's clients, users and scopes (default: one client and one user)", aliases: []string{"config"}},
+		help: "YAML file of the development issuer's clients, users and scopes (default: one client and one user)", aliases: map[string]string{"issuer": "config"}},
 	{key: "dev", flag: "dev", env: "APIGUARD_DEV", kind: kindBool, def: "false", bare: true,
 		help: "run the embedded development issuer even where settings look like production (OKTA_CLIENT_ID, OKTA_CLIENT_SECRET, an https public URL, Redis, an address beyond loopback)"},
 	{key: "dev-user", env: "APIGUARD_DEV_USER", kind: kindText,
@@ -182,7 +187,7 @@ var settingTable = []*decl{
 	{key: "json", flag: "json", kind: kindBool, def: "false", bare: true, help: "print the whole token response as JSON instead of the access token"},
 
 	// Logs.
-	{key: "log-format", flag: "log-format", env: "APIGUARD_LOG_FORMAT", kind: kindEnum, def: "text", enum: logFormats, help: "log format"},
+	{key: "log-format", flag: "log-format", env: "APIGUARD_LOG_FORMAT", kind: kindEnum, def: "text", enum: logFormats, help: "log format (slog)"},
 	{key: "log-level", flag: "log-level", env: "APIGUARD_LOG_LEVEL", kind: kindEnum, def: "info", enum: logLevels, help: "log level"},
 }
 
@@ -245,7 +250,7 @@ func (s *settings) use(d *decl) *resolved {
 	s.all = append(s.all, r)
 	if d.flag != "" {
 		s.fs.Var(flagValue{r, d.flag}, d.flag, s.helpOf(d))
-		for _, a := range d.aliases {
+		if a := d.aliases[s.cmd]; a != "" {
 			s.fs.Var(flagValue{r, a}, a, "deprecated spelling of --"+d.flag)
 		}
 	}
@@ -266,8 +271,6 @@ func (s *settings) helpOf(d *decl) string {
 		h += " — " + p
 	}
 	switch d.kind {
-	case kindEnum:
-		h += " (" + strings.Join(d.enum, ", ") + ")"
 	case kindBool:
 		switch {
 		case d.bare && d.env != "":
@@ -284,7 +287,7 @@ func (s *settings) usage(w io.Writer, head string) {
 	fmt.Fprintln(w, head)
 	order := "flag, else environment, else .env"
 	if s.file != "" {
-		order += ", else the rules file's key"
+		order += ", else the key of the --config file"
 	}
 	fmt.Fprintf(w, "\nsettings (%s, else default):\n", order)
 	for _, r := range s.all {
@@ -301,14 +304,14 @@ func (s *settings) usage(w io.Writer, head string) {
 			names = append(names, "$"+d.env)
 		}
 		if d.file != "" && s.file != "" {
-			names = append(names, d.file+": in the file")
+			names = append(names, "file: "+d.file)
 		}
 		fmt.Fprintf(w, "  %s\n      %s", strings.Join(names, ", "), s.helpOf(d))
-		if d.def != "" && d.kind != kindBool {
+		if d.def != "" && !d.bare {
 			fmt.Fprintf(w, " (default %s)", d.def)
 		}
 		fmt.Fprintln(w)
-		for _, a := range d.aliases {
+		if a := d.aliases[s.cmd]; a != "" {
 			fmt.Fprintf(w, "  --%s\n      deprecated spelling of --%s\n", a, d.flag)
 		}
 	}
@@ -331,7 +334,7 @@ func valueName(d *decl) string {
 	case kindAddr:
 		return "HOST:PORT"
 	case kindEnum:
-		return strings.ToUpper(strings.Join(d.enum, "|"))
+		return strings.Join(d.enum, "|")
 	case kindSecret:
 		return "SECRET"
 	}
