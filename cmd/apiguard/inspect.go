@@ -32,12 +32,10 @@ func runInspect(ctx context.Context, args []string, stdin io.Reader, stdout, std
 
 // inspect is runInspect on the clock now.
 func inspect(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, now func() time.Time) error {
-	s := newSettings("inspect", stderr)
-	issuer := s.add("issuer", "OKTA_ISSUER", "", "issuer to verify against")
-	audience := s.add("audience", "OKTA_AUDIENCE", apiguard.DefaultAudience, "audience the token must carry")
+	s := newSettings("inspect", stderr, "issuer", "audience")
+	issuer, audience := s.raw("issuer"), s.raw("audience")
 	s.fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: apiguard inspect [flags] [TOKEN | -]   (reads the token from stdin with - or no argument)")
-		s.fs.PrintDefaults()
+		s.usage(stderr, "usage: apiguard inspect [flags] [TOKEN | -]   (reads the token from stdin with - or no argument)")
 	}
 	// The token may come before the flags too.
 	var positional []string

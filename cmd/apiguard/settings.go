@@ -93,6 +93,7 @@ var settingTable = []*decl{
 			"serve":   "default: the embedded development issuer",
 			"gateway": "required: the gateway has no development issuer (run `apiguard issuer` for one)",
 			"token":   "required unless --token-url is set",
+			"inspect": "the issuer to verify against (default: decode only)",
 		},
 		hint: "put your Okta domain there (Okta admin console > Security > API > Authorization Servers > Issuer URI)"},
 	{key: "audience", flag: "audience", env: "OKTA_AUDIENCE", file: "audience", kind: kindText, def: apiguard.DefaultAudience,
@@ -257,12 +258,9 @@ func (s *settings) use(d *decl) *resolved {
 	return r
 }
 
-// add declares a text setting outside the table, for inspect, and returns
-// its value once parsed.
-func (s *settings) add(flagName, env, def, help string) *string {
-	r := s.use(&decl{key: flagName, flag: flagName, env: env, def: def, help: help})
-	return &r.raw
-}
+// raw returns where the value of a setting the command reads will be, for
+// a command that reads its flags itself (inspect).
+func (s *settings) raw(key string) *string { return &s.get(key).raw }
 
 // helpOf is a setting's help in this command.
 func (s *settings) helpOf(d *decl) string {
