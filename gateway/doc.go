@@ -43,8 +43,10 @@
 // removed (names compared case-insensitively, "_" read as "-"), then
 // X-Forwarded-For/-Host/-Proto are set from the connection and the identity
 // of a verified token is added: X-Auth-Subject, X-Auth-Client-Id,
-// X-Auth-Scopes (space-separated) and X-Auth-Groups (comma-separated). The
-// gateway must therefore be the first hop that clients reach.
+// X-Auth-Scopes (space-separated) and X-Auth-Groups (comma-separated), each
+// value or element percent-encoded so that splitting a list can never yield a
+// name the token did not carry (see [HeaderGroups]). The gateway must
+// therefore be the first hop that clients reach.
 //
 // The URL-override headers X-Rewrite-URL, X-Override-URL and
 // X-Envoy-Original-* are removed as well, and so are the method-override
