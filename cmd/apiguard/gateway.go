@@ -99,7 +99,7 @@ func runGatewayNotify(ctx context.Context, args []string, stdout, stderr io.Writ
 	}
 	log := newLogger(cfg.logFormat, cfg.logLevel, stderr)
 
-	ln, publicURL, err := listen("--addr", cfg.addr, cfg.publicURL)
+	ln, publicURL, err := listen(settingName("gateway-addr"), cfg.addr, cfg.publicURL)
 	if err != nil {
 		return err
 	}
@@ -123,7 +123,7 @@ func runGatewayNotify(ctx context.Context, args []string, stdout, stderr io.Writ
 		Introspection: state.introspection,
 	})
 	if err != nil {
-		return &usageError{fmt.Errorf("OKTA_ISSUER (--issuer): %w", err)}
+		return &usageError{fmt.Errorf("%s: %w", settingName("issuer"), err)}
 	}
 	vm.watchKeys(verifier)
 	gw, err := gateway.New(cfg.file, gateway.Options{

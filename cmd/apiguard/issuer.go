@@ -53,7 +53,7 @@ func issuer(ctx context.Context, args []string, stdout, stderr io.Writer, onList
 	}
 	log := newLogger(cfg.logFormat, cfg.logLevel, stderr)
 
-	ln, publicURL, err := listen("APIGUARD_ISSUER_ADDR (--addr)", cfg.addr, cfg.publicURL)
+	ln, publicURL, err := listen(settingName("issuer-addr"), cfg.addr, cfg.publicURL)
 	if err != nil {
 		return err
 	}

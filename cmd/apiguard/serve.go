@@ -156,7 +156,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, onListe
 	}
 	log := newLogger(cfg.logFormat, cfg.logLevel, stderr)
 
-	ln, publicURL, err := listen("APIGUARD_ADDR (--addr)", cfg.addr, cfg.publicURL)
+	ln, publicURL, err := listen(settingName("addr"), cfg.addr, cfg.publicURL)
 	if err != nil {
 		return err
 	}
@@ -248,7 +248,7 @@ func newApp(ctx context.Context, cfg *serveConfig, log *slog.Logger, stdout io.W
 		Introspection:     state.introspection,
 	})
 	if err != nil {
-		return nil, &usageError{fmt.Errorf("OKTA_ISSUER (--issuer): %w", err)}
+		return nil, &usageError{fmt.Errorf("%s: %w", settingName("issuer"), err)}
 	}
 	a.verifier = v
 	m.watchKeys(v)
@@ -345,12 +345,12 @@ func newLogin(cfg *serveConfig, issuer, clientID, clientSecret string, apiScopes
 	if cfg.redisURL != "" {
 		client, err := session.NewRedisClient(cfg.redisURL)
 		if err != nil {
-			return nil, nil, &usageError{fmt.Errorf("APIGUARD_REDIS_URL (--redis-url): %w", err)}
+			return nil, nil, &usageError{fmt.Errorf("%s: %w", settingName("redis-url"), err)}
 		}
 		rs, err := session.NewRedisStore(session.RedisConfig{Client: client, Secret: []byte(cfg.sessionSecret)})
 		if err != nil {
 			client.Close()
-			return nil, nil, &usageError{fmt.Errorf("APIGUARD_SESSION_SECRET (--session-secret): %w", err)}
+			return nil, nil, &usageError{fmt.Errorf("%s: %w", settingName("session-secret"), err)}
 		}
 		store = rs
 		closeStore = func() { client.Close() }
@@ -380,7 +380,7 @@ func newLogin(cfg *serveConfig, issuer, clientID, clientSecret string, apiScopes
 	})
 	if err != nil {
 		closeStore()
-		return nil, nil, &usageError{fmt.Errorf("APIGUARD_PUBLIC_URL (--public-url) or OKTA_CLIENT_ID: failed to set up browser login: %w", err)}
+		return nil, nil, &usageError{fmt.Errorf("%s or %s: failed to set up browser login: %w", settingName("public-url"), settingName("client-id"), err)}
 	}
 	return svc, closeStore, nil
 }

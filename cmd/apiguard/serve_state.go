@@ -88,7 +88,7 @@ func openSharedState(cfg sharedStateConfig, log *slog.Logger) (*sharedState, err
 	if cfg.redisURL != "" && (cfg.state.introspection != "off" || cfg.state.dpop != "off") {
 		client, err := session.NewRedisClient(cfg.redisURL)
 		if err != nil {
-			return nil, &usageError{fmt.Errorf("APIGUARD_REDIS_URL (--redis-url): %w", err)}
+			return nil, &usageError{fmt.Errorf("%s: %w", settingName("redis-url"), err)}
 		}
 		st.close = func() { client.Close() }
 		// APIGUARD_SESSION_SECRET (required with Redis) seals the
@@ -119,7 +119,7 @@ func openSharedState(cfg sharedStateConfig, log *slog.Logger) (*sharedState, err
 		d, err := apiguard.NewDPoP(dc)
 		if err != nil {
 			st.close()
-			return nil, &usageError{fmt.Errorf("APIGUARD_DPOP (--dpop): %w", err)}
+			return nil, &usageError{fmt.Errorf("%s: %w", settingName("dpop"), err)}
 		}
 		st.dpop = d
 	}

@@ -560,8 +560,13 @@ func (s *settings) duration(key string) time.Duration {
 func (s *settings) list(key string) []string { v, _ := s.get(key).parsed.([]string); return v }
 
 // name returns how a setting is known to users: "OKTA_ISSUER (--issuer)".
-func (s *settings) name(key string) string {
-	d := s.get(key).d
+func (s *settings) name(key string) string { return s.get(key).d.name() }
+
+// settingName returns how the setting key of settingTable is known to
+// users, for errors found after the settings were read.
+func settingName(key string) string { return lookupDecl(key).name() }
+
+func (d *decl) name() string {
 	switch {
 	case d.env == "" && d.flag == "":
 		return d.key
