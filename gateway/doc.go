@@ -1,6 +1,7 @@
 // Package gateway puts apiguard's token checks in front of any upstream REST
 // API: a reverse proxy with per-route rules, and a decision endpoint for
-// nginx auth_request and Traefik ForwardAuth. `apiguard gateway` runs it.
+// nginx auth_request, Traefik ForwardAuth and Caddy forward_auth.
+// `apiguard gateway` runs it.
 //
 // # Rules
 //
@@ -71,8 +72,14 @@
 // DPoPConfig.PublicURL to the URL clients reach the API at: a proof's htu
 // is checked against it plus the request path.
 //
-// At /auth the request decided is the one described by the forwarded
-// method and URI, not GET /auth: a DPoP proof must name that method
+// At /auth the request decided is the one described by the header pair of
+// the configured proxy (Config.AuthProxy: X-Original-Method and
+// X-Original-URI for nginx, the default; X-Forwarded-Method and
+// X-Forwarded-Uri for Traefik and Caddy), never GET /auth itself. A decision
+// request missing one of the pair, repeating it, or carrying the other pair
+// is refused with 400, as is one carrying a method- or URL-override header,
+// a _method parameter or a non-WebSocket Upgrade, which the proxy would pass
+// on to the API. A DPoP proof must name the described method
 // (htm) and PublicURL plus the forwarded path (htu), and its DPoP header
 // is read from the decision request, which nginx and Traefik copy from the
 // client's. X-Forwarded-Proto and X-Forwarded-Host are never used for htu:

@@ -9,4 +9,6 @@
 //   - ./zitadel: the zitadel/oidc v3 example OP, in process.
 //   - ./hydra: Ory Hydra v2, built once from the module proxy and run as a
 //     child process (see hydra's TestMain for the build cache).
+//   - ./panva: panva's oidc-provider (npm, pinned by a lock file) run with
+//     node: introspection refuses its refresh tokens.
 package interop
