@@ -11,7 +11,8 @@
 //	apiguard version   print the version
 //
 // Settings come from flags, then the environment, then a .env file in the
-// working directory.
+// working directory, then (gateway) the rules file; each is declared once,
+// in settings.go, and 'apiguard <command> -h' lists those a command reads.
 package main
 
 import (
