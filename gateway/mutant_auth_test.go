@@ -18,3 +18,24 @@ func TestIsToken(t *testing.T) {
 		}
 	}
 }
+
+// TestASCIILine: the JSON refusal copied into a header by /auth (auth_proxy
+// nginx) keeps printable ASCII and escapes everything else, DEL included,
+// so no control byte reaches a header. (Kills the lived mutant c <= 0x7f of
+// asciiLine; see MUTATION.md.)
+func TestASCIILine(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{`  {"error":"invalid_token"} `, `{"error":"invalid_token"}`},
+		{" ~!", "~!"},
+		{"a\x7fb", `a\u007fb`},
+		{"a\x1fb", `a\u001fb`},
+		{"a\tb\nc", `a\u0009b\u000ac`},
+		{"é", `\u00e9`},
+		{"\U0001F600", `\ud83d\ude00`},
+	}
+	for _, tt := range tests {
+		if got := asciiLine([]byte(tt.in)); got != tt.want {
+			t.Errorf("asciiLine(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
