@@ -1,6 +1,6 @@
 // Package sharedstate keeps the state that N apiguard instances must share
 // in Redis: introspection results (an apiguard.IntrospectionCache) and the
-// ids of used DPoP proofs (an apiguard.ReplayCache).
+// ids of used DPoP proofs (a dpop.ReplayCache).
 //
 // # Keys
 //
@@ -10,10 +10,11 @@
 // # Sealing
 //
 // With Config.Secret set, introspection results are stored encrypted and
-// authenticated (AES-256-GCM, bound to their key): whoever can read Redis
-// learns nothing of the claims, and whoever can write to it cannot forge an
-// "active" result. A value that does not open is an error, and the issuer
-// is asked.
+// authenticated (package seal: AES-256-GCM, bound to their key): whoever
+// can read Redis learns nothing of the claims, and whoever can write to it
+// cannot forge an "active" result. A value that does not open is an error,
+// and the issuer is asked. Config.PreviousSecrets rotates the secret: values
+// sealed with them still open, new ones are sealed with Secret.
 //
 // # Failures
 //
@@ -24,16 +25,13 @@ package sharedstate
 
 import (
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/hkdf"
-	"crypto/rand"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/apiguard/apiguard/internal/seal"
 )
 
 // DefaultPrefix is put before every key when Config.Prefix is empty.
@@ -51,6 +49,9 @@ type Config struct {
 	// Secret, when set (32 bytes or more), seals introspection results.
 	// Instances sharing a Redis must share it.
 	Secret []byte
+	// PreviousSecrets are older secrets whose sealed results still open,
+	// so that Secret can be rotated. Optional; used only with Secret.
+	PreviousSecrets [][]byte
 }
 
 // Store is an introspection cache and a DPoP replay cache in Redis. It is
@@ -59,7 +60,7 @@ type Store struct {
 	client  redis.UniversalClient
 	prefix  string
 	timeout time.Duration
-	aead    cipher.AEAD // nil: values stored as they are
+	sealer  *seal.Sealer // nil: values stored as they are
 }
 
 const sealInfo = "apiguard sharedstate introspection AES-256-GCM v1"
@@ -77,19 +78,16 @@ func New(cfg Config) (*Store, error) {
 		s.timeout = time.Second
 	}
 	if cfg.Secret != nil {
-		if len(cfg.Secret) < 32 {
-			return nil, fmt.Errorf("sharedstate: Config.Secret is %d bytes, want at least 32", len(cfg.Secret))
+		var err error
+		s.sealer, err = seal.New(sealInfo, append([][]byte{cfg.Secret}, cfg.PreviousSecrets...)...)
+		if short, ok := errors.AsType[*seal.ShortSecretError](err); ok {
+			if short.Index == 0 {
+				return nil, fmt.Errorf("sharedstate: Config.Secret is %d bytes, want at least %d", short.Len, seal.MinSecretLen)
+			}
+			return nil, fmt.Errorf("sharedstate: Config.PreviousSecrets[%d] is %d bytes, want at least %d", short.Index-1, short.Len, seal.MinSecretLen)
 		}
-		key, err := hkdf.Key(sha256.New, cfg.Secret, nil, sealInfo, 32)
 		if err != nil {
-			return nil, fmt.Errorf("sharedstate: failed to derive the sealing key: %w", err)
-		}
-		block, err := aes.NewCipher(key)
-		if err != nil {
-			return nil, fmt.Errorf("sharedstate: failed to create the cipher: %w", err)
-		}
-		if s.aead, err = cipher.NewGCM(block); err != nil {
-			return nil, fmt.Errorf("sharedstate: failed to create the cipher: %w", err)
+			return nil, fmt.Errorf("sharedstate: %w", err)
 		}
 	}
 	return s, nil
@@ -107,16 +105,17 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 	case err != nil:
 		return nil, fmt.Errorf("failed to read an introspection result from Redis: %w", err)
 	}
-	if s.aead == nil {
+	if s.sealer == nil {
 		return b, nil
 	}
-	ns := s.aead.NonceSize()
-	if len(b) < ns {
-		return nil, errors.New("failed to open an introspection result from Redis: too short")
-	}
-	plain, err := s.aead.Open(nil, b[:ns], b[ns:], []byte(key))
+	plain, err := s.sealer.Open([]byte(key), b)
 	if err != nil {
-		return nil, errors.New("failed to open an introspection result from Redis: not sealed with this secret")
+		// Written by a release that sealed without a version byte; such
+		// values expire within one cache TTL of the upgrade.
+		plain, err = s.sealer.OpenUnversioned([]byte(key), b)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("failed to open an introspection result from Redis (not sealed with this secret): %w", err)
 	}
 	return plain, nil
 }
@@ -125,10 +124,8 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	if s.aead != nil {
-		nonce := make([]byte, s.aead.NonceSize(), s.aead.NonceSize()+len(value)+s.aead.Overhead())
-		_, _ = rand.Read(nonce) // crypto/rand.Read never fails
-		value = s.aead.Seal(nonce, nonce, value, []byte(key))
+	if s.sealer != nil {
+		value = s.sealer.Seal([]byte(key), value)
 	}
 	if err := s.client.Set(ctx, s.prefix+"introspect:"+key, value, ttl).Err(); err != nil {
 		return fmt.Errorf("failed to store an introspection result in Redis: %w", err)

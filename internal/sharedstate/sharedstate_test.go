@@ -3,11 +3,17 @@ package sharedstate_test
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/apiguard/apiguard"
 	"github.com/apiguard/apiguard/internal/redistest"
+	"github.com/apiguard/apiguard/internal/seal"
 	"github.com/apiguard/apiguard/internal/sharedstate"
 	"github.com/apiguard/apiguard/session"
 )
@@ -19,12 +25,19 @@ var (
 
 func newStore(t *testing.T, url string, secret ...byte) *sharedstate.Store {
 	t.Helper()
+	return newStoreWith(t, url, sharedstate.Config{Secret: secret})
+}
+
+// newStoreWith returns a Store for cfg with its own client for url.
+func newStoreWith(t *testing.T, url string, cfg sharedstate.Config) *sharedstate.Store {
+	t.Helper()
 	client, err := session.NewRedisClient(url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { client.Close() })
-	s, err := sharedstate.New(sharedstate.Config{Client: client, Secret: secret})
+	cfg.Client = client
+	s, err := sharedstate.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,6 +124,63 @@ func TestStore(t *testing.T) {
 		}
 		if _, err := sharedstate.New(sharedstate.Config{Client: nil}); err == nil {
 			t.Error("New without a client: no error")
+		}
+	})
+	t.Run("rotated secret", func(t *testing.T) {
+		older := []byte("the older secret, 32 bytes or more")
+		newer := []byte("the newer secret, 32 bytes or more")
+		before := newStoreWith(t, srv.URL(), sharedstate.Config{Secret: older})
+		after := newStoreWith(t, srv.URL(), sharedstate.Config{Secret: newer, PreviousSecrets: [][]byte{older}})
+		if err := before.Set(ctx, "rotated", []byte(`{"active":true}`), time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := after.Get(ctx, "rotated"); err != nil || string(got) != `{"active":true}` {
+			t.Errorf("Get of a result sealed with the previous secret: got %q, %v", got, err)
+		}
+		if err := after.Set(ctx, "rotated", []byte(`{"active":false}`), time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := before.Get(ctx, "rotated"); !errors.Is(err, seal.ErrOpen) {
+			t.Errorf("the new result opened with the old secret alone: got %q, %v; want seal.ErrOpen (sealed with the newest)", got, err)
+		}
+		client, err := session.NewRedisClient(srv.URL())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer client.Close()
+		_, err = sharedstate.New(sharedstate.Config{Client: client, Secret: newer, PreviousSecrets: [][]byte{[]byte("short")}})
+		if err == nil || !strings.Contains(err.Error(), "PreviousSecrets[0] is 5 bytes") {
+			t.Errorf("New with a short previous secret: got %v", err)
+		}
+	})
+	t.Run("results sealed by an earlier release open", func(t *testing.T) {
+		raw, err := os.ReadFile("testdata/unversioned-v0.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v struct{ Secret, Key, Plaintext, Hex string }
+		if err := json.Unmarshal(raw, &v); err != nil {
+			t.Fatal(err)
+		}
+		blob, err := hex.DecodeString(v.Hex)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Set(ctx, v.Key, blob, time.Minute); err != nil { // a stores values as they are
+			t.Fatal(err)
+		}
+		rotated := newStoreWith(t, srv.URL(), sharedstate.Config{Secret: []byte("a newer secret, 32 bytes or more"),
+			PreviousSecrets: [][]byte{[]byte(v.Secret)}})
+		for _, s := range []*sharedstate.Store{newStore(t, srv.URL(), []byte(v.Secret)...), rotated} {
+			if got, err := s.Get(ctx, v.Key); err != nil || string(got) != v.Plaintext {
+				t.Errorf("Get = %q, %v; want %q", got, err, v.Plaintext)
+			}
+		}
+		if err := a.Set(ctx, "elsewhere", blob, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := rotated.Get(ctx, "elsewhere"); !errors.Is(err, seal.ErrOpen) {
+			t.Errorf("moved to another key: got %q, %v; want seal.ErrOpen", got, err)
 		}
 	})
 	t.Run("Redis down is an error, never a fresh proof", func(t *testing.T) {
