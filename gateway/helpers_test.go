@@ -18,6 +18,7 @@ import (
 
 	"github.com/apiguard/apiguard"
 	"github.com/apiguard/apiguard/gateway"
+	"github.com/apiguard/apiguard/internal/testwait"
 	"github.com/golang-jwt/jwt/v5"
 )
 
@@ -199,17 +200,8 @@ func decode(t *testing.T, resp *http.Response, v any) {
 	}
 }
 
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
+// eventually polls cond until it holds, failing the test after a deadline.
+var eventually = testwait.For
 
 func errorCode(t *testing.T, resp *http.Response) string {
 	t.Helper()

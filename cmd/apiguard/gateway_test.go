@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/apiguard/apiguard/devissuer"
+	"github.com/apiguard/apiguard/internal/testwait"
 )
 
 // gwClearEnv isolates a test from the developer's settings.
@@ -126,16 +127,8 @@ func gwGet(t *testing.T, rawURL, token string) (*http.Response, []byte) {
 	return resp, buf.Bytes()
 }
 
-func gwEventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
+// gwEventually polls cond until it holds, failing the test after a deadline.
+var gwEventually = testwait.For
 
 func writeGatewayConfig(t *testing.T, content string) string {
 	t.Helper()
