@@ -19,8 +19,8 @@ const maxDate = 1 << 40
 // TestNumericDateRange: a NumericDate is any number of seconds from the
 // epoch (RFC 7519 §2), so nbf and iat of 0, before 1970 or at the far edge
 // of the range apiguard reads are dates, not malformed claims, and exp
-// within the range is a date too; one second past the range, in integer or
-// decimal form, is malformed. (Kills lived mutants of claims.go's
+// within the range is a date too; a fraction of a second is kept; one
+// second past the range, in integer or decimal form, is malformed. (Kills lived mutants of claims.go's
 // numericDate: its first-character and range checks; see MUTATION.md.)
 func TestNumericDateRange(t *testing.T) {
 	iss := testissuer.New(t)
@@ -46,6 +46,7 @@ func TestNumericDateRange(t *testing.T) {
 		{"iat 999999999", "iat", 999999999, time.Unix(999999999, 0)},
 		{"exp at the upper edge", "exp", maxDate, time.Unix(maxDate, 0)},
 		{"exp at the upper edge, decimal", "exp", json.RawMessage("1099511627776.0"), time.Unix(maxDate, 0)},
+		{"nbf with a fraction", "nbf", json.RawMessage("1000000000.5"), time.Unix(1000000000, 5e8)},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			c, err := verify(tt.claim, tt.value)
