@@ -21,7 +21,7 @@
 # or --report, none for a quick run), LOGS (a directory to keep each
 # package's gremlins log and report rows in; --report DIR reads them back),
 # GREMLINS_LOG (one package only: take this log of an earlier gremlins run
-# at REF instead of running gremlins).
+# at REF instead of running gremlins; PARTIAL=1 if that run was stopped).
 #
 # How: gremlins is installed (pinned) into a temporary GOBIN. Each package is
 # mutated in a private clone of the repository at REF, so uncommitted work in
@@ -230,19 +230,25 @@ for pkg in "${packages[@]}"; do
 		cp "$GREMLINS_LOG" "$rowdir/$s.log"
 		complete=yes
 		grep -q '^Mutation testing completed' "$rowdir/$s.log" || complete=no
-		secs=$(sed -nE 's/^Mutation testing completed in ([0-9]+) minutes?.*/\1/p' "$rowdir/$s.log")
-		rows "$name" "$rowdir/$s.log" "$src" $((${secs:-0} * 60)) "$complete" "$commit" "$rowdir"
+		[[ -z ${PARTIAL:-} ]] || complete=no
+		# "Mutation testing completed in 1 hour 11 minutes" (or "… 42 seconds"): whole minutes.
+		secs=$(sed -nE '/^Mutation testing completed in/{
+			s/.* ([0-9]+) hours?( ([0-9]+) minutes?)?.*/\1 \3/p
+			t
+			s/.* ([0-9]+) minutes?.*/0 \1/p
+		}' "$rowdir/$s.log" | awk '{ print ($1 * 60 + $2) * 60 }')
+		rows "$name" "$rowdir/$s.log" "$src" "${secs:-0}" "$complete" "$commit" "$rowdir"
 		continue
 	fi
 
-	# Keep only this package's tests (for the root: the top-level ones).
+	# Keep only this package's tests (for the root: the top-level ones), and
+	# mutate only the files of its own directory (no subpackage, no testdata).
+	exclude=(-E '/')
 	if [[ $name == . ]]; then
 		find "$src" -mindepth 2 -name '*_test.go' -delete
-		exclude=(-E '/') # mutate top-level files only
 		target=.
 	else
 		find "$src" -name '*_test.go' -not -path "$src/$name/*" -delete
-		exclude=()
 		target=./$name
 	fi
 	# FILES: every other file of the package is excluded, by exact name.
