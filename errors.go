@@ -3,6 +3,7 @@ package apiguard
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 )
 
@@ -61,7 +62,40 @@ var (
 	// ErrType: the typ header is not the required one, or the token is of
 	// the wrong kind (an ID token where an access token is expected).
 	ErrType = newReason("type", "wrong token type")
+	// ErrTokenBinding: the token and the way it was presented do not fit: a
+	// token bound to a key (cnf) sent as a bearer token or with no
+	// [Middleware.Binding] to check its proof, a bearer token sent with the
+	// binding's scheme, a proof signed by a key other than the one the token
+	// is bound to, or a bearer token where only bound tokens are accepted.
+	ErrTokenBinding = newReason("binding", "token binding not satisfied")
 )
+
+// NewReason returns a new reason for refusing a token, for checks made
+// outside this package (a [Binding], say). It wraps [ErrInvalidToken];
+// [Reason] returns label for it and for errors made from it with
+// [Refuse], and message starts their error_description.
+func NewReason(label, message string) error { return newReason(label, message) }
+
+// Refuse returns an error wrapping reason (one of the reasons above, or one
+// made with [NewReason]) with a detail for logs and the client's
+// error_description. The detail must not contain key material or the token.
+func Refuse(reason error, detail string) error {
+	if re, ok := reason.(*reasonError); ok {
+		return &tokenError{reason: re, detail: detail}
+	}
+	return fmt.Errorf("%w: %s", reason, detail)
+}
+
+// ChallengeError is implemented by token refusals that the middleware
+// answers with their own error code instead of invalid_token, such as
+// RFC 9449's invalid_dpop_proof and use_dpop_nonce. The error must also
+// wrap [ErrInvalidToken].
+type ChallengeError interface {
+	error
+	// ErrorCode returns the error code of the challenge, and may add
+	// headers to the response's h (a fresh DPoP-Nonce, say).
+	ErrorCode(h http.Header) string
+}
 
 // reasonError is a specific reason for refusing a token. It matches
 // ErrInvalidToken in errors.Is.

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"log"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"time"
@@ -62,45 +61,4 @@ func revoke(issuer, token string) {
 	if resp.StatusCode != http.StatusOK {
 		log.Fatalf("revoke: %s", resp.Status)
 	}
-}
-
-// Sender-constrained tokens: accept DPoP-bound tokens (RFC 9449) with a
-// proof for the URL clients use, behind a load balancer. Bearer tokens keep
-// working unless Required is set. With several instances, set
-// DPoPConfig.ReplayCache to a shared cache (Redis) so that a proof cannot be
-// replayed at another instance.
-func ExampleNewDPoP() {
-	issuer, token, stop := exampleIssuer()
-	defer stop()
-
-	v, err := apiguard.New(apiguard.Config{Issuer: issuer}) // e.g. https://example.okta.com/oauth2/default
-	if err != nil {
-		log.Fatal(err)
-	}
-	d, err := apiguard.NewDPoP(apiguard.DPoPConfig{PublicURL: "https://api.example.com"})
-	if err != nil {
-		log.Fatal(err)
-	}
-	m := &apiguard.Middleware{Verifier: v, DPoP: d}
-	mux := http.NewServeMux()
-	mux.Handle("GET /orders", m.Handler(http.HandlerFunc(listOrders)))
-
-	tok := token("orders:read")
-	fmt.Println(try(mux, http.MethodGet, "/orders", tok))
-
-	// A bearer token sent with the DPoP scheme is refused: it is bound to
-	// no key. The challenges offer both schemes.
-	r := httptest.NewRequest(http.MethodGet, "https://api.example.com/orders", nil)
-	r.Header.Set("Authorization", "DPoP "+tok)
-	w := httptest.NewRecorder()
-	mux.ServeHTTP(w, r)
-	fmt.Print(w.Code)
-	for _, c := range w.Header().Values("WWW-Authenticate") {
-		scheme, _, _ := strings.Cut(c, " ")
-		fmt.Print(" ", scheme)
-	}
-	fmt.Println()
-	// Output:
-	// 200 {"for":"example-client","orders":[]}
-	// 401 Bearer DPoP
 }

@@ -378,8 +378,8 @@ func (in *introspector) location(ctx context.Context) (string, error) {
 	return u, nil
 }
 
-// memoryCache is the in-process IntrospectionCache and ReplayCache: a
-// bounded map whose entries expire. When full, expired entries among a few
+// memoryCache is the in-process IntrospectionCache: a bounded map whose
+// entries expire. When full, expired entries among a few
 // visited go first, else an arbitrary one.
 type memoryCache struct {
 	now  func() time.Time
@@ -436,34 +436,6 @@ func (c *memoryCache) Set(_ context.Context, key string, value []byte, ttl time.
 	defer c.mu.Unlock()
 	c.setLocked(key, memoryEntry{value: value, exp: now.Add(ttl)}, now)
 	return nil
-}
-
-// errReplayCacheFull: every entry of a full in-memory replay cache is still
-// live; forgetting one would let its proof be replayed.
-var errReplayCacheFull = errors.New("the in-memory replay cache is full")
-
-// Use implements ReplayCache: it records key unless it is already there and
-// unexpired. Unlike Set it never evicts a live entry: when the cache is full
-// of them it returns an error (the proof is refused with 503).
-func (c *memoryCache) Use(_ context.Context, key string, ttl time.Duration) (bool, error) {
-	now := c.now()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if e, ok := c.m[key]; ok && now.Before(e.exp) {
-		return false, nil
-	}
-	if len(c.m) >= c.size {
-		for k, e := range c.m {
-			if !now.Before(e.exp) {
-				delete(c.m, k)
-			}
-		}
-		if len(c.m) >= c.size {
-			return false, errReplayCacheFull
-		}
-	}
-	c.m[key] = memoryEntry{exp: now.Add(ttl)}
-	return true, nil
 }
 
 func (c *memoryCache) setLocked(key string, e memoryEntry, now time.Time) {

@@ -77,11 +77,32 @@ type Middleware struct {
 	// reason (see [Reason]); for metrics and logs. It must not block.
 	OnRefuse func(r *http.Request, err error)
 
-	// DPoP, when set, accepts DPoP-bound tokens (RFC 9449) with the DPoP
-	// authorization scheme and a valid proof, and adds DPoP challenges.
-	// When nil, tokens bound to a key (a cnf claim) are refused: they are
-	// not bearer tokens.
-	DPoP *DPoP
+	// Binding, when set, accepts tokens bound to a key the client holds
+	// (sender-constrained tokens) with the binding's authorization scheme
+	// and a proof it checks, and adds its challenges. Package dpop's
+	// Checker is one (RFC 9449). When nil, tokens bound to a key (a cnf
+	// claim) are refused: they are not bearer tokens.
+	Binding Binding
+}
+
+// Binding checks sender-constrained tokens for a [Middleware]: tokens bound
+// to a key (a cnf claim, [Claims.Confirmed]) that are presented with their
+// own authorization scheme and a proof of possession of the key, as DPoP
+// (RFC 9449). The middleware reads the scheme, verifies the token, decides
+// which scheme a token needs, and calls Check for the proof. Implementations
+// must be safe for concurrent use.
+type Binding interface {
+	// Scheme returns the authorization scheme of bound tokens ("DPoP"),
+	// the parameters of its WWW-Authenticate challenge (`algs="ES256"`),
+	// and whether only bound tokens are accepted (bearer tokens refused).
+	Scheme() (name, params string, required bool)
+
+	// Check checks the proof of a request r made with the scheme, for
+	// token and its verified claims c, which are bound to a key. Its
+	// refusals wrap [ErrInvalidToken] (those with their own error code
+	// implement [ChallengeError]); an unreachable service it needs is an
+	// [UnavailableError].
+	Check(r *http.Request, token string, c *Claims) error
 }
 
 // Middleware returns next protected by v with the default [Middleware]
@@ -91,33 +112,102 @@ func (v *Verifier) Middleware(next http.Handler, policies ...Policy) http.Handle
 	return m.Handler(next, policies...)
 }
 
-// Check decides whether r may pass: it extracts the bearer (or DPoP) token,
-// verifies it, checks its binding (DPoP proof) and applies the policies. It
-// writes nothing.
+// Check decides whether r may pass: it extracts the bearer token (or the
+// bound token, with a [Binding]), verifies it, checks its binding (the
+// proof of possession) and applies the policies. It writes nothing.
 func (m *Middleware) Check(r *http.Request, policies ...Policy) (*Claims, error) {
-	c, dpop, err := m.check(r, policies)
-	return c, inDPoP(err, dpop)
+	c, bound, err := m.check(r, policies)
+	return c, inScheme(err, bound)
 }
 
-// check is Check; dpop reports a request made with the DPoP scheme, whose
-// errors get the DPoP challenge.
-func (m *Middleware) check(r *http.Request, policies []Policy) (c *Claims, dpop bool, err error) {
-	token, dpop, err := m.credentials(r)
+// check is Check; bound reports a request made with the binding's scheme,
+// whose errors get the binding's challenge.
+func (m *Middleware) check(r *http.Request, policies []Policy) (c *Claims, bound bool, err error) {
+	token, bound, err := m.credentials(r)
 	if err != nil {
-		return nil, dpop, err
+		return nil, bound, err
 	}
 	if c, err = m.Verifier.Verify(r.Context(), token); err != nil {
-		return nil, dpop, err
+		return nil, bound, err
 	}
-	if err := m.checkBinding(r, token, dpop, c); err != nil {
-		return nil, dpop, err
+	if err := m.checkBinding(r, token, bound, c); err != nil {
+		return nil, bound, err
 	}
 	for _, p := range policies {
 		if err := p(c); err != nil {
-			return c, dpop, err
+			return c, bound, err
 		}
 	}
-	return c, dpop, nil
+	return c, bound, nil
+}
+
+// schemeError marks an error of a request made with the binding's scheme
+// (or one that needs it), so its error code goes on the binding's
+// challenge.
+type schemeError struct{ err error }
+
+func (e *schemeError) Error() string { return e.err.Error() }
+func (e *schemeError) Unwrap() error { return e.err }
+
+// inScheme wraps err as a binding-scheme error (once) when bound is true.
+func inScheme(err error, bound bool) error {
+	var se *schemeError
+	if err == nil || !bound || errors.As(err, &se) {
+		return err
+	}
+	return &schemeError{err}
+}
+
+// credentials returns the access token of r and whether it came with the
+// binding's scheme (only when m.Binding is set; otherwise only Bearer is
+// read).
+func (m *Middleware) credentials(r *http.Request) (token string, bound bool, err error) {
+	values := r.Header.Values("Authorization")
+	if m.Binding == nil || len(values) != 1 {
+		token, err = BearerToken(r)
+		return token, false, err
+	}
+	name, _, _ := m.Binding.Scheme()
+	scheme, rest, _ := strings.Cut(values[0], " ")
+	if !strings.EqualFold(scheme, name) {
+		token, err = BearerToken(r)
+		return token, false, err
+	}
+	switch token = strings.Trim(rest, " "); {
+	case r.URL != nil && r.URL.Query().Has("access_token"):
+		return "", true, badRequest("tokens are accepted in the Authorization header only")
+	case token == "":
+		return "", true, badRequest("empty " + name + " token")
+	case strings.Contains(token, " "):
+		return "", true, badRequest(name + " token contains a space")
+	}
+	return token, true, nil
+}
+
+// checkBinding checks that the token was presented as it must be: a token
+// bound to a key (cnf) only with the binding's scheme and a valid proof for
+// that key, a bearer token never with that scheme (nor at all when bound
+// tokens are required).
+func (m *Middleware) checkBinding(r *http.Request, token string, bound bool, c *Claims) error {
+	b := m.Binding
+	if b == nil {
+		if c.Confirmed {
+			return refuse(ErrTokenBinding, "the token is bound to a key (cnf) and this server does not check proofs of possession")
+		}
+		return nil
+	}
+	name, _, required := b.Scheme()
+	switch {
+	case !bound && c.Confirmed:
+		return inScheme(refuse(ErrTokenBinding, "a %s-bound token must be sent with the %s scheme, not Bearer", name, name), true)
+	case !bound && required:
+		return inScheme(refuse(ErrTokenBinding, "only %s-bound tokens are accepted", name), true)
+	case !bound:
+		return nil
+	case !c.Confirmed:
+		return refuse(ErrTokenBinding, "the token is not %s-bound: send it with the Bearer scheme", name)
+	}
+	return b.Check(r, token, c)
 }
 
 // Handler returns next protected by m and the given policies (all must
@@ -140,10 +230,12 @@ func (m *Middleware) Handler(next http.Handler, policies ...Policy) http.Handler
 // WriteError writes the response for an error from [Middleware.Check]:
 //   - no credentials: 401 with a bare Bearer challenge;
 //   - malformed credentials: 400 invalid_request;
-//   - a refused token: 401 invalid_token (invalid_dpop_proof or
-//     use_dpop_nonce for DPoP proofs, with DPoP challenges);
+//   - a refused token: 401 invalid_token, or the code of a
+//     [ChallengeError] (invalid_dpop_proof or use_dpop_nonce for DPoP
+//     proofs), with the [Binding]'s challenge too when one is set;
 //   - a policy refusal: 403 insufficient_scope (with the missing scopes);
-//   - keys, introspection or replay cache unavailable: 503 with Retry-After;
+//   - keys or another service unavailable (introspection, replay cache):
+//     503 with Retry-After;
 //   - anything else: 500.
 //
 // Bodies are JSON {"error":…,"error_description":…}.
@@ -158,6 +250,7 @@ func (m *Middleware) WriteError(w http.ResponseWriter, err error) {
 	var fe *ForbiddenError
 	var ke *KeysError
 	var ue *UnavailableError
+	var ce ChallengeError
 	switch {
 	case errors.Is(err, errNoToken):
 		status, description = http.StatusUnauthorized, errNoToken.Error()
@@ -165,13 +258,8 @@ func (m *Middleware) WriteError(w http.ResponseWriter, err error) {
 		var re *requestError
 		errors.As(err, &re)
 		status, code, description = http.StatusBadRequest, "invalid_request", re.detail
-	case errors.Is(err, ErrDPoPNonce):
-		status, code, description = http.StatusUnauthorized, "use_dpop_nonce", describe(err)
-		if m.DPoP != nil {
-			w.Header().Set("DPoP-Nonce", m.DPoP.Nonce())
-		}
-	case errors.Is(err, ErrDPoPProof):
-		status, code, description = http.StatusUnauthorized, "invalid_dpop_proof", describe(err)
+	case errors.As(err, &ce) && errors.Is(err, ErrInvalidToken):
+		status, code, description = http.StatusUnauthorized, ce.ErrorCode(w.Header()), describe(err)
 	case errors.Is(err, ErrInvalidToken):
 		status, code, description = http.StatusUnauthorized, "invalid_token", describe(err)
 	case errors.As(err, &fe):
@@ -204,6 +292,29 @@ func (m *Middleware) WriteError(w http.ResponseWriter, err error) {
 		Error       string `json:"error"`
 		Description string `json:"error_description,omitempty"`
 	}{code, description})
+}
+
+// challenges sets the WWW-Authenticate values for an error: a Bearer
+// challenge (unless the binding requires bound tokens) and, with a binding,
+// one for its scheme (RFC 9449 §7.1). The error code goes on the scheme the
+// request used.
+func (m *Middleware) challenges(h http.Header, err error, code, description, scope string) {
+	if m.Binding == nil {
+		h.Set("WWW-Authenticate", m.bearerChallenge(code, description, scope))
+		return
+	}
+	name, params, required := m.Binding.Scheme()
+	var se *schemeError
+	bound := errors.As(err, &se) || required
+	h.Del("WWW-Authenticate")
+	bearerCode, boundCode := code, ""
+	if bound {
+		bearerCode, boundCode = "", code
+	}
+	if !required {
+		h.Add("WWW-Authenticate", m.bearerChallenge(bearerCode, description, scope))
+	}
+	h.Add("WWW-Authenticate", m.challenge(name+" "+params, boundCode, description, scope))
 }
 
 // bearerChallenge builds a WWW-Authenticate: Bearer value (RFC 6750 §3).

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/apiguard/apiguard"
+	"github.com/apiguard/apiguard/dpop"
 	"github.com/apiguard/apiguard/gateway"
 	"github.com/apiguard/apiguard/internal/dpoptest"
 )
@@ -212,7 +213,7 @@ func TestAuthRefusalHeaders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := apiguard.NewDPoP(apiguard.DPoPConfig{PublicURL: public})
+	d, err := dpop.New(dpop.Config{PublicURL: public})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +224,7 @@ func TestAuthRefusalHeaders(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			gw, err := gateway.New(cfg, gateway.Options{Middleware: &apiguard.Middleware{Verifier: v, DPoP: d},
+			gw, err := gateway.New(cfg, gateway.Options{Middleware: &apiguard.Middleware{Verifier: v, Binding: d},
 				Logger: slog.New(slog.DiscardHandler)})
 			if err != nil {
 				t.Fatal(err)
@@ -295,7 +296,7 @@ func TestAuthDPoPNginx(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := apiguard.NewDPoP(apiguard.DPoPConfig{PublicURL: public})
+	d, err := dpop.New(dpop.Config{PublicURL: public})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,7 +304,7 @@ func TestAuthDPoPNginx(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gw, err := gateway.New(cfg, gateway.Options{Middleware: &apiguard.Middleware{Verifier: v, DPoP: d},
+	gw, err := gateway.New(cfg, gateway.Options{Middleware: &apiguard.Middleware{Verifier: v, Binding: d},
 		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)

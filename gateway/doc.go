@@ -67,9 +67,9 @@
 // # DPoP and introspection
 //
 // The gateway decides with the [apiguard.Middleware] it is given, so DPoP
-// (set Middleware.DPoP) and token introspection (the Verifier's
-// Config.Introspection) work as they do anywhere else. Set
-// DPoPConfig.PublicURL to the URL clients reach the API at: a proof's htu
+// (set Middleware.Binding to a dpop.Checker) and token introspection (the
+// Verifier's Config.Introspection) work as they do anywhere else. Set
+// dpop.Config.PublicURL to the URL clients reach the API at: a proof's htu
 // is checked against it plus the request path.
 //
 // At /auth the request decided is the one described by the header pair of

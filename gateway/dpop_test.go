@@ -8,11 +8,12 @@ import (
 	"time"
 
 	"github.com/apiguard/apiguard"
+	"github.com/apiguard/apiguard/dpop"
 	"github.com/apiguard/apiguard/gateway"
 	"github.com/apiguard/apiguard/internal/dpoptest"
 )
 
-// TestDPoP: with Middleware.DPoP set, a DPoP-bound token passes with a proof
+// TestDPoP: with Middleware.Binding set to a dpop.Checker, a DPoP-bound token passes with a proof
 // for the public URL plus the path, the proof never reaches the upstream
 // unless the route forwards the token, and /auth checks the proof against
 // the forwarded method and URI.
@@ -34,11 +35,11 @@ routes:
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := apiguard.NewDPoP(apiguard.DPoPConfig{PublicURL: public})
+	d, err := dpop.New(dpop.Config{PublicURL: public})
 	if err != nil {
 		t.Fatal(err)
 	}
-	gw, err := gateway.New(cfg, gateway.Options{Middleware: &apiguard.Middleware{Verifier: v, DPoP: d},
+	gw, err := gateway.New(cfg, gateway.Options{Middleware: &apiguard.Middleware{Verifier: v, Binding: d},
 		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)

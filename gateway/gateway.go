@@ -36,9 +36,10 @@ const (
 // Options are the parts a Gateway is built from besides its Config.
 type Options struct {
 	// Middleware decides every protected request and writes RFC 6750
-	// refusals. Required, with its Verifier set. With DPoP set, give its
-	// DPoPConfig a PublicURL: /auth decisions build htu from it and the
-	// forwarded path, never from the /auth request's own host.
+	// refusals. Required, with its Verifier set. With a dpop.Checker as its
+	// Binding, give its dpop.Config a PublicURL: /auth decisions build htu
+	// from it and the forwarded path, never from the /auth request's own
+	// host.
 	Middleware *apiguard.Middleware
 	// Transport reaches the upstreams. Default: a clone of
 	// http.DefaultTransport.

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/apiguard/apiguard"
+	"github.com/apiguard/apiguard/dpop"
 	"github.com/apiguard/apiguard/gateway"
 	"github.com/apiguard/apiguard/internal/dpoptest"
 )
@@ -238,11 +239,11 @@ type proxied struct {
 // challenges), the echo API and the proxy start returns.
 func newProxied(t *testing.T, proxy string, start func(*testing.T, string, string) string) *proxied {
 	t.Helper()
-	return newProxiedWith(t, proxy, start, newTestIssuer(t), apiguard.DPoPConfig{PublicURL: "https://api.example.test"})
+	return newProxiedWith(t, proxy, start, newTestIssuer(t), dpop.Config{PublicURL: "https://api.example.test"})
 }
 
 // newProxiedWith is newProxied with the given issuer and DPoP settings.
-func newProxiedWith(t *testing.T, proxy string, start func(*testing.T, string, string) string, ti *testIssuer, dcfg apiguard.DPoPConfig) *proxied {
+func newProxiedWith(t *testing.T, proxy string, start func(*testing.T, string, string) string, ti *testIssuer, dcfg dpop.Config) *proxied {
 	t.Helper()
 	api := newEcho(t, "api")
 	cfg, err := gateway.ParseConfig([]byte(strings.ReplaceAll(proxiesConfig, "{{proxy}}", proxy)))
@@ -253,11 +254,11 @@ func newProxiedWith(t *testing.T, proxy string, start func(*testing.T, string, s
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := apiguard.NewDPoP(dcfg)
+	d, err := dpop.New(dcfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	gw, err := gateway.New(cfg, gateway.Options{Middleware: &apiguard.Middleware{Verifier: v, DPoP: d},
+	gw, err := gateway.New(cfg, gateway.Options{Middleware: &apiguard.Middleware{Verifier: v, Binding: d},
 		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
@@ -509,7 +510,7 @@ func TestProxiedRefusalExtras(t *testing.T) {
 		t.Run(proxy.name, func(t *testing.T) {
 			t.Run("use_dpop_nonce", func(t *testing.T) {
 				ti := newTestIssuer(t)
-				p := newProxiedWith(t, proxy.name, proxy.start, ti, apiguard.DPoPConfig{PublicURL: public, NonceKey: []byte("0123456789abcdef0123456789abcdef-proxies")})
+				p := newProxiedWith(t, proxy.name, proxy.start, ti, dpop.Config{PublicURL: public, NonceKey: []byte("0123456789abcdef0123456789abcdef-proxies")})
 				key := dpoptest.NewKey(t, "ES256")
 				token := ti.token(t, map[string]any{"scp": []string{"orders:read"}, "cnf": map[string]string{"jkt": key.JKT()}})
 				r := p.send(t, "GET", "/orders/1", "", http.Header{"Authorization": {"DPoP " + token},
@@ -524,7 +525,7 @@ func TestProxiedRefusalExtras(t *testing.T) {
 			t.Run("issuer down", func(t *testing.T) {
 				ti := newTestIssuer(t)
 				ti.srv.Close()
-				p := newProxiedWith(t, proxy.name, proxy.start, ti, apiguard.DPoPConfig{PublicURL: public})
+				p := newProxiedWith(t, proxy.name, proxy.start, ti, dpop.Config{PublicURL: public})
 				// The token is signed, but no key can be fetched to check it.
 				r := p.send(t, "GET", "/orders/1", ti.token(t, nil), nil)
 				var body struct {

@@ -31,8 +31,8 @@ var ruleTests = map[string][]string{
 	"R-CLAIM-9": {"claims_case_test.go:TestClaimNamesCaseSensitive", "claims_case_test.go:TestPoliciesIgnoreOtherCase",
 		"claims_case_test.go:TestHeaderNamesCaseSensitive"},
 
-	"R-DPOP-1": {"dpop_test.go:TestDPoPSchemes", "dpop_test.go:TestDPoPOffRefusesBoundTokens", "dpop_test.go:TestDPoPProofChecks"},
-	"R-DPOP-2": {"dpop_test.go:TestDPoPReplayRefused", "dpop_test.go:TestDPoPReplayCacheDownIs503", "dpop_test.go:TestDPoPReplayCacheFullIs503",
+	"R-DPOP-1": {"dpop/dpop_test.go:TestDPoPSchemes", "dpop/dpop_test.go:TestDPoPOffRefusesBoundTokens", "dpop/dpop_test.go:TestDPoPProofChecks"},
+	"R-DPOP-2": {"dpop/dpop_test.go:TestDPoPReplayRefused", "dpop/dpop_test.go:TestDPoPReplayCacheDownIs503", "dpop/dpop_test.go:TestDPoPReplayCacheFullIs503",
 		"cmd/apiguard/serve_dpop_test.go:TestServeDPoPReplayAcrossInstances"},
 
 	"R-JWKS-1": {"keyset_test.go:TestDiscoveryIssuerMismatch", "hostile/faults_test.go:TestDiscoveryOtherIssuer"},

@@ -127,7 +127,7 @@ func runGatewayNotify(ctx context.Context, args []string, stdout, stderr io.Writ
 	}
 	vm.watchKeys(verifier)
 	gw, err := gateway.New(cfg.file, gateway.Options{
-		Middleware: &apiguard.Middleware{Verifier: verifier, DPoP: state.dpop},
+		Middleware: &apiguard.Middleware{Verifier: verifier, Binding: state.binding()},
 		Registry:   reg,
 		Logger:     log,
 		AuthProxy:  cfg.authProxy,

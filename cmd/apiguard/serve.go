@@ -257,7 +257,7 @@ func newApp(ctx context.Context, cfg *serveConfig, log *slog.Logger, stdout io.W
 	guard := &apiguard.Middleware{
 		Verifier:         v,
 		ResourceMetadata: resourceMetadata,
-		DPoP:             state.dpop,
+		Binding:          state.binding(),
 		OnRefuse: func(r *http.Request, err error) {
 			reason := apiguard.Reason(err)
 			m.refusals.WithLabelValues(reason).Inc()

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/apiguard/apiguard"
+	"github.com/apiguard/apiguard/dpop"
 	"github.com/apiguard/apiguard/internal/sharedstate"
 	"github.com/apiguard/apiguard/session"
 )
@@ -56,8 +57,17 @@ func checkSessionSecret(s *settings) error {
 // sharedState is what newApp wires into the verifier and the middleware.
 type sharedState struct {
 	introspection *apiguard.IntrospectionConfig // nil: off
-	dpop          *apiguard.DPoP                // nil: off
+	dpop          *dpop.Checker                 // nil: off
 	close         func()
+}
+
+// binding is the middleware's token binding: the DPoP checker, or nil (not
+// a nil *dpop.Checker) when DPoP is off.
+func (st *sharedState) binding() apiguard.Binding {
+	if st.dpop == nil {
+		return nil
+	}
+	return st.dpop
 }
 
 // sharedStateConfig is what openSharedState needs of a command's
@@ -109,14 +119,14 @@ func openSharedState(cfg sharedStateConfig, log *slog.Logger) (*sharedState, err
 		st.introspection = ic
 	}
 	if cfg.state.dpop != "off" {
-		dc := apiguard.DPoPConfig{PublicURL: cfg.publicURL, Required: cfg.state.dpop == "required"}
+		dc := dpop.Config{PublicURL: cfg.publicURL, Required: cfg.state.dpop == "required"}
 		if store != nil {
 			dc.ReplayCache = store
 		}
 		if cfg.state.dpopNonce {
 			dc.NonceKey = nonceKey(cfg.sessionSecret)
 		}
-		d, err := apiguard.NewDPoP(dc)
+		d, err := dpop.New(dc)
 		if err != nil {
 			st.close()
 			return nil, &usageError{fmt.Errorf("%s: %w", settingName("dpop"), err)}
@@ -142,7 +152,7 @@ func nonceKey(secret string) []byte {
 
 // addDPoPMetadata adds the DPoP fields of RFC 9728 §2 to the protected
 // resource metadata.
-func addDPoPMetadata(meta map[string]any, d *apiguard.DPoP) {
+func addDPoPMetadata(meta map[string]any, d *dpop.Checker) {
 	if d == nil {
 		return
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/apiguard/apiguard"
+	"github.com/apiguard/apiguard/dpop"
 	"github.com/apiguard/apiguard/internal/redistest"
 	"github.com/apiguard/apiguard/internal/seal"
 	"github.com/apiguard/apiguard/internal/sharedstate"
@@ -20,7 +21,7 @@ import (
 
 var (
 	_ apiguard.IntrospectionCache = (*sharedstate.Store)(nil)
-	_ apiguard.ReplayCache        = (*sharedstate.Store)(nil)
+	_ dpop.ReplayCache            = (*sharedstate.Store)(nil)
 )
 
 func newStore(t *testing.T, url string, secret ...byte) *sharedstate.Store {

@@ -1,4 +1,4 @@
-package apiguard_test
+package dpop_test
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/apiguard/apiguard"
+	"github.com/apiguard/apiguard/dpop"
 	"github.com/apiguard/apiguard/internal/dpoptest"
 	"github.com/apiguard/apiguard/internal/fakeclock"
 	"github.com/apiguard/apiguard/internal/testissuer"
@@ -31,7 +32,7 @@ type dpopFixture struct {
 	m     *apiguard.Middleware
 }
 
-func newDPoPFixture(t *testing.T, cfg apiguard.DPoPConfig) *dpopFixture {
+func newDPoPFixture(t *testing.T, cfg dpop.Config) *dpopFixture {
 	t.Helper()
 	f := &dpopFixture{iss: testissuer.New(t), clk: fakeclock.New(epoch), key: dpoptest.NewKey(t, "ES256")}
 	claims := f.iss.Claims(f.clk.Now())
@@ -40,11 +41,11 @@ func newDPoPFixture(t *testing.T, cfg apiguard.DPoPConfig) *dpopFixture {
 	if cfg.Now == nil {
 		cfg.Now = f.clk.Now
 	}
-	d, err := apiguard.NewDPoP(cfg)
+	d, err := dpop.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.m = &apiguard.Middleware{Verifier: newVerifier(t, f.iss, f.clk), DPoP: d,
+	f.m = &apiguard.Middleware{Verifier: newVerifier(t, f.iss, f.clk), Binding: d,
 		ResourceMetadata: "https://api.example.com/.well-known/oauth-protected-resource"}
 	return f
 }
@@ -94,7 +95,7 @@ func errorCode(t *testing.T, res *http.Response) string {
 }
 
 func TestDPoPProofChecks(t *testing.T) {
-	f := newDPoPFixture(t, apiguard.DPoPConfig{PublicURL: "https://api.example.com"})
+	f := newDPoPFixture(t, dpop.Config{PublicURL: "https://api.example.com"})
 	other := dpoptest.NewKey(t, "ES256")
 	weak, err := rsa.GenerateKey(rand.Reader, 1024)
 	if err != nil {
@@ -165,7 +166,7 @@ func weakProof(t *testing.T, weak *rsa.PrivateKey, f *dpopFixture) string {
 }
 
 func TestDPoPReplayRefused(t *testing.T) {
-	f := newDPoPFixture(t, apiguard.DPoPConfig{PublicURL: "https://api.example.com"})
+	f := newDPoPFixture(t, dpop.Config{PublicURL: "https://api.example.com"})
 	p := f.proof(t, nil)
 	if res := f.call(t, apiURL, "DPoP", f.token, p); res.StatusCode != http.StatusOK {
 		t.Fatalf("first use: got %d, want 200", res.StatusCode)
@@ -187,7 +188,7 @@ func TestDPoPReplayRefused(t *testing.T) {
 }
 
 func TestDPoPSchemes(t *testing.T) {
-	f := newDPoPFixture(t, apiguard.DPoPConfig{})
+	f := newDPoPFixture(t, dpop.Config{})
 	cnfNoJKT := f.iss.Sign(t, "rs256", testissuer.With(f.iss.Claims(f.clk.Now()), "cnf", map[string]string{"x5t#S256": "abc"}), nil)
 	tests := []struct {
 		name, scheme, token string
@@ -234,8 +235,8 @@ func TestDPoPSchemes(t *testing.T) {
 }
 
 func TestDPoPOffRefusesBoundTokens(t *testing.T) {
-	f := newDPoPFixture(t, apiguard.DPoPConfig{})
-	f.m.DPoP = nil
+	f := newDPoPFixture(t, dpop.Config{})
+	f.m.Binding = nil
 	res := f.call(t, apiURL, "Bearer", f.token)
 	if code := errorCode(t, res); res.StatusCode != 401 || code != "invalid_token" {
 		t.Errorf("bound token with DPoP off: got %d %q, want 401 invalid_token", res.StatusCode, code)
@@ -255,7 +256,7 @@ func TestDPoPOffRefusesBoundTokens(t *testing.T) {
 }
 
 func TestDPoPRequired(t *testing.T) {
-	f := newDPoPFixture(t, apiguard.DPoPConfig{Required: true})
+	f := newDPoPFixture(t, dpop.Config{Required: true})
 	res := f.call(t, apiURL, "Bearer", f.plain)
 	if code := errorCode(t, res); res.StatusCode != 401 || code != "invalid_token" {
 		t.Errorf("bearer token with DPoP required: got %d %q, want 401 invalid_token", res.StatusCode, code)
@@ -269,7 +270,7 @@ func TestDPoPRequired(t *testing.T) {
 }
 
 func TestDPoPNonce(t *testing.T) {
-	f := newDPoPFixture(t, apiguard.DPoPConfig{NonceKey: []byte("0123456789abcdef0123456789abcdef"), NonceLifetime: time.Minute})
+	f := newDPoPFixture(t, dpop.Config{NonceKey: []byte("0123456789abcdef0123456789abcdef"), NonceLifetime: time.Minute})
 	res := f.call(t, apiURL, "DPoP", f.token, f.proof(t, nil))
 	nonce := res.Header.Get("DPoP-Nonce")
 	if code := errorCode(t, res); res.StatusCode != 401 || code != "use_dpop_nonce" || nonce == "" {
@@ -302,7 +303,7 @@ func (brokenReplay) Use(context.Context, string, time.Duration) (bool, error) {
 }
 
 func TestDPoPReplayCacheDownIs503(t *testing.T) {
-	f := newDPoPFixture(t, apiguard.DPoPConfig{ReplayCache: brokenReplay{}})
+	f := newDPoPFixture(t, dpop.Config{ReplayCache: brokenReplay{}})
 	res := f.call(t, apiURL, "DPoP", f.token, f.proofFor(t, f.token))
 	if code := errorCode(t, res); res.StatusCode != http.StatusServiceUnavailable || code != "temporarily_unavailable" || res.Header.Get("Retry-After") == "" {
 		t.Errorf("got %d %q, want 503 temporarily_unavailable with Retry-After", res.StatusCode, code)
@@ -310,7 +311,7 @@ func TestDPoPReplayCacheDownIs503(t *testing.T) {
 }
 
 func TestDPoPReplayCacheFullIs503(t *testing.T) {
-	f := newDPoPFixture(t, apiguard.DPoPConfig{ReplayCacheSize: 1})
+	f := newDPoPFixture(t, dpop.Config{ReplayCacheSize: 1})
 	if res := f.call(t, apiURL, "DPoP", f.token, f.proof(t, nil)); res.StatusCode != 200 {
 		t.Fatalf("first proof: got %d", res.StatusCode)
 	}
@@ -326,7 +327,7 @@ func TestDPoPReplayCacheFullIs503(t *testing.T) {
 func TestDPoPKeyTypes(t *testing.T) {
 	for _, alg := range []string{"ES256", "RS256", "PS256", "EdDSA"} {
 		t.Run(alg, func(t *testing.T) {
-			f := newDPoPFixture(t, apiguard.DPoPConfig{})
+			f := newDPoPFixture(t, dpop.Config{})
 			key := dpoptest.NewKey(t, alg)
 			token := f.iss.Sign(t, "rs256", testissuer.With(f.iss.Claims(f.clk.Now()), "cnf", map[string]string{"jkt": key.JKT()}), nil)
 			proof := key.Sign(t, key.Header(), key.Claims(http.MethodGet, apiURL, token, f.clk.Now()))
@@ -337,16 +338,27 @@ func TestDPoPKeyTypes(t *testing.T) {
 	}
 }
 
-func TestNewDPoPConfig(t *testing.T) {
-	for _, cfg := range []apiguard.DPoPConfig{
+func TestNewConfig(t *testing.T) {
+	for _, cfg := range []dpop.Config{
 		{PublicURL: "ftp://api.example.com"},
 		{PublicURL: "https://api.example.com/?q=1"},
 		{Algorithms: []string{"HS256"}},
 		{Window: 6 * time.Minute},
 		{NonceKey: []byte("short")},
 	} {
-		if _, err := apiguard.NewDPoP(cfg); err == nil {
-			t.Errorf("NewDPoP(%+v): no error", cfg)
+		if _, err := dpop.New(cfg); err == nil {
+			t.Errorf("New(%+v): no error", cfg)
 		}
 	}
+}
+
+var epoch = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+
+func newVerifier(t *testing.T, iss *testissuer.Issuer, clk *fakeclock.Clock) *apiguard.Verifier {
+	t.Helper()
+	v, err := apiguard.New(apiguard.Config{Issuer: iss.URL, Now: clk.Now})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return v
 }

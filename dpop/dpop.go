@@ -1,4 +1,4 @@
-package apiguard
+package dpop
 
 import (
 	"context"
@@ -13,38 +13,38 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
-	jsonv2 "github.com/go-json-experiment/json"
+
+	"github.com/apiguard/apiguard"
 )
 
-// The reasons a DPoP request is refused. Each wraps [ErrInvalidToken].
+// The reasons a proof is refused. Each wraps [apiguard.ErrInvalidToken];
+// [apiguard.Reason] labels them "dpop_proof" and "dpop_nonce".
 var (
-	// ErrDPoPProof: the DPoP proof is missing, malformed, badly signed,
-	// for another request (htm, htu, ath), too old or new (iat), or
-	// replayed (jti). A middleware answers 401 error="invalid_dpop_proof".
-	ErrDPoPProof = newReason("dpop_proof", "invalid DPoP proof")
-	// ErrDPoPNonce: the server requires a nonce it issued and the proof has
+	// ErrProof: the DPoP proof is missing, malformed, badly signed, for
+	// another request (htm, htu, ath), too old or new (iat), or replayed
+	// (jti). A middleware answers 401 error="invalid_dpop_proof".
+	ErrProof = apiguard.NewReason("dpop_proof", "invalid DPoP proof")
+	// ErrNonce: the server requires a nonce it issued and the proof has
 	// none, or an old one. A middleware answers 401 error="use_dpop_nonce"
 	// with a fresh nonce in the DPoP-Nonce header.
-	ErrDPoPNonce = newReason("dpop_nonce", "DPoP nonce required")
-	// ErrTokenBinding: the token and the way it was presented do not fit: a
-	// DPoP-bound token sent as a bearer token, a bearer token sent with the
-	// DPoP scheme, a proof signed by a key other than the one the token is
-	// bound to (cnf.jkt), or a bearer token where only DPoP is accepted.
-	ErrTokenBinding = newReason("binding", "token binding not satisfied")
+	ErrNonce = apiguard.NewReason("dpop_nonce", "DPoP nonce required")
 )
 
 // maxProofSize caps a DPoP proof before any decoding.
 const maxProofSize = 8 << 10
 
-// DPoPConfig configures the checking of DPoP proofs (RFC 9449).
-type DPoPConfig struct {
+// Config configures the checking of DPoP proofs.
+type Config struct {
 	// PublicURL is the URL clients reach this server at (scheme, host,
 	// port, and a path prefix a proxy strips, if any), e.g.
 	// https://api.example.com. A proof's htu must equal PublicURL followed
@@ -54,7 +54,7 @@ type DPoPConfig struct {
 	PublicURL string
 
 	// Algorithms is the allowlist of proof signature algorithms, advertised
-	// in challenges and metadata. Default: [DefaultAlgorithms].
+	// in challenges and metadata. Default: [apiguard.DefaultAlgorithms].
 	Algorithms []string
 
 	// Window bounds a proof's age: its iat must be within Window of now,
@@ -101,10 +101,10 @@ type ReplayCache interface {
 	Use(ctx context.Context, key string, ttl time.Duration) (fresh bool, err error)
 }
 
-// DPoP checks DPoP proofs. Set it as [Middleware.DPoP]. It is safe for
-// concurrent use.
-type DPoP struct {
-	cfg       DPoPConfig
+// Checker checks DPoP proofs. It is an [apiguard.Binding]: set it as
+// [apiguard.Middleware.Binding]. It is safe for concurrent use.
+type Checker struct {
+	cfg       Config
 	publicURL *url.URL
 	algs      []jose.SignatureAlgorithm
 	algNames  string
@@ -114,36 +114,39 @@ type DPoP struct {
 	now       func() time.Time
 }
 
-// NewDPoP validates cfg and returns a DPoP checker.
-func NewDPoP(cfg DPoPConfig) (*DPoP, error) {
-	d := &DPoP{cfg: cfg, window: cfg.Window, replay: cfg.ReplayCache, now: cfg.Now,
-		lifetime: orDefault(cfg.NonceLifetime, 5*time.Minute)}
+// New validates cfg and returns a Checker.
+func New(cfg Config) (*Checker, error) {
+	d := &Checker{cfg: cfg, window: cfg.Window, replay: cfg.ReplayCache, now: cfg.Now,
+		lifetime: cfg.NonceLifetime}
+	if d.lifetime <= 0 {
+		d.lifetime = 5 * time.Minute
+	}
 	if cfg.PublicURL != "" {
 		u, err := url.Parse(cfg.PublicURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-			return nil, fmt.Errorf("apiguard: DPoPConfig.PublicURL %q is not an http(s) URL without query or fragment", cfg.PublicURL)
+			return nil, fmt.Errorf("dpop: Config.PublicURL %q is not an http(s) URL without query or fragment", cfg.PublicURL)
 		}
 		d.publicURL = u
 	}
 	switch {
 	case d.window < 0 || d.window > 5*time.Minute:
-		return nil, fmt.Errorf("apiguard: DPoPConfig.Window %s is out of range (0 to 5m)", d.window)
+		return nil, fmt.Errorf("dpop: Config.Window %s is out of range (0 to 5m)", d.window)
 	case d.window == 0:
 		d.window = 60 * time.Second
 	}
 	if cfg.NonceKey != nil && len(cfg.NonceKey) < 32 {
-		return nil, errors.New("apiguard: DPoPConfig.NonceKey must be at least 32 bytes")
+		return nil, errors.New("dpop: Config.NonceKey must be at least 32 bytes")
 	}
 	if d.now == nil {
 		d.now = time.Now
 	}
 	algs := cfg.Algorithms
 	if len(algs) == 0 {
-		algs = DefaultAlgorithms
+		algs = apiguard.DefaultAlgorithms
 	}
 	for _, a := range algs {
-		if !knownAlgorithm(a) {
-			return nil, fmt.Errorf("apiguard: DPoPConfig.Algorithms: %q is not an allowed asymmetric algorithm", a)
+		if !slices.Contains(apiguard.DefaultAlgorithms, a) {
+			return nil, fmt.Errorf("dpop: Config.Algorithms: %q is not an allowed asymmetric algorithm", a)
 		}
 		d.algs = append(d.algs, jose.SignatureAlgorithm(a))
 	}
@@ -160,21 +163,38 @@ func NewDPoP(cfg DPoPConfig) (*DPoP, error) {
 
 // Algorithms returns the accepted proof algorithms, for metadata
 // (dpop_signing_alg_values_supported).
-func (d *DPoP) Algorithms() []string { return strings.Fields(d.algNames) }
+func (d *Checker) Algorithms() []string { return strings.Fields(d.algNames) }
 
 // Required reports whether only DPoP-bound tokens are accepted.
-func (d *DPoP) Required() bool { return d.cfg.Required }
+func (d *Checker) Required() bool { return d.cfg.Required }
+
+// Scheme implements [apiguard.Binding]: the DPoP scheme, its challenge
+// parameter algs (RFC 9449 §7.1), and whether bearer tokens are refused.
+func (d *Checker) Scheme() (name, params string, required bool) {
+	return "DPoP", `algs="` + d.algNames + `"`, d.cfg.Required
+}
+
+// Check implements [apiguard.Binding]: it checks the proof of a request
+// made with the DPoP scheme for token, whose verified claims c are bound to
+// a key. A token bound by another confirmation method than DPoP (cnf
+// without jkt) is refused with [apiguard.ErrTokenBinding].
+func (d *Checker) Check(r *http.Request, token string, c *apiguard.Claims) error {
+	if c.JKT == "" {
+		return apiguard.Refuse(apiguard.ErrTokenBinding, "the token is bound by a confirmation method other than DPoP (cnf without jkt)")
+	}
+	return d.CheckProof(r, token, c.JKT)
+}
 
 // Nonce returns a current server nonce for the DPoP-Nonce header, or "" when
 // nonces are off.
-func (d *DPoP) Nonce() string {
+func (d *Checker) Nonce() string {
 	if d.cfg.NonceKey == nil {
 		return ""
 	}
 	return d.nonce(d.now().UnixNano() / int64(d.lifetime))
 }
 
-func (d *DPoP) nonce(period int64) string {
+func (d *Checker) nonce(period int64) string {
 	var b [8 + 16]byte
 	binary.BigEndian.PutUint64(b[:8], uint64(period))
 	mac := hmac.New(sha256.New, d.cfg.NonceKey)
@@ -185,7 +205,7 @@ func (d *DPoP) nonce(period int64) string {
 }
 
 // validNonce reports whether n is the current or the previous nonce.
-func (d *DPoP) validNonce(n string) bool {
+func (d *Checker) validNonce(n string) bool {
 	period := d.now().UnixNano() / int64(d.lifetime)
 	for _, p := range []int64{period, period - 1} {
 		if subtle.ConstantTimeCompare([]byte(n), []byte(d.nonce(p))) == 1 {
@@ -205,93 +225,148 @@ type proofClaims struct {
 	Nonce *string      `json:"nonce"`
 }
 
+// numericDate is a JSON number of seconds since the epoch (RFC 7519 §2),
+// read as the token's dates are.
+type numericDate struct{ t time.Time }
+
+// maxNumericDate bounds dates to something time.Time and int64 can hold.
+const maxNumericDate = 1 << 40
+
+var errClaimType = errors.New("claim of the wrong type")
+
+func (d *numericDate) UnmarshalJSON(b []byte) error {
+	if len(b) == 0 || !(b[0] == '-' || (b[0] >= '0' && b[0] <= '9')) {
+		return errClaimType
+	}
+	if n, err := strconv.ParseInt(string(b), 10, 64); err == nil {
+		if n < -maxNumericDate || n > maxNumericDate {
+			return errClaimType
+		}
+		d.t = time.Unix(n, 0)
+		return nil
+	}
+	f, err := strconv.ParseFloat(string(b), 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f < -maxNumericDate || f > maxNumericDate {
+		return errClaimType
+	}
+	sec, frac := math.Modf(f)
+	d.t = time.Unix(int64(sec), int64(frac*1e9))
+	return nil
+}
+
+// proofError is a refused proof: its error code (invalid_dpop_proof or
+// use_dpop_nonce) goes on the DPoP challenge, and a nonce refusal carries
+// a fresh nonce in the DPoP-Nonce header (see [apiguard.ChallengeError]).
+type proofError struct {
+	err   error
+	code  string
+	nonce string
+}
+
+func (e *proofError) Error() string { return e.err.Error() }
+func (e *proofError) Unwrap() error { return e.err }
+
+// ErrorCode implements [apiguard.ChallengeError].
+func (e *proofError) ErrorCode(h http.Header) string {
+	if e.nonce != "" {
+		h.Set("DPoP-Nonce", e.nonce)
+	}
+	return e.code
+}
+
+// refuse returns a proof refusal for reason ([ErrProof]) with a detail.
+func refuse(format string, args ...any) error {
+	return &proofError{err: apiguard.Refuse(ErrProof, fmt.Sprintf(format, args...)), code: "invalid_dpop_proof"}
+}
+
 // CheckProof checks the DPoP proof of r (RFC 9449 §4.3, §7.1) for the
 // access token, bound to the key whose SHA-256 JWK thumbprint is jkt:
 // one DPoP header holding a compact JWS with typ dpop+jwt, an allowed
 // asymmetric alg and a public jwk that verifies it; htm equal to the
-// method, htu equal to the request's URL (see DPoPConfig.PublicURL), iat
+// method, htu equal to the request's URL (see Config.PublicURL), iat
 // within the window, ath the hash of token, the server nonce when
 // required, the key's thumbprint equal to jkt, and a jti never seen before
 // (checked last, so refused proofs use no room in the replay cache).
-func (d *DPoP) CheckProof(r *http.Request, token, jkt string) error {
+func (d *Checker) CheckProof(r *http.Request, token, jkt string) error {
 	proofs := r.Header.Values("DPoP")
 	switch {
 	case len(proofs) == 0:
-		return refuse(ErrDPoPProof, "no DPoP header")
+		return refuse("no DPoP header")
 	case len(proofs) > 1:
-		return refuse(ErrDPoPProof, "more than one DPoP header")
+		return refuse("more than one DPoP header")
 	case len(proofs[0]) > maxProofSize:
-		return refuse(ErrDPoPProof, "proof longer than %d bytes", maxProofSize)
+		return refuse("proof longer than %d bytes", maxProofSize)
 	case strings.Count(proofs[0], ".") != 2:
-		return refuse(ErrDPoPProof, "proof is not a compact JWS")
+		return refuse("proof is not a compact JWS")
 	}
 	jws, err := jose.ParseSignedCompact(proofs[0], d.algs)
 	if err != nil {
-		return refuse(ErrDPoPProof, "proof is not a JWS signed with one of %s and a public jwk", d.algNames)
+		return refuse("proof is not a JWS signed with one of %s and a public jwk", d.algNames)
 	}
 	h := jws.Signatures[0].Protected
 	if typ, _ := h.ExtraHeaders[jose.HeaderType].(string); typ != "dpop+jwt" {
-		return refuse(ErrDPoPProof, "typ %q, want \"dpop+jwt\"", typ)
+		return refuse("typ %q, want \"dpop+jwt\"", typ)
 	}
 	jwk := h.JSONWebKey
 	if jwk == nil {
-		return refuse(ErrDPoPProof, "no jwk header")
+		return refuse("no jwk header")
 	}
 	if k, ok := jwk.Key.(*rsa.PublicKey); ok && k.N.BitLen() < 2048 {
-		return refuse(ErrDPoPProof, "RSA key of %d bits, want 2048 or more", k.N.BitLen())
+		return refuse("RSA key of %d bits, want 2048 or more", k.N.BitLen())
 	}
 	payload, err := jws.Verify(jwk)
 	if err != nil {
-		return refuse(ErrDPoPProof, "signature does not verify with the jwk header's key")
+		return refuse("signature does not verify with the jwk header's key")
 	}
 	var pc proofClaims
 	if err := json.Unmarshal(payload, &pc); err != nil {
-		return refuse(ErrDPoPProof, "claims are not a JSON object of the expected types")
+		return refuse("claims are not a JSON object of the expected types")
 	}
 	now := d.now()
 	switch want := d.targetURI(r); {
 	case pc.Jti == "" || len(pc.Jti) > 256:
-		return refuse(ErrDPoPProof, "jti missing or longer than 256 bytes")
+		return refuse("jti missing or longer than 256 bytes")
 	case pc.Htm != r.Method:
-		return refuse(ErrDPoPProof, "htm %q, want %q", pc.Htm, r.Method)
+		return refuse("htm %q, want %q", pc.Htm, r.Method)
 	case normalizeHTU(pc.Htu) != want || want == "":
-		return refuse(ErrDPoPProof, "htu %q, want %q", pc.Htu, want)
+		return refuse("htu %q, want %q", pc.Htu, want)
 	case pc.Iat == nil:
-		return refuse(ErrDPoPProof, "no iat claim")
+		return refuse("no iat claim")
 	case pc.Iat.t.Before(now.Add(-d.window)) || pc.Iat.t.After(now.Add(d.window)):
-		return refuse(ErrDPoPProof, "iat %s is not within %s of now", pc.Iat.t.UTC().Format(time.RFC3339), d.window)
+		return refuse("iat %s is not within %s of now", pc.Iat.t.UTC().Format(time.RFC3339), d.window)
 	case subtle.ConstantTimeCompare([]byte(pc.Ath), []byte(accessTokenHash(token))) != 1:
-		return refuse(ErrDPoPProof, "ath is not the hash of the access token")
+		return refuse("ath is not the hash of the access token")
 	}
 	if d.cfg.NonceKey != nil && (pc.Nonce == nil || !d.validNonce(*pc.Nonce)) {
-		return refuse(ErrDPoPNonce, "the proof must carry the nonce from the DPoP-Nonce header")
+		return &proofError{err: apiguard.Refuse(ErrNonce, "the proof must carry the nonce from the DPoP-Nonce header"),
+			code: "use_dpop_nonce", nonce: d.Nonce()}
 	}
 	thumb, err := jwk.Thumbprint(crypto.SHA256)
 	if err != nil {
-		return refuse(ErrDPoPProof, "the jwk has no thumbprint")
+		return refuse("the jwk has no thumbprint")
 	}
 	if subtle.ConstantTimeCompare([]byte(base64.RawURLEncoding.EncodeToString(thumb)), []byte(jkt)) != 1 {
-		return refuse(ErrTokenBinding, "the proof's key is not the key the token is bound to (cnf.jkt)")
+		return apiguard.Refuse(apiguard.ErrTokenBinding, "the proof's key is not the key the token is bound to (cnf.jkt)")
 	}
 	sum := sha256.Sum256([]byte(jkt + "\x00" + pc.Jti))
 	fresh, err := d.replay.Use(r.Context(), "dpop:"+hex.EncodeToString(sum[:]), 2*d.window+time.Second)
 	if err != nil {
-		return &UnavailableError{Service: "DPoP replay cache", Err: err, RetryAfter: 5 * time.Second}
+		return &apiguard.UnavailableError{Service: "DPoP replay cache", Err: err, RetryAfter: 5 * time.Second}
 	}
 	if !fresh {
-		return refuse(ErrDPoPProof, "the proof was used before (jti replayed)")
+		return refuse("the proof was used before (jti replayed)")
 	}
 	return nil
 }
 
 // accessTokenHash is a proof's ath for token: base64url(SHA-256(token)).
 func accessTokenHash(token string) string {
-	sum := sha256.Sum256(stringBytes(token))
+	sum := sha256.Sum256([]byte(token))
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
 // targetURI is the normalised URL the client sent r to, without query.
-func (d *DPoP) targetURI(r *http.Request) string {
+func (d *Checker) targetURI(r *http.Request) string {
 	if d.publicURL != nil {
 		u := *d.publicURL
 		u.Path = strings.TrimSuffix(u.Path, "/") + r.URL.Path
@@ -333,114 +408,4 @@ func normalizeHTU(raw string) string {
 		path = "/"
 	}
 	return scheme + "://" + host + path
-}
-
-// confirmation is the cnf claim (RFC 7800); only jkt (RFC 9449) is read.
-type confirmation struct {
-	JKT string
-}
-
-func (c *confirmation) UnmarshalJSON(b []byte) error {
-	if len(b) == 0 || b[0] != '{' {
-		return errClaimType
-	}
-	var v struct {
-		JKT *string `json:"jkt"`
-	}
-	if err := jsonv2.Unmarshal(b, &v); err != nil { // "JKT" is not jkt
-		return errClaimType
-	}
-	if v.JKT != nil {
-		if *v.JKT == "" {
-			return errClaimType
-		}
-		c.JKT = *v.JKT
-	}
-	return nil
-}
-
-// dpopError marks an error of a request made with the DPoP scheme (or one
-// that needs it), so its challenge is the DPoP one.
-type dpopError struct{ err error }
-
-func (e *dpopError) Error() string { return e.err.Error() }
-func (e *dpopError) Unwrap() error { return e.err }
-
-// inDPoP wraps err as a DPoP-scheme error (once) when dpop is true.
-func inDPoP(err error, dpop bool) error {
-	var de *dpopError
-	if err == nil || !dpop || errors.As(err, &de) {
-		return err
-	}
-	return &dpopError{err}
-}
-
-// credentials returns the access token of r and whether it came with the
-// DPoP scheme (only when m.DPoP is set; otherwise only Bearer is read).
-func (m *Middleware) credentials(r *http.Request) (token string, dpop bool, err error) {
-	values := r.Header.Values("Authorization")
-	if m.DPoP == nil || len(values) != 1 {
-		token, err = BearerToken(r)
-		return token, false, err
-	}
-	scheme, rest, _ := strings.Cut(values[0], " ")
-	if !strings.EqualFold(scheme, "DPoP") {
-		token, err = BearerToken(r)
-		return token, false, err
-	}
-	switch token = strings.Trim(rest, " "); {
-	case r.URL != nil && r.URL.Query().Has("access_token"):
-		return "", true, badRequest("tokens are accepted in the Authorization header only")
-	case token == "":
-		return "", true, badRequest("empty DPoP token")
-	case strings.Contains(token, " "):
-		return "", true, badRequest("DPoP token contains a space")
-	}
-	return token, true, nil
-}
-
-// checkBinding checks that the token was presented as it must be: a token
-// bound to a key (cnf) only with the DPoP scheme and a valid proof for that
-// key, a bearer token never with the DPoP scheme (nor at all when DPoP is
-// required).
-func (m *Middleware) checkBinding(r *http.Request, token string, dpop bool, c *Claims) error {
-	d := m.DPoP
-	switch {
-	case d == nil && c.Confirmed:
-		return refuse(ErrTokenBinding, "the token is bound to a key (cnf) and this server does not check proofs of possession")
-	case d == nil:
-		return nil
-	case !dpop && c.Confirmed:
-		return inDPoP(refuse(ErrTokenBinding, "a DPoP-bound token must be sent with the DPoP scheme, not Bearer"), true)
-	case !dpop && d.cfg.Required:
-		return inDPoP(refuse(ErrTokenBinding, "only DPoP-bound tokens are accepted"), true)
-	case !dpop:
-		return nil
-	case !c.Confirmed:
-		return refuse(ErrTokenBinding, "the token is not DPoP-bound: send it with the Bearer scheme")
-	case c.JKT == "":
-		return refuse(ErrTokenBinding, "the token is bound by a confirmation method other than DPoP (cnf without jkt)")
-	}
-	return d.CheckProof(r, token, c.JKT)
-}
-
-// challenges sets the WWW-Authenticate values for an error: a Bearer
-// challenge (unless DPoP is required) and, with DPoP on, a DPoP one
-// (RFC 9449 §7.1). The error code goes on the scheme the request used.
-func (m *Middleware) challenges(h http.Header, err error, code, description, scope string) {
-	if m.DPoP == nil {
-		h.Set("WWW-Authenticate", m.bearerChallenge(code, description, scope))
-		return
-	}
-	var de *dpopError
-	dpop := errors.As(err, &de) || m.DPoP.cfg.Required
-	h.Del("WWW-Authenticate")
-	bearerCode, dpopCode := code, ""
-	if dpop {
-		bearerCode, dpopCode = "", code
-	}
-	if !m.DPoP.cfg.Required {
-		h.Add("WWW-Authenticate", m.bearerChallenge(bearerCode, description, scope))
-	}
-	h.Add("WWW-Authenticate", m.challenge(`DPoP algs="`+m.DPoP.algNames+`"`, dpopCode, description, scope))
 }
