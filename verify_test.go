@@ -5,12 +5,10 @@ import (
 	"crypto/elliptic"
 	"crypto/rsa"
 	"crypto/x509"
-	"encoding/asn1"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
-	"math/big"
 	"strings"
 	"testing"
 	"time"
@@ -19,7 +17,6 @@ import (
 	"github.com/apiguard/apiguard/internal/fakeclock"
 	"github.com/apiguard/apiguard/internal/testissuer"
 	jose "github.com/go-jose/go-jose/v4"
-	"github.com/golang-jwt/jwt/v5"
 )
 
 var epoch = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
@@ -46,18 +43,6 @@ func b64JSON(t *testing.T, v any) string {
 		t.Fatal(err)
 	}
 	return b64(b)
-}
-
-// rawToken signs header.payload (given as raw bytes) with the issuer's key.
-func rawToken(t *testing.T, iss *testissuer.Issuer, kid string, header, payload []byte) string {
-	t.Helper()
-	k := iss.Key(kid)
-	signing := b64(header) + "." + b64(payload)
-	sig, err := jwt.GetSigningMethod(k.Alg).Sign(signing, k.Private)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return signing + "." + b64(sig)
 }
 
 func TestVerifyValid(t *testing.T) {
@@ -170,28 +155,28 @@ func TestVerifyHostile(t *testing.T) {
 		{"oversized", iss.Sign(t, "rs256", testissuer.With(base, "pad", strings.Repeat("x", apiguard.MaxTokenSize)), nil), apiguard.ErrMalformed},
 		{"header not JSON", b64([]byte("nope")) + "." + p + "." + s, apiguard.ErrMalformed},
 		{"header array", b64([]byte(`["RS256"]`)) + "." + p + "." + s, apiguard.ErrMalformed},
-		{"header alg number", rawToken(t, iss, "rs256", []byte(`{"alg":256,"kid":"rs256"}`), payload), apiguard.ErrMalformed},
+		{"header alg number", iss.SignRaw(t, "rs256", []byte(`{"alg":256,"kid":"rs256"}`), payload), apiguard.ErrMalformed},
 		{"non-canonical base64", h + "." + p + "." + s[:len(s)-1] + flipLastBits(s[len(s)-1:]), apiguard.ErrMalformed},
-		{"payload not JSON", rawToken(t, iss, "rs256", header(), []byte("hello")), apiguard.ErrMalformed},
-		{"payload array", rawToken(t, iss, "rs256", header(), []byte(`[1,2]`)), apiguard.ErrMalformed},
-		{"deep JSON", rawToken(t, iss, "rs256", header(), []byte(`{"x":`+strings.Repeat("[", 2000)+strings.Repeat("]", 2000)+`,"iss":1}`)), apiguard.ErrMalformed},
-		{"crit", rawToken(t, iss, "rs256", header("crit", []string{"exp"}, "exp", 1), payload), apiguard.ErrMalformed},
-		{"crit b64", rawToken(t, iss, "rs256", header("crit", []string{"b64"}, "b64", false), payload), apiguard.ErrMalformed},
-		{"zip", rawToken(t, iss, "rs256", header("zip", "DEF"), payload), apiguard.ErrMalformed},
-		{"enc header", rawToken(t, iss, "rs256", header("enc", "A256GCM"), payload), apiguard.ErrMalformed},
-		{"nested cty JWT", rawToken(t, iss, "rs256", header("cty", "JWT"), payload), apiguard.ErrMalformed},
+		{"payload not JSON", iss.SignRaw(t, "rs256", header(), []byte("hello")), apiguard.ErrMalformed},
+		{"payload array", iss.SignRaw(t, "rs256", header(), []byte(`[1,2]`)), apiguard.ErrMalformed},
+		{"deep JSON", iss.SignRaw(t, "rs256", header(), []byte(`{"x":`+strings.Repeat("[", 2000)+strings.Repeat("]", 2000)+`,"iss":1}`)), apiguard.ErrMalformed},
+		{"crit", iss.SignRaw(t, "rs256", header("crit", []string{"exp"}, "exp", 1), payload), apiguard.ErrMalformed},
+		{"crit b64", iss.SignRaw(t, "rs256", header("crit", []string{"b64"}, "b64", false), payload), apiguard.ErrMalformed},
+		{"zip", iss.SignRaw(t, "rs256", header("zip", "DEF"), payload), apiguard.ErrMalformed},
+		{"enc header", iss.SignRaw(t, "rs256", header("enc", "A256GCM"), payload), apiguard.ErrMalformed},
+		{"nested cty JWT", iss.SignRaw(t, "rs256", header("cty", "JWT"), payload), apiguard.ErrMalformed},
 
 		// Algorithms and keys.
 		{"alg none", b64(header("alg", "none")) + "." + p + "." + s, apiguard.ErrAlgorithm},
 		{"alg None", b64(header("alg", "None")) + "." + p + "." + s, apiguard.ErrAlgorithm},
 		{"alg NONE", b64(header("alg", "NONE")) + "." + p + "." + s, apiguard.ErrAlgorithm},
-		{"alg missing", rawToken(t, iss, "rs256", []byte(`{"kid":"rs256"}`), payload), apiguard.ErrAlgorithm},
+		{"alg missing", iss.SignRaw(t, "rs256", []byte(`{"kid":"rs256"}`), payload), apiguard.ErrAlgorithm},
 		{"alg lower case", b64(header("alg", "rs256")) + "." + p + "." + s, apiguard.ErrAlgorithm},
 		{"HS256 with the PEM", hs("HS256", pemBytes), apiguard.ErrAlgorithm},
 		{"HS256 with the modulus", hs("HS256", rsaPub.N.Bytes()), apiguard.ErrAlgorithm},
 		{"HS384 with the PEM", hs("HS384", pemBytes), apiguard.ErrAlgorithm},
 		{"HS512 with the PEM", hs("HS512", pemBytes), apiguard.ErrAlgorithm},
-		{"RS256 on an EC key", rawToken(t, iss, "rs256", header("kid", "es256"), payload), apiguard.ErrAlgorithm},
+		{"RS256 on an EC key", iss.SignRaw(t, "rs256", header("kid", "es256"), payload), apiguard.ErrAlgorithm},
 		{"ES256 on a P-384 key", retarget(t, esGood, "es384"), apiguard.ErrAlgorithm},
 		{"PS256 on a key whose JWK says RS256", testissuer.SignWith(t, "PS256", iss.Key("rs256").Private, "rs256", base, nil), apiguard.ErrAlgorithm},
 		{"EdDSA on an RSA key", testissuer.SignWith(t, "EdDSA", iss.Key("eddsa").Private, "rs256", base, nil), apiguard.ErrAlgorithm},
@@ -202,7 +187,7 @@ func TestVerifyHostile(t *testing.T) {
 		{"x5c", testissuer.SignWith(t, "RS256", attacker, "rs256", base, map[string]any{"x5c": []string{b64(rsaPub.N.Bytes())}}), apiguard.ErrSignature},
 		{"kid path traversal", testissuer.SignWith(t, "RS256", attacker, "../../../../dev/null", base, nil), apiguard.ErrUnknownKey},
 		{"no kid, several keys", iss.Sign(t, "rs256", base, map[string]any{"kid": nil}), apiguard.ErrUnknownKey},
-		{"ECDSA DER signature", esH + "." + esP + "." + b64(derSig(esSig)), apiguard.ErrSignature},
+		{"ECDSA DER signature", esH + "." + esP + "." + b64(testissuer.DERSignature(esSig)), apiguard.ErrSignature},
 		{"ECDSA r=s=0", esH + "." + esP + "." + b64(make([]byte, 64)), apiguard.ErrSignature},
 		{"ECDSA s=n", esH + "." + esP + "." + b64(append(esSig[:32:32], padTo(n.Bytes(), 32)...)), apiguard.ErrSignature},
 		{"ECDSA short", esH + "." + esP + "." + b64(esSig[:63]), apiguard.ErrSignature},
@@ -225,7 +210,7 @@ func TestVerifyHostile(t *testing.T) {
 		{"exp past leeway", iss.Sign(t, "rs256", testissuer.With(base, "exp", now.Add(-61*time.Second).Unix()), nil), apiguard.ErrExpired},
 		{"exp string", iss.Sign(t, "rs256", testissuer.With(base, "exp", "9999999999"), nil), apiguard.ErrMalformed},
 		{"exp bool", iss.Sign(t, "rs256", testissuer.With(base, "exp", true), nil), apiguard.ErrMalformed},
-		{"exp huge", rawToken(t, iss, "rs256", header(), []byte(strings.Replace(string(payload), `"exp":`, `"exp":1e300,"x":`, 1))), apiguard.ErrMalformed},
+		{"exp huge", iss.SignRaw(t, "rs256", header(), []byte(strings.Replace(string(payload), `"exp":`, `"exp":1e300,"x":`, 1))), apiguard.ErrMalformed},
 		{"nbf future", iss.Sign(t, "rs256", testissuer.With(base, "nbf", now.Add(61*time.Second).Unix()), nil), apiguard.ErrNotYetValid},
 		{"iat far future", iss.Sign(t, "rs256", testissuer.With(base, "iat", now.Add(24*time.Hour).Unix()), nil), apiguard.ErrIssuedInFuture},
 		{"sub number", iss.Sign(t, "rs256", testissuer.With(base, "sub", 42), nil), apiguard.ErrMalformed},
@@ -375,14 +360,6 @@ func flipLastBits(c string) string {
 
 func padTo(b []byte, n int) []byte {
 	return append(make([]byte, n-len(b)), b...)
-}
-
-// derSig re-encodes a raw r||s ECDSA signature as ASN.1 DER.
-func derSig(raw []byte) []byte {
-	r := new(big.Int).SetBytes(raw[:len(raw)/2])
-	s := new(big.Int).SetBytes(raw[len(raw)/2:])
-	type sig struct{ R, S *big.Int }
-	return must(asn1.Marshal(sig{r, s}))
 }
 
 // retarget rewrites a token's kid (the signature no longer matters: the

@@ -8,7 +8,6 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/asn1"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
@@ -123,23 +122,9 @@ func signRaw(t *testing.T, iss *testissuer.Issuer, kid, h64, p64 string) string 
 	return h64 + "." + p64 + "." + b64.EncodeToString(sig)
 }
 
-// rawToken signs header and payload (raw JSON bytes) with the issuer's key.
-func rawToken(t *testing.T, iss *testissuer.Issuer, kid string, header, payload []byte) string {
-	t.Helper()
-	return signRaw(t, iss, kid, b64.EncodeToString(header), b64.EncodeToString(payload))
-}
-
 func split3(tok string) (h, p, s string) {
 	parts := strings.SplitN(tok, ".", 3)
 	return parts[0], parts[1], parts[2]
-}
-
-// derSig re-encodes a raw r||s ECDSA signature as ASN.1 DER.
-func derSig(raw []byte) []byte {
-	type sig struct{ R, S *big.Int }
-	r := new(big.Int).SetBytes(raw[:len(raw)/2])
-	s := new(big.Int).SetBytes(raw[len(raw)/2:])
-	return must(asn1.Marshal(sig{r, s}))
 }
 
 func fixed(b []byte, n int) []byte { return append(make([]byte, n-len(b)), b...) }
@@ -202,7 +187,7 @@ func hostileCases(t *testing.T, iss *testissuer.Issuer, attacker *attackerServer
 	}
 	// withHeader signs the payload under hdr with the RS256 key: the
 	// signature is good, only the header's content can refuse it.
-	withHeader := func(hdr []byte) string { return rawToken(t, iss, "rs256", hdr, payload) }
+	withHeader := func(hdr []byte) string { return iss.SignRaw(t, "rs256", hdr, payload) }
 	signed := func(claims jwt.MapClaims) string { return iss.Sign(t, "rs256", claims, nil) }
 
 	rsaPub := iss.Key("rs256").Private.Public().(*rsa.PublicKey)
@@ -311,18 +296,18 @@ func hostileCases(t *testing.T, iss *testissuer.Issuer, attacker *attackerServer
 		tok("multiple signatures appended", ruleJWE, good+"."+esS),
 		tok("general JSON with two signatures", ruleJWE, `{"payload":"`+p+`","signatures":[{"protected":"`+h+`","signature":"`+s+`"},{"protected":"`+esH+`","signature":"`+esS+`"}]}`),
 		tok("unprotected header (flattened JSON)", ruleJWE, `{"payload":"`+p+`","header":{"alg":"none"},"signature":""}`),
-		tok("zip header", ruleJWE, rawToken(t, iss, "rs256", header("zip", "DEF"), payload)),
-		tok("crit header", ruleJWE, rawToken(t, iss, "rs256", header("crit", []string{"exp"}, "exp", 1), payload)),
-		tok("crit b64 (unencoded payload)", ruleJWE, rawToken(t, iss, "rs256", header("crit", []string{"b64"}, "b64", false), payload)),
-		tok("enc header", ruleJWE, rawToken(t, iss, "rs256", header("enc", "A256GCM"), payload)),
-		tok("nested token (cty JWT)", ruleJWE, rawToken(t, iss, "rs256", header("cty", "JWT"), payload)),
+		tok("zip header", ruleJWE, iss.SignRaw(t, "rs256", header("zip", "DEF"), payload)),
+		tok("crit header", ruleJWE, iss.SignRaw(t, "rs256", header("crit", []string{"exp"}, "exp", 1), payload)),
+		tok("crit b64 (unencoded payload)", ruleJWE, iss.SignRaw(t, "rs256", header("crit", []string{"b64"}, "b64", false), payload)),
+		tok("enc header", ruleJWE, iss.SignRaw(t, "rs256", header("enc", "A256GCM"), payload)),
+		tok("nested token (cty JWT)", ruleJWE, iss.SignRaw(t, "rs256", header("cty", "JWT"), payload)),
 		tok("header not JSON", ruleCompact, b64.EncodeToString([]byte("not json"))+"."+p+"."+s),
 		tok("header a JSON array", ruleCompact, b64.EncodeToString([]byte(`["RS256"]`))+"."+p+"."+s),
-		tok("header with a byte-order mark", ruleCompact, rawToken(t, iss, "rs256", append([]byte("\xef\xbb\xbf"), header()...), payload)),
+		tok("header with a byte-order mark", ruleCompact, iss.SignRaw(t, "rs256", append([]byte("\xef\xbb\xbf"), header()...), payload)),
 		tok("deep JSON in the header (decoded, ignored; no kid)", ruleNoKIDSeveral, withHeader([]byte(`{"alg":"RS256","x":`+strings.Repeat("[", 300)+strings.Repeat("]", 300)+`}`))),
-		tok("payload not JSON", ruleCompact, rawToken(t, iss, "rs256", header(), []byte("hello"))),
-		tok("payload a JSON array", ruleCompact, rawToken(t, iss, "rs256", header(), []byte(`[1,2,3]`))),
-		tok("deep JSON in aud", ruleAudience, rawToken(t, iss, "rs256", header(), []byte(strings.Replace(string(payload), `"aud":"api://default"`, `"aud":`+strings.Repeat("[", 2000)+strings.Repeat("]", 2000), 1)))),
+		tok("payload not JSON", ruleCompact, iss.SignRaw(t, "rs256", header(), []byte("hello"))),
+		tok("payload a JSON array", ruleCompact, iss.SignRaw(t, "rs256", header(), []byte(`[1,2,3]`))),
+		tok("deep JSON in aud", ruleAudience, iss.SignRaw(t, "rs256", header(), []byte(strings.Replace(string(payload), `"aud":"api://default"`, `"aud":`+strings.Repeat("[", 2000)+strings.Repeat("]", 2000), 1)))),
 
 		// Algorithms (RFC 8725 §3.1).
 		tok("alg none, no signature", ruleAllowlist, b64.EncodeToString(header("alg", "none"))+"."+p+"."),
@@ -332,7 +317,7 @@ func hostileCases(t *testing.T, iss *testissuer.Issuer, attacker *attackerServer
 		tok("alg nOnE", ruleAllowlist, withHeader(header("alg", "nOnE"))),
 		tok("alg none without kid", ruleAllowlist, withHeader(header("alg", "none", "kid", nil))),
 		tok("alg empty", ruleAllowlist, withHeader(header("alg", ""))),
-		tok("alg missing", ruleAllowlist, rawToken(t, iss, "rs256", header("alg", nil), payload)),
+		tok("alg missing", ruleAllowlist, iss.SignRaw(t, "rs256", header("alg", nil), payload)),
 		tok("alg null", ruleAllowlist, withHeader([]byte(`{"alg":null,"kid":"rs256"}`))),
 		tok("alg a number", ruleAllowlist, withHeader([]byte(`{"alg":256,"kid":"rs256"}`))),
 		tok("alg an array", ruleAllowlist, withHeader([]byte(`{"alg":["RS256"],"kid":"rs256"}`))),
@@ -355,7 +340,7 @@ func hostileCases(t *testing.T, iss *testissuer.Issuer, attacker *attackerServer
 		tok("HS256 without kid keyed with the PEM", ruleAllowlist, hs("HS256", "", pkixPEM)),
 
 		// Algorithm and key must fit (RFC 8725 §3.1; CVE-2022-21449 for ECDSA).
-		tok("RS256 on the EC P-256 key", ruleAlgFitsKey, rawToken(t, iss, "rs256", header("kid", "es256"), payload)),
+		tok("RS256 on the EC P-256 key", ruleAlgFitsKey, iss.SignRaw(t, "rs256", header("kid", "es256"), payload)),
 		tok("ES256 on the RSA key", ruleAlgFitsKey, testissuer.SignWith(t, "ES256", iss.Key("es256").Private, "rs256", base, nil)),
 		tok("ES256 on the P-384 key", ruleAlgFitsKey, testissuer.SignWith(t, "ES256", iss.Key("es256").Private, "es384", base, nil)),
 		tok("ES512 on the P-256 key", ruleAlgFitsKey, testissuer.SignWith(t, "ES512", iss.Key("es512").Private, "es256", base, nil)),
@@ -363,7 +348,7 @@ func hostileCases(t *testing.T, iss *testissuer.Issuer, attacker *attackerServer
 		tok("RS384 on a key whose JWK says RS256", ruleAlgFitsKey, testissuer.SignWith(t, "RS384", iss.Key("rs256").Private, "rs256", base, nil)),
 		tok("RS256 on a key whose JWK says PS256", ruleAlgFitsKey, testissuer.SignWith(t, "RS256", iss.Key("ps256").Private, "ps256", base, nil)),
 		tok("EdDSA on the RSA key", ruleAlgFitsKey, testissuer.SignWith(t, "EdDSA", iss.Key("eddsa").Private, "rs256", base, nil)),
-		tok("RS256 on the Ed25519 key", ruleAlgFitsKey, rawToken(t, iss, "rs256", header("kid", "eddsa"), payload)),
+		tok("RS256 on the Ed25519 key", ruleAlgFitsKey, iss.SignRaw(t, "rs256", header("kid", "eddsa"), payload)),
 		tok("signed by a use:enc key", ruleAlgFitsKey, iss.Sign(t, "enc-key", base, nil)),
 		tok("signed by a key whose JWK alg does not fit its curve", ruleAlgFitsKey, iss.Sign(t, "misfit", base, nil)),
 		tok("signed by a 1024-bit RSA key", ruleBadKey, iss.Sign(t, "weak", base, nil)),
@@ -385,8 +370,8 @@ func hostileCases(t *testing.T, iss *testissuer.Issuer, attacker *attackerServer
 		tok("kid a URL", ruleKIDMapKey, attackerSigned(attacker.URL+"/jwks.json", nil)),
 		tok("kid in upper case", ruleKIDMapKey, testissuer.SignWith(t, "RS256", iss.Key("rs256").Private, "RS256", base, nil)),
 		tok("kid with a NUL", ruleKIDMapKey, testissuer.SignWith(t, "RS256", iss.Key("rs256").Private, "rs256\x00", base, nil)),
-		tok("kid a number", ruleKIDMapKey, rawToken(t, iss, "rs256", []byte(`{"alg":"RS256","kid":256}`), payload)),
-		tok("kid an object", ruleKIDMapKey, rawToken(t, iss, "rs256", []byte(`{"alg":"RS256","kid":{"$ne":""}}`), payload)),
+		tok("kid a number", ruleKIDMapKey, iss.SignRaw(t, "rs256", []byte(`{"alg":"RS256","kid":256}`), payload)),
+		tok("kid an object", ruleKIDMapKey, iss.SignRaw(t, "rs256", []byte(`{"alg":"RS256","kid":{"$ne":""}}`), payload)),
 		tok("no kid, several keys", ruleNoKIDSeveral, iss.Sign(t, "rs256", base, map[string]any{"kid": nil})),
 		tok("empty kid, several keys", ruleNoKIDSeveral, iss.Sign(t, "rs256", base, map[string]any{"kid": ""})),
 
@@ -396,7 +381,7 @@ func hostileCases(t *testing.T, iss *testissuer.Issuer, attacker *attackerServer
 		tok("ECDSA s=n", ruleECDSA, esH+"."+esP+"."+b64.EncodeToString(append(append([]byte(nil), esSig[:32]...), fixed(n256.Bytes(), 32)...))),
 		tok("ECDSA r=n, s=n", ruleECDSA, esH+"."+esP+"."+b64.EncodeToString(append(fixed(n256.Bytes(), 32), fixed(n256.Bytes(), 32)...))),
 		tok("ECDSA r+n (same point, out of range)", ruleECDSA, esH+"."+esP+"."+b64.EncodeToString(append(fixed(new(big.Int).Add(new(big.Int).SetBytes(esSig[:32]), n256).Bytes(), 33), esSig[32:]...))),
-		tok("ECDSA DER-encoded signature", ruleECDSA, esH+"."+esP+"."+b64.EncodeToString(derSig(esSig))),
+		tok("ECDSA DER-encoded signature", ruleECDSA, esH+"."+esP+"."+b64.EncodeToString(testissuer.DERSignature(esSig))),
 		tok("ECDSA 63-byte signature", ruleECDSA, esH+"."+esP+"."+b64.EncodeToString(esSig[:63])),
 		tok("ECDSA 65-byte signature (leading zero)", ruleECDSA, esH+"."+esP+"."+b64.EncodeToString(append([]byte{0}, esSig...))),
 		tok("ES512 signature of 2×65 bytes", ruleECDSA, es512H+"."+es512P+"."+b64.EncodeToString(append(append([]byte(nil), es512Sig[1:66]...), es512Sig[67:]...))),
@@ -428,7 +413,7 @@ func hostileCases(t *testing.T, iss *testissuer.Issuer, attacker *attackerServer
 		tok("exp a string", ruleExp, signed(testissuer.With(base, "exp", "9999999999"))),
 		tok("exp a boolean", ruleExp, signed(testissuer.With(base, "exp", true))),
 		tok("exp null", ruleExp, signed(testissuer.With(base, "exp", json.RawMessage("null")))),
-		tok("exp 1e300", ruleExp, rawToken(t, iss, "rs256", header(), []byte(strings.Replace(string(payload), `"exp":`, `"exp":1e300,"was":`, 1)))),
+		tok("exp 1e300", ruleExp, iss.SignRaw(t, "rs256", header(), []byte(strings.Replace(string(payload), `"exp":`, `"exp":1e300,"was":`, 1)))),
 		tok("exp zero", ruleExp, signed(testissuer.With(base, "exp", 0))),
 		tok("exp 75s ago (beyond the 60s leeway)", ruleExp, signed(testissuer.With(base, "exp", at(-75*time.Second)))),
 		tok("exp an hour ago", ruleExp, signed(testissuer.With(base, "exp", at(-time.Hour)))),

@@ -11,8 +11,11 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"encoding/asn1"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -265,6 +268,36 @@ func (i *Issuer) Sign(t testing.TB, kid string, claims jwt.Claims, extraHeader m
 		t.Fatalf("testissuer: no key %q", kid)
 	}
 	return SignWith(t, k.Alg, k.Private, kid, claims, extraHeader)
+}
+
+// SignRaw signs header.payload, each given as the exact bytes to encode
+// (so they may be malformed, repeat names or use odd encodings), with the
+// key kid using the key's algorithm, and returns the compact token.
+func (i *Issuer) SignRaw(t testing.TB, kid string, header, payload []byte) string {
+	t.Helper()
+	k := i.Key(kid)
+	if k == nil {
+		t.Fatalf("testissuer: no key %q", kid)
+	}
+	signing := base64.RawURLEncoding.EncodeToString(header) + "." + base64.RawURLEncoding.EncodeToString(payload)
+	sig, err := jwt.GetSigningMethod(k.Alg).Sign(signing, k.Private)
+	if err != nil {
+		t.Fatalf("testissuer: sign: %v", err)
+	}
+	return signing + "." + base64.RawURLEncoding.EncodeToString(sig)
+}
+
+// DERSignature re-encodes a JWS ECDSA signature (r || s, each half of raw)
+// as ASN.1 DER, the form JWS forbids.
+func DERSignature(raw []byte) []byte {
+	type sig struct{ R, S *big.Int }
+	r := new(big.Int).SetBytes(raw[:len(raw)/2])
+	s := new(big.Int).SetBytes(raw[len(raw)/2:])
+	der, err := asn1.Marshal(sig{r, s})
+	if err != nil {
+		panic(err) // two integers always marshal
+	}
+	return der
 }
 
 // SignWith signs claims with any key and algorithm.
