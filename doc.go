@@ -28,6 +28,14 @@
 // had, errors wrap [ErrKeysUnavailable] instead: that is the issuer's fault,
 // not the token's, and the middleware answers 503 rather than 401.
 //
+// # Sender-constrained tokens
+//
+// A token bound to a key (a cnf claim) is not a bearer token: the
+// middleware refuses it unless [Middleware.Binding] checks its proof of
+// possession. Package dpop provides one for DPoP (RFC 9449); this package
+// knows the [Binding] interface only, and a binding's refusals that need
+// their own error code implement [ChallengeError].
+//
 // # Keys and caching
 //
 // Keys are fetched on first use and cached per Cache-Control (bounded),
