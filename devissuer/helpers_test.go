@@ -19,6 +19,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/apiguard/apiguard/devissuer"
+	"github.com/apiguard/apiguard/devissuer/devissuertest"
 	"github.com/apiguard/apiguard/internal/fakeclock"
 )
 
@@ -67,27 +68,20 @@ type fixture struct {
 func newFixture(t *testing.T, mutate func(*devissuer.Config)) *fixture {
 	t.Helper()
 	f := &fixture{clock: fakeclock.New(time.Now().Truncate(time.Second))}
-	f.srv = httptest.NewUnstartedServer(nil)
-	f.issuerURL = "http://" + f.srv.Listener.Addr().String() + "/oauth2/default"
 	cfg := testConfig()
-	cfg.Issuer = f.issuerURL
 	cfg.Now = f.clock.Now
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	iss, err := devissuer.New(cfg)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	f.iss = iss
-	f.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasSuffix(r.URL.Path, "/v1/keys") {
-			f.keyFetch.Add(1)
-		}
-		iss.ServeHTTP(w, r)
-	})
-	f.srv.Start()
-	t.Cleanup(f.srv.Close)
+	s := devissuertest.NewServer(t, cfg, devissuertest.Wrap(func(iss http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasSuffix(r.URL.Path, "/v1/keys") {
+				f.keyFetch.Add(1)
+			}
+			iss.ServeHTTP(w, r)
+		})
+	}))
+	f.iss, f.srv, f.issuerURL = s.Issuer, s.HTTP, s.URL
 	return f
 }
 
