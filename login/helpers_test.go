@@ -19,6 +19,7 @@ import (
 
 	"github.com/apiguard/apiguard"
 	"github.com/apiguard/apiguard/devissuer"
+	"github.com/apiguard/apiguard/devissuer/devissuertest"
 	"github.com/apiguard/apiguard/internal/fakeclock"
 	"github.com/apiguard/apiguard/login"
 	"github.com/apiguard/apiguard/session"
@@ -94,50 +95,43 @@ func newFixture(t *testing.T, opts fixtureOptions) *fixture {
 		f.apps = append(f.apps, &app{srv: srv})
 		bases = append(bases, srv.URL)
 	}
-	var issuerHandler http.Handler
-	f.issuerSrv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if (f.swapNonce.Load() || f.dropNonce.Load()) && r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/v1/authorize") {
-			q := r.URL.Query()
-			if f.swapNonce.Load() {
-				q.Set("nonce", "a-nonce-the-service-never-sent")
-			}
-			if f.dropNonce.Load() {
-				q.Del("nonce")
-			}
-			r.URL.RawQuery = q.Encode()
-		}
-		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/v1/token") {
-			body, _ := io.ReadAll(r.Body)
-			q, _ := url.ParseQuery(string(body))
-			if q.Get("grant_type") == "refresh_token" {
-				f.refreshes.Add(1)
-			}
-			r.Body = io.NopCloser(strings.NewReader(string(body)))
-			if hook := f.tokenHook.Load(); hook != nil {
-				rewriteJSON(w, r, issuerHandler, func(m map[string]any) { (*hook)(q.Get("grant_type"), m) })
-				return
-			}
-		}
-		issuerHandler.ServeHTTP(w, r)
-	}))
-	t.Cleanup(f.issuerSrv.Close)
-	f.issuerURL = f.issuerSrv.URL + "/oauth2/default"
-
 	cfg, _, err := devissuer.DefaultConfig(devissuer.Defaults{
 		ClientID: clientID, ClientSecret: clientSecret, Username: userName, Password: userPass, BaseURLs: bases,
 	})
 	if err != nil {
 		t.Fatalf("devissuer.DefaultConfig: %v", err)
 	}
-	cfg.Issuer = f.issuerURL
 	cfg.Now = f.clock.Now
 	cfg.Users[0].Name = userFullName
 	cfg.RefreshTokenTTL = opts.refreshTTL
-	f.issuer, err = devissuer.New(cfg)
-	if err != nil {
-		t.Fatalf("devissuer.New: %v", err)
-	}
-	issuerHandler = f.issuer
+	s := devissuertest.NewServer(t, cfg, devissuertest.Wrap(func(issuer http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if (f.swapNonce.Load() || f.dropNonce.Load()) && r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/v1/authorize") {
+				q := r.URL.Query()
+				if f.swapNonce.Load() {
+					q.Set("nonce", "a-nonce-the-service-never-sent")
+				}
+				if f.dropNonce.Load() {
+					q.Del("nonce")
+				}
+				r.URL.RawQuery = q.Encode()
+			}
+			if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/v1/token") {
+				body, _ := io.ReadAll(r.Body)
+				q, _ := url.ParseQuery(string(body))
+				if q.Get("grant_type") == "refresh_token" {
+					f.refreshes.Add(1)
+				}
+				r.Body = io.NopCloser(strings.NewReader(string(body)))
+				if hook := f.tokenHook.Load(); hook != nil {
+					rewriteJSON(w, r, issuer, func(m map[string]any) { (*hook)(q.Get("grant_type"), m) })
+					return
+				}
+			}
+			issuer.ServeHTTP(w, r)
+		})
+	}))
+	f.issuer, f.issuerSrv, f.issuerURL = s.Issuer, s.HTTP, s.URL
 
 	scopes := opts.scopes
 	if scopes == nil {
