@@ -17,6 +17,7 @@ import (
 
 	"github.com/apiguard/apiguard"
 	"github.com/apiguard/apiguard/devissuer"
+	"github.com/apiguard/apiguard/devissuer/devissuertest"
 	"github.com/apiguard/apiguard/internal/fakeclock"
 	"github.com/apiguard/apiguard/internal/testissuer"
 )
@@ -352,21 +353,12 @@ func TestIntrospectionCache(t *testing.T) {
 // devIssuer runs the development issuer on a loopback server.
 func devIssuer(t *testing.T) (*devissuer.Issuer, string) {
 	t.Helper()
-	srv := httptest.NewUnstartedServer(nil)
-	issuerURL := "http://" + srv.Listener.Addr().String() + "/oauth2/default"
 	cfg, _, err := devissuer.DefaultConfig(devissuer.Defaults{ClientID: "0oa-dev", ClientSecret: "dev-secret-0123456789"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Issuer = issuerURL
-	dev, err := devissuer.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Config.Handler = dev
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return dev, issuerURL
+	s := devissuertest.NewServer(t, cfg)
+	return s.Issuer, s.URL
 }
 
 func devToken(t *testing.T, issuerURL string) string {
