@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/apiguard/apiguard/devissuer"
+	"github.com/apiguard/apiguard/devissuer/devissuertest"
 	"github.com/apiguard/apiguard/internal/testwait"
 )
 
@@ -35,20 +36,10 @@ func gwClearEnv(t *testing.T) {
 // client allowed the orders:read scope.
 func gwDevIssuer(t *testing.T) string {
 	t.Helper()
-	srv := httptest.NewUnstartedServer(nil)
-	issuerURL := "http://" + srv.Listener.Addr().String() + "/oauth2/default"
-	iss, err := devissuer.New(devissuer.Config{
-		Issuer:  issuerURL,
+	return devissuertest.NewServer(t, devissuer.Config{
 		Scopes:  []devissuer.Scope{{Name: "orders:read"}},
 		Clients: []devissuer.Client{{ID: "svc", Secret: "svc-secret-for-tests-only-0123456789"}},
-	})
-	if err != nil {
-		t.Fatalf("devissuer.New: %v", err)
-	}
-	srv.Config.Handler = iss
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return issuerURL
+	}).URL
 }
 
 // gwToken gets an access token from the development issuer by client credentials.

@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/apiguard/apiguard/devissuer"
+	"github.com/apiguard/apiguard/devissuer/devissuertest"
 	"github.com/apiguard/apiguard/internal/redistest"
 )
 
@@ -170,8 +171,6 @@ func TestServeLoginSharedThroughRedis(t *testing.T) {
 	lbServer := httptest.NewServer(lb)
 	t.Cleanup(lbServer.Close)
 
-	issuerServer := httptest.NewUnstartedServer(nil)
-	issuerURL := "http://" + issuerServer.Listener.Addr().String() + "/oauth2/default"
 	dcfg, _, err := devissuer.DefaultConfig(devissuer.Defaults{
 		ClientID: "0oa-shared", ClientSecret: "shared-secret-0123456789",
 		Username: devUser, Password: devPass, BaseURLs: []string{lbServer.URL},
@@ -179,14 +178,7 @@ func TestServeLoginSharedThroughRedis(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dcfg.Issuer = issuerURL
-	dev, err := devissuer.New(dcfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	issuerServer.Config.Handler = dev
-	issuerServer.Start()
-	t.Cleanup(issuerServer.Close)
+	issuerURL := devissuertest.NewServer(t, dcfg).URL
 
 	env := map[string]string{
 		"OKTA_ISSUER": issuerURL, "OKTA_CLIENT_ID": "0oa-shared", "OKTA_CLIENT_SECRET": "shared-secret-0123456789",

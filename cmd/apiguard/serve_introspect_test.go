@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync/atomic"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/apiguard/apiguard/devissuer"
+	"github.com/apiguard/apiguard/devissuer/devissuertest"
 	"github.com/apiguard/apiguard/internal/redistest"
 )
 
@@ -28,26 +28,20 @@ type countingIssuer struct {
 
 func newCountingIssuer(t *testing.T) *countingIssuer {
 	t.Helper()
-	srv := httptest.NewUnstartedServer(nil)
-	ci := &countingIssuer{url: "http://" + srv.Listener.Addr().String() + "/oauth2/default"}
+	ci := &countingIssuer{}
 	dcfg, _, err := devissuer.DefaultConfig(devissuer.Defaults{ClientID: stateClient, ClientSecret: stateSecret,
 		Username: devUser, Password: devPass})
 	if err != nil {
 		t.Fatal(err)
 	}
-	dcfg.Issuer = ci.url
-	dev, err := devissuer.New(dcfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasSuffix(r.URL.Path, "/v1/introspect") {
-			ci.introspect.Add(1)
-		}
-		dev.ServeHTTP(w, r)
-	})
-	srv.Start()
-	t.Cleanup(srv.Close)
+	ci.url = devissuertest.NewServer(t, dcfg, devissuertest.Wrap(func(dev http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasSuffix(r.URL.Path, "/v1/introspect") {
+				ci.introspect.Add(1)
+			}
+			dev.ServeHTTP(w, r)
+		})
+	})).URL
 	return ci
 }
 

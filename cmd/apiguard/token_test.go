@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/apiguard/apiguard/devissuer"
+	"github.com/apiguard/apiguard/devissuer/devissuertest"
 )
 
 // newTokenTestIssuer serves a development issuer with client "cli" (secret
@@ -17,23 +18,13 @@ import (
 // credentials grant).
 func newTokenTestIssuer(t *testing.T) string {
 	t.Helper()
-	srv := httptest.NewUnstartedServer(nil)
-	issuerURL := "http://" + srv.Listener.Addr().String() + "/oauth2/default"
-	dev, err := devissuer.New(devissuer.Config{
-		Issuer: issuerURL,
+	return devissuertest.NewServer(t, devissuer.Config{
 		Scopes: []devissuer.Scope{{Name: "api:read", Default: true}, {Name: "api:admin"}},
 		Clients: []devissuer.Client{
 			{ID: "cli", Secret: "cli-secret", Scopes: []string{"api:read"}},
 			{ID: "web", Secret: "web-secret", GrantTypes: []string{devissuer.GrantAuthorizationCode}},
 		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Config.Handler = dev
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return issuerURL
+	}).URL
 }
 
 func TestTokenCommand(t *testing.T) {
