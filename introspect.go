@@ -19,6 +19,8 @@ import (
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 	"golang.org/x/sync/singleflight"
+
+	"github.com/apiguard/apiguard/internal/discovery"
 )
 
 // IntrospectionMode says which tokens are checked at the issuer's
@@ -371,7 +373,7 @@ func (in *introspector) location(ctx context.Context) (string, error) {
 	if in.cfg.Endpoint != "" {
 		return in.cfg.Endpoint, nil
 	}
-	u, err := in.v.keys.discoveredURL(ctx, "introspection_endpoint", func(d *discovery) string { return d.IntrospectionEndpoint })
+	u, err := in.v.keys.discoveredURL(ctx, "introspection_endpoint", func(d *discovery.Document) string { return d.IntrospectionEndpoint })
 	if err != nil {
 		return "", fmt.Errorf("failed to discover the introspection endpoint: %w", err)
 	}

@@ -22,6 +22,8 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/apiguard/apiguard/internal/discovery"
 )
 
 // The JWKS cache is our own: the libraries that offer one either refetch on
@@ -135,9 +137,9 @@ type keySet struct {
 	cur atomic.Pointer[keySnapshot]
 
 	mu      sync.Mutex
-	doc     *discovery // the issuer's discovery document, once fetched
-	call    *fetchCall // the fetch in flight, or nil: one at a time
-	started uint64     // fetches started so far (call.seq while one runs)
+	doc     *discovery.Document // the issuer's discovery document, once fetched
+	call    *fetchCall          // the fetch in flight, or nil: one at a time
+	started uint64              // fetches started so far (call.seq while one runs)
 	// lastAttempt is when the last fetch started, as the clock read by the
 	// caller that started it (never read later, in the fetch itself: a
 	// fetch running late must not move it).
@@ -435,7 +437,7 @@ func (ks *keySet) fetch(forced bool, at time.Time) (err error) {
 
 	jwksURL, err := ks.jwksLocation(ctx)
 	if err != nil {
-		ev.URL = discoveryURL(ks.issuer)
+		ev.URL = discovery.URL(ks.issuer)
 		return err
 	}
 	ev.URL = jwksURL
@@ -518,32 +520,21 @@ func (ks *keySet) ttl(h http.Header) time.Duration {
 	return min(max(ttl, ks.minTTL), ks.maxTTL)
 }
 
-// discovery is what apiguard uses of the issuer's discovery document.
-type discovery struct {
-	Issuer                string `json:"issuer"`
-	JWKSURI               string `json:"jwks_uri"`
-	IntrospectionEndpoint string `json:"introspection_endpoint"`
-}
-
 // discover returns the issuer's discovery document, fetched once (and again
 // after a failure) and refused unless it names the configured issuer.
-func (ks *keySet) discover(ctx context.Context) (*discovery, error) {
+func (ks *keySet) discover(ctx context.Context) (*discovery.Document, error) {
 	ks.mu.Lock()
 	doc := ks.doc
 	ks.mu.Unlock()
 	if doc != nil {
 		return doc, nil
 	}
-	body, _, err := ks.get(ctx, discoveryURL(ks.issuer), false)
+	doc, err := discovery.Fetch(ctx, func(ctx context.Context, url string) ([]byte, error) {
+		body, _, err := ks.get(ctx, url, false)
+		return body, err
+	}, ks.issuer)
 	if err != nil {
-		return nil, fmt.Errorf("failed to discover the issuer: %w", err)
-	}
-	doc = new(discovery)
-	if err := json.Unmarshal(body, doc); err != nil {
-		return nil, fmt.Errorf("failed to decode the discovery document: %w", err)
-	}
-	if doc.Issuer != ks.issuer {
-		return nil, fmt.Errorf("discovery document names issuer %q, want %q", doc.Issuer, ks.issuer)
+		return nil, err
 	}
 	ks.mu.Lock()
 	ks.doc = doc
@@ -553,7 +544,7 @@ func (ks *keySet) discover(ctx context.Context) (*discovery, error) {
 
 // discoveredURL returns the URL the discovery document gives under name,
 // checked like the issuer's (https, or http on loopback).
-func (ks *keySet) discoveredURL(ctx context.Context, name string, pick func(*discovery) string) (string, error) {
+func (ks *keySet) discoveredURL(ctx context.Context, name string, pick func(*discovery.Document) string) (string, error) {
 	doc, err := ks.discover(ctx)
 	if err != nil {
 		return "", err
@@ -574,11 +565,7 @@ func (ks *keySet) jwksLocation(ctx context.Context) (string, error) {
 	if ks.jwksURL != "" {
 		return ks.jwksURL, nil
 	}
-	return ks.discoveredURL(ctx, "jwks_uri", func(d *discovery) string { return d.JWKSURI })
-}
-
-func discoveryURL(issuer string) string {
-	return strings.TrimSuffix(issuer, "/") + "/.well-known/openid-configuration"
+	return ks.discoveredURL(ctx, "jwks_uri", func(d *discovery.Document) string { return d.JWKSURI })
 }
 
 // get fetches url with the body capped at maxBody.

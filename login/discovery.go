@@ -2,20 +2,16 @@ package login
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"strings"
 	"sync"
 
+	oidcdiscovery "github.com/apiguard/apiguard/internal/discovery"
 	"github.com/apiguard/apiguard/internal/urlcheck"
 )
 
-// maxDiscoveryBytes caps the discovery document's size.
-const maxDiscoveryBytes = 1 << 20
-
-// provider is the part of the issuer's discovery document the flow uses.
+// provider is the part of the issuer's discovery document the flow uses,
+// fetched and checked by internal/discovery.
 type provider struct {
 	Issuer             string   `json:"issuer"`
 	AuthorizationURL   string   `json:"authorization_endpoint"`
@@ -51,50 +47,29 @@ func (d *discovery) get(ctx context.Context) (*provider, error) {
 }
 
 func (d *discovery) fetch(ctx context.Context) (*provider, error) {
-	u := strings.TrimSuffix(d.issuer, "/") + "/.well-known/openid-configuration"
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	doc, err := oidcdiscovery.Fetch(ctx, oidcdiscovery.HTTPGetter(d.client), d.issuer)
 	if err != nil {
-		return nil, fmt.Errorf("failed to build discovery request: %w", err)
+		return nil, err
 	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := d.client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("failed to fetch discovery document: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("failed to fetch discovery document: %s answered %s", u, resp.Status)
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxDiscoveryBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("failed to read discovery document: %w", err)
-	}
-	if len(body) > maxDiscoveryBytes {
-		return nil, fmt.Errorf("failed to read discovery document: larger than %d bytes", maxDiscoveryBytes)
-	}
-	var p provider
-	if err := json.Unmarshal(body, &p); err != nil {
-		return nil, fmt.Errorf("failed to decode discovery document: %w", err)
-	}
-	if p.Issuer != d.issuer {
-		return nil, fmt.Errorf("discovery document names issuer %q, want %q", p.Issuer, d.issuer)
-	}
-	for name, e := range map[string]string{"authorization_endpoint": p.AuthorizationURL, "token_endpoint": p.TokenURL} {
-		if e == "" {
-			return nil, fmt.Errorf("discovery document has no %s", name)
+	p := &provider{Issuer: doc.Issuer, AuthorizationURL: doc.AuthorizationEndpoint, TokenURL: doc.TokenEndpoint,
+		EndSessionURL: doc.EndSessionEndpoint, RevocationURL: doc.RevocationEndpoint, CodeChallengeTypes: doc.CodeChallengeMethods}
+	for _, e := range []struct{ name, url string }{
+		{"authorization_endpoint", p.AuthorizationURL}, {"token_endpoint", p.TokenURL},
+	} {
+		if _, err := doc.Endpoint(e.name, e.url, d.insecure); err != nil {
+			return nil, err
 		}
 	}
-	for name, e := range map[string]string{
-		"authorization_endpoint": p.AuthorizationURL, "token_endpoint": p.TokenURL,
-		"end_session_endpoint": p.EndSessionURL, "revocation_endpoint": p.RevocationURL,
+	for _, e := range []struct{ name, url string }{
+		{"end_session_endpoint", p.EndSessionURL}, {"revocation_endpoint", p.RevocationURL},
 	} {
-		if e != "" {
-			if _, err := urlcheck.Discovered(d.issuer, e, d.insecure); err != nil {
-				return nil, fmt.Errorf("discovery document's %s %q: %w", name, e, err)
+		if e.url != "" {
+			if _, err := doc.Endpoint(e.name, e.url, d.insecure); err != nil {
+				return nil, err
 			}
 		}
 	}
-	return &p, nil
+	return p, nil
 }
 
 // checkEndpoint accepts https URLs, and http ones on loopback hosts or when

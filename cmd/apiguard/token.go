@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/apiguard/apiguard/devissuer"
+	"github.com/apiguard/apiguard/internal/discovery"
 )
 
 // tokenConfig is the validated configuration of `apiguard token`.
@@ -94,32 +94,22 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // discoverTokenURL reads the token endpoint from the issuer's OpenID
 // Connect discovery document, checking that it names the same issuer.
 func discoverTokenURL(ctx context.Context, client *http.Client, issuer string) (string, error) {
-	u := strings.TrimSuffix(issuer, "/") + "/.well-known/openid-configuration"
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return "", fmt.Errorf("failed to build the discovery request: %w", err)
-	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := client.Do(req)
-	if err != nil {
-		return "", fmt.Errorf("failed to fetch %s: %w", u, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("failed to fetch %s: status %d; is OKTA_ISSUER (--issuer) the issuer URI of an authorization server?", u, resp.StatusCode)
-	}
-	var doc struct {
-		Issuer        string `json:"issuer"`
-		TokenEndpoint string `json:"token_endpoint"`
-	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&doc); err != nil {
-		return "", fmt.Errorf("failed to read the discovery document at %s: %w", u, err)
-	}
-	if doc.Issuer != issuer {
-		return "", fmt.Errorf("the discovery document at %s names issuer %q, not %q: use that exact value as OKTA_ISSUER (--issuer)", u, doc.Issuer, issuer)
+	doc, err := discovery.Fetch(ctx, discovery.HTTPGetter(client), issuer)
+	var se *discovery.StatusError
+	var ie *discovery.IssuerError
+	var fe *discovery.FetchError
+	switch {
+	case errors.As(err, &se):
+		return "", fmt.Errorf("failed to fetch %s: status %d; is OKTA_ISSUER (--issuer) the issuer URI of an authorization server?", se.URL, se.Status)
+	case errors.As(err, &ie):
+		return "", fmt.Errorf("the discovery document at %s names issuer %q, not %q: use that exact value as OKTA_ISSUER (--issuer)", ie.URL, ie.Got, ie.Want)
+	case errors.As(err, &fe):
+		return "", fmt.Errorf("failed to fetch %s: %w", fe.URL, fe.Err)
+	case err != nil:
+		return "", fmt.Errorf("failed to read the discovery document at %s: %w", discovery.URL(issuer), err)
 	}
 	if doc.TokenEndpoint == "" {
-		return "", fmt.Errorf("the discovery document at %s has no token_endpoint", u)
+		return "", fmt.Errorf("the discovery document at %s has no token_endpoint", discovery.URL(issuer))
 	}
 	return doc.TokenEndpoint, nil
 }
