@@ -55,6 +55,7 @@ const (
 	ruleAnyOne       = "R-CLAIM-6"  // one failure is enough
 	ruleIDToken      = "R-CLAIM-7"  // ID tokens refused
 	ruleBadKey       = "R-JWKS-7"   // unusable keys skipped
+	ruleUnknownKIDs  = "R-JWKS-3"   // unknown kids: bounded fetches, then 503
 )
 
 // reasons returns, by rule, the error_description prefixes (the reason
@@ -518,6 +519,21 @@ func TestHostileTokens(t *testing.T) {
 		})
 	}
 
+	// unknownKID reports whether tok names a kid apiguard has no usable key
+	// for: one the issuer does not publish, or one of the keys above that
+	// apiguard skips.
+	unknownKID := func(tok string) bool {
+		h64, _, ok := strings.Cut(tok, ".")
+		var h struct {
+			Kid any `json:"kid"`
+		}
+		if !ok || json.Unmarshal(must(b64.DecodeString(h64)), &h) != nil {
+			return false
+		}
+		kid, ok := h.Kid.(string)
+		return ok && kid != "" && (iss.Key(kid) == nil || kid == "enc-key" || kid == "misfit" || kid == "weak")
+	}
+	unavailable := 0
 	var sent []string
 	for _, c := range refused {
 		t.Run(c.name, func(t *testing.T) {
@@ -535,6 +551,18 @@ func TestHostileTokens(t *testing.T) {
 				code = "invalid_token"
 			}
 			r := send(t, c)
+			if r.status == http.StatusServiceUnavailable && want == http.StatusUnauthorized && unknownKID(c.token) {
+				// R-JWKS-3: a kid apiguard has no usable key for is refused
+				// on the word of a fetch made after it, and such fetches are
+				// limited per cooldown; past that the kid cannot be checked
+				// and the answer is 503 (R-BEARER-6), never a pass.
+				unavailable++
+				if r.header.Get("Retry-After") == "" || strings.Contains(r.header.Get("WWW-Authenticate"), "invalid_token") {
+					t.Errorf("[%s] got 503 with Retry-After %q and WWW-Authenticate %q, want a Retry-After and no invalid_token",
+						ruleUnknownKIDs, r.header.Get("Retry-After"), r.header.Get("WWW-Authenticate"))
+				}
+				return
+			}
 			if r.status != want {
 				t.Fatalf("[%s] got status %d (%s %s), want %d", c.rule, r.status, r.header.Get("WWW-Authenticate"), r.body, want)
 			}
@@ -580,6 +608,7 @@ func TestHostileTokens(t *testing.T) {
 		})
 	}
 
+	t.Logf("%d cases with unknown kids answered 503 once the fetches unknown kids may cause were spent", unavailable)
 	if n := attacker.hits.Load(); n != 0 {
 		t.Errorf("[%s] the attacker's server got %d requests, want 0", ruleKeySource, n)
 	}
