@@ -26,6 +26,7 @@ var ruleTests = map[string][]string{
 	"R-BEARER-5": {"middleware_test.go:TestMiddleware", "middleware_test.go:TestPolicies"},
 	"R-BEARER-6": {"middleware_test.go:TestMiddleware", "hostile/faults_test.go:TestIssuerDownAtStart", "introspect_test.go:TestIntrospectUnreachable"},
 	"R-BEARER-7": {"middleware_test.go:TestMiddleware"},
+	"R-BEARER-8": {"cmd/apiguard/leak_test.go:TestNoSecretLeaks"},
 
 	"R-CLAIM-8": {"introspect_test.go:TestIntrospectRefusals"},
 	"R-CLAIM-9": {"claims_case_test.go:TestClaimNamesCaseSensitive", "claims_case_test.go:TestPoliciesIgnoreOtherCase",
@@ -62,16 +63,17 @@ var ruleTests = map[string][]string{
 	"R-GW-3": {"gateway/auth_test.go:TestAuthTrustedPair", "gateway/auth_test.go:TestAuthAttacks",
 		"gateway/proxies_test.go:TestNginxAuthRequest", "gateway/proxies_test.go:TestCaddyForwardAuth"},
 	"R-GW-4": {"gateway/resolve_test.go:TestMethodCase", "gateway/failclosed_test.go:TestMethodCaseProxied"},
-	"R-GW-5": {"gateway/resolve_test.go:TestPathReadings", "gateway/resolve_test.go:FuzzResolve", "gateway/gateway_test.go:TestRefusals"},
+	"R-GW-5": {"gateway/differential_test.go:TestDifferentialUpstreams", "gateway/resolve_test.go:TestPathReadings", "gateway/resolve_test.go:FuzzResolve", "gateway/gateway_test.go:TestRefusals"},
 	"R-GW-6": {"gateway/failclosed_test.go:TestOverrideHeadersStripped"},
 	"R-GW-7": {"gateway/failclosed_test.go:TestUpgradeRefused", "gateway/stream_test.go:TestWebSocket"},
 	"R-GW-8": {"gateway/identity_test.go:TestIdentityHeadersUnambiguous"},
 	"R-GW-9": {"gateway/gateway_test.go:TestRules", "gateway/gateway_test.go:TestRefusals"},
 
-	"R-RUN-1": {"gateway/metrics_test.go:TestMetrics"},
+	"R-RUN-1": {"cmd/apiguard/cardinality_test.go:TestServeMetricsCardinality", "cmd/apiguard/cardinality_test.go:TestGatewayMetricsCardinality", "gateway/metrics_test.go:TestMetrics"},
 	"R-RUN-2": {"cache_test.go:TestCacheHitNeedsSameToken", "cache_test.go:TestCacheEvictsExpiredFirst"},
 	"R-RUN-3": {"cmd/apiguard/devmode_test.go:TestServeRefusesDevIssuerWithProductionSettings"},
 	"R-RUN-4": {"cmd/apiguard/serve_test.go:TestBadSettingsStopStartup", "cmd/apiguard/gateway_test.go:TestGatewaySettingsErrors"},
+	"R-RUN-6": {"cmd/apiguard/leak_test.go:TestNoSecretLeaks", "cmd/apiguard/leak_test.go:TestCheckHTTPURLHidesPasswords"},
 }
 
 // ruleLine is how SECURITY.md states a rule: "- **R-GROUP-N** text".
