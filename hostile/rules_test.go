@@ -38,7 +38,7 @@ var ruleTests = map[string][]string{
 
 	"R-JWKS-1": {"keyset_test.go:TestDiscoveryIssuerMismatch", "hostile/faults_test.go:TestDiscoveryOtherIssuer"},
 	"R-JWKS-2": {"keyset_test.go:TestCacheControlHonoured"},
-	"R-JWKS-3": {"keyset_test.go:TestKeysRandomKIDFlood", "hostile/faults_test.go:TestAfterCooldown"},
+	"R-JWKS-3": {"keyset_test.go:TestKeysRandomKIDFlood", "hostile/faults_test.go:TestAfterCooldown", "hostile/faults_test.go:TestKIDFloodFetchBound"},
 	"R-JWKS-4": {"keyset_test.go:TestKeysDownLater", "hostile/faults_test.go:TestIssuerDownLater"},
 	"R-JWKS-5": {"keyset_test.go:TestKeysDownAtStartThenUp", "hostile/faults_test.go:TestIssuerDownAtStart",
 		"cmd/apiguard/serve_test.go:TestServeIssuerDownIs503ThenRecovers"},
@@ -73,6 +73,7 @@ var ruleTests = map[string][]string{
 	"R-RUN-2": {"cache_test.go:TestCacheHitNeedsSameToken", "cache_test.go:TestCacheEvictsExpiredFirst"},
 	"R-RUN-3": {"cmd/apiguard/devmode_test.go:TestServeRefusesDevIssuerWithProductionSettings"},
 	"R-RUN-4": {"cmd/apiguard/serve_test.go:TestBadSettingsStopStartup", "cmd/apiguard/gateway_test.go:TestGatewaySettingsErrors"},
+	"R-RUN-5": {"cache_mem_test.go:TestCacheKeepsOnlyTheToken"},
 	"R-RUN-6": {"cmd/apiguard/leak_test.go:TestNoSecretLeaks", "cmd/apiguard/leak_test.go:TestCheckHTTPURLHidesPasswords"},
 }
 
