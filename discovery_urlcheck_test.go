@@ -15,6 +15,7 @@ import (
 	"github.com/apiguard/apiguard/internal/fakeclock"
 	"github.com/apiguard/apiguard/internal/testissuer"
 	"github.com/apiguard/apiguard/internal/urlcheck"
+	"github.com/apiguard/apiguard/introspect"
 )
 
 // TestDiscoveredEndpointsChecked serves, from an issuer on 127.0.0.1, a
@@ -84,7 +85,11 @@ func TestDiscoveredEndpointsChecked(t *testing.T) {
 				}
 			}
 
-			iv, err := apiguard.New(apiguard.Config{Issuer: issuer, Now: clk.Now, Introspection: &apiguard.IntrospectionConfig{ClientID: "rs", ClientSecret: "secret"}})
+			av, err := apiguard.New(apiguard.Config{Issuer: issuer, Now: clk.Now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			iv, err := introspect.New(av, introspect.Config{ClientID: "rs", ClientSecret: "secret"})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -60,11 +60,26 @@ type requestError struct{ detail string }
 func (e *requestError) Error() string { return "invalid request: " + e.detail }
 func (e *requestError) Unwrap() error { return errBadRequest }
 
-// Middleware protects handlers with a [Verifier] and answers refusals as
-// RFC 6750 describes. Its zero value is not usable: set Verifier.
+// TokenVerifier verifies tokens for a [Middleware]: a [*Verifier], or one
+// that also asks the issuer about tokens, as package introspect's Verifier.
+// Implementations must be safe for concurrent use.
+type TokenVerifier interface {
+	// Verify checks token and returns its claims, which must not be
+	// modified. Refusals caused by the token wrap [ErrInvalidToken]; a
+	// service it needs and cannot reach is an error wrapping
+	// [ErrKeysUnavailable] or [ErrUnavailable].
+	Verify(ctx context.Context, token string) (*Claims, error)
+
+	// Ready returns nil once tokens can be verified (the issuer's keys are
+	// loaded), as [Verifier.Ready]; for readiness probes.
+	Ready(ctx context.Context) error
+}
+
+// Middleware protects handlers with a [TokenVerifier] and answers refusals
+// as RFC 6750 describes. Its zero value is not usable: set Verifier.
 type Middleware struct {
 	// Verifier checks the tokens. Required.
-	Verifier *Verifier
+	Verifier TokenVerifier
 
 	// Realm is the realm of WWW-Authenticate challenges. Default "apiguard".
 	Realm string

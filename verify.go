@@ -12,6 +12,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/apiguard/apiguard/internal/discovery"
 	"github.com/apiguard/apiguard/internal/urlcheck"
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
@@ -117,12 +118,6 @@ type Config struct {
 	// InsecureAllowHTTP allows http:// issuer and JWKS URLs on hosts that
 	// are not loopback. Never set it in production.
 	InsecureAllowHTTP bool
-
-	// Introspection, when set, asks the issuer's RFC 7662 introspection
-	// endpoint about opaque tokens (anything that is not a JWT), or about
-	// every token in [IntrospectAlways] mode. Default: off, and tokens that
-	// are not JWTs are refused as malformed.
-	Introspection *IntrospectionConfig
 }
 
 // Verifier verifies access tokens (or ID tokens) of one issuer. It is safe
@@ -137,7 +132,6 @@ type Verifier struct {
 	typ      string
 	clients  []string
 	audience string
-	intro    *introspector // nil unless Config.Introspection is set
 }
 
 // New returns a Verifier for cfg. It does not contact the issuer: keys are
@@ -217,13 +211,6 @@ func New(cfg Config) (*Verifier, error) {
 		}
 		v.cache = newTokenCache(size)
 	}
-	if cfg.Introspection != nil {
-		intro, err := newIntrospector(v, *cfg.Introspection, client, logger)
-		if err != nil {
-			return nil, err
-		}
-		v.intro = intro
-	}
 	return v, nil
 }
 
@@ -293,9 +280,8 @@ func (v *Verifier) KeyCount() int { return v.keys.count() }
 // [ErrAudience], …); when the issuer's keys cannot be had, the error wraps
 // [ErrKeysUnavailable] instead. The returned Claims must not be modified.
 //
-// With [Config.Introspection] set, opaque tokens (and in [IntrospectAlways]
-// mode every token) are also checked at the issuer's introspection endpoint;
-// when it cannot be reached the error wraps [ErrUnavailable].
+// Verify accepts only JWTs: package introspect checks opaque tokens (and,
+// if asked, JWTs too) at the issuer's introspection endpoint.
 //
 // Verify does not check sender constraints: a token bound to a key (its
 // Claims.Confirmed is true) must be presented with a proof of possession,
@@ -308,10 +294,43 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 	if len(token) > MaxTokenSize {
 		return nil, refuse(ErrMalformed, "token longer than %d bytes", MaxTokenSize)
 	}
-	if v.intro != nil {
-		return v.intro.verify(ctx, token)
-	}
 	return v.verifyJWT(ctx, token)
+}
+
+// Now returns the current time on the verifier's clock ([Config.Now]).
+func (v *Verifier) Now() time.Time { return v.now() }
+
+// Config returns the configuration v was made with, as given to [New]
+// (defaults not filled in). Its slices are copies.
+func (v *Verifier) Config() Config {
+	cfg := v.cfg
+	cfg.Algorithms = slices.Clone(cfg.Algorithms)
+	cfg.ClientIDs = slices.Clone(cfg.ClientIDs)
+	return cfg
+}
+
+// CheckClaims decodes payload, a JSON object of claims from another source
+// than a JWT the verifier checked (an RFC 7662 introspection response, say),
+// and applies to it every claim check [Verifier.Verify] applies to a JWT's
+// payload: issuer, audience, exp (required), nbf, iat, client and token
+// type. Its refusals are those of Verify.
+func (v *Verifier) CheckClaims(payload []byte) (*Claims, error) {
+	c, w, err := decodeClaims(payload)
+	if err != nil {
+		return nil, err
+	}
+	if err := v.checkClaims(c, w, v.now()); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// IntrospectionEndpoint returns the introspection_endpoint of the issuer's
+// discovery document (fetched as for the keys, and checked like the
+// issuer's URL), for package introspect. Its errors say why none can be
+// had.
+func (v *Verifier) IntrospectionEndpoint(ctx context.Context) (string, error) {
+	return v.keys.discoveredURL(ctx, "introspection_endpoint", func(d *discovery.Document) string { return d.IntrospectionEndpoint })
 }
 
 // verifyJWT verifies token as a JWT signed by the issuer, with the

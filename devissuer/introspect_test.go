@@ -9,6 +9,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/apiguard/apiguard"
+	"github.com/apiguard/apiguard/introspect"
 )
 
 // TestIntrospectTokenTypes checks what introspection says about each kind
@@ -50,8 +51,11 @@ func TestIntrospectTokenTypes(t *testing.T) {
 		})
 	}
 
-	v, err := apiguard.New(apiguard.Config{Issuer: f.issuerURL, Now: f.clock.Now, Introspection: &apiguard.IntrospectionConfig{
-		ClientID: appID, ClientSecret: appSecret, Mode: apiguard.IntrospectAlways}})
+	av, err := apiguard.New(apiguard.Config{Issuer: f.issuerURL, Now: f.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := introspect.New(av, introspect.Config{ClientID: appID, ClientSecret: appSecret, Mode: introspect.Always})
 	if err != nil {
 		t.Fatal(err)
 	}

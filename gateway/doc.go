@@ -67,8 +67,9 @@
 // # DPoP and introspection
 //
 // The gateway decides with the [apiguard.Middleware] it is given, so DPoP
-// (set Middleware.Binding to a dpop.Checker) and token introspection (the
-// Verifier's Config.Introspection) work as they do anywhere else. Set
+// (set Middleware.Binding to a dpop.Checker) and token introspection (set
+// Middleware.Verifier to an introspect.Verifier) work as they do anywhere
+// else. Set
 // dpop.Config.PublicURL to the URL clients reach the API at: a proof's htu
 // is checked against it plus the request path.
 //

@@ -24,11 +24,11 @@ const repoRoot = ".."
 var ruleTests = map[string][]string{
 	"R-BEARER-4": {"middleware_test.go:TestMiddleware"},
 	"R-BEARER-5": {"middleware_test.go:TestMiddleware", "middleware_test.go:TestPolicies"},
-	"R-BEARER-6": {"middleware_test.go:TestMiddleware", "hostile/faults_test.go:TestIssuerDownAtStart", "introspect_test.go:TestIntrospectUnreachable"},
+	"R-BEARER-6": {"middleware_test.go:TestMiddleware", "hostile/faults_test.go:TestIssuerDownAtStart", "introspect/introspect_test.go:TestIntrospectUnreachable"},
 	"R-BEARER-7": {"middleware_test.go:TestMiddleware"},
 	"R-BEARER-8": {"cmd/apiguard/leak_test.go:TestNoSecretLeaks"},
 
-	"R-CLAIM-8": {"introspect_test.go:TestIntrospectRefusals"},
+	"R-CLAIM-8": {"introspect/introspect_test.go:TestIntrospectRefusals"},
 	"R-CLAIM-9": {"claims_case_test.go:TestClaimNamesCaseSensitive", "claims_case_test.go:TestPoliciesIgnoreOtherCase",
 		"claims_case_test.go:TestHeaderNamesCaseSensitive"},
 

@@ -115,19 +115,22 @@ func runGatewayNotify(ctx context.Context, args []string, stdout, stderr io.Writ
 	reg := newRegistry()
 	vm := newVerifierMetrics(reg) // serve's apiguard_jwks_* (metrics.go)
 	verifier, err := apiguard.New(apiguard.Config{
-		Issuer:        cfg.issuer,
-		Audience:      cfg.audience,
-		ClientIDs:     cfg.clientIDs,
-		Logger:        log,
-		OnFetch:       vm.observeFetch,
-		Introspection: state.introspection,
+		Issuer:    cfg.issuer,
+		Audience:  cfg.audience,
+		ClientIDs: cfg.clientIDs,
+		Logger:    log,
+		OnFetch:   vm.observeFetch,
 	})
 	if err != nil {
 		return &usageError{fmt.Errorf("%s: %w", settingName("issuer"), err)}
 	}
+	tv, err := state.tokenVerifier(verifier)
+	if err != nil {
+		return &usageError{fmt.Errorf("%s: %w", settingName("introspection"), err)}
+	}
 	vm.watchKeys(verifier)
 	gw, err := gateway.New(cfg.file, gateway.Options{
-		Middleware: &apiguard.Middleware{Verifier: verifier, Binding: state.binding()},
+		Middleware: &apiguard.Middleware{Verifier: tv, Binding: state.binding()},
 		Registry:   reg,
 		Logger:     log,
 		AuthProxy:  cfg.authProxy,

@@ -245,17 +245,20 @@ func newApp(ctx context.Context, cfg *serveConfig, log *slog.Logger, stdout io.W
 		Logger:            log,
 		OnFetch:           m.observeFetch,
 		InsecureAllowHTTP: insecureHTTP,
-		Introspection:     state.introspection,
 	})
 	if err != nil {
 		return nil, &usageError{fmt.Errorf("%s: %w", settingName("issuer"), err)}
+	}
+	tv, err := state.tokenVerifier(v)
+	if err != nil {
+		return nil, &usageError{fmt.Errorf("%s: %w", settingName("introspection"), err)}
 	}
 	a.verifier = v
 	m.watchKeys(v)
 
 	resourceMetadata := cfg.publicURL + "/.well-known/oauth-protected-resource"
 	guard := &apiguard.Middleware{
-		Verifier:         v,
+		Verifier:         tv,
 		ResourceMetadata: resourceMetadata,
 		Binding:          state.binding(),
 		OnRefuse: func(r *http.Request, err error) {

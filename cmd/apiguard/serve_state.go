@@ -11,6 +11,7 @@ import (
 	"github.com/apiguard/apiguard"
 	"github.com/apiguard/apiguard/dpop"
 	"github.com/apiguard/apiguard/internal/sharedstate"
+	"github.com/apiguard/apiguard/introspect"
 	"github.com/apiguard/apiguard/session"
 )
 
@@ -56,8 +57,8 @@ func checkSessionSecret(s *settings) error {
 
 // sharedState is what newApp wires into the verifier and the middleware.
 type sharedState struct {
-	introspection *apiguard.IntrospectionConfig // nil: off
-	dpop          *dpop.Checker                 // nil: off
+	introspection *introspect.Config // nil: off
+	dpop          *dpop.Checker      // nil: off
 	close         func()
 }
 
@@ -68,6 +69,15 @@ func (st *sharedState) binding() apiguard.Binding {
 		return nil
 	}
 	return st.dpop
+}
+
+// tokenVerifier is the middleware's verifier: v, or v with introspection
+// when it is on.
+func (st *sharedState) tokenVerifier(v *apiguard.Verifier) (apiguard.TokenVerifier, error) {
+	if st.introspection == nil {
+		return v, nil
+	}
+	return introspect.New(v, *st.introspection)
 }
 
 // sharedStateConfig is what openSharedState needs of a command's
@@ -109,9 +119,9 @@ func openSharedState(cfg sharedStateConfig, log *slog.Logger) (*sharedState, err
 		}
 	}
 	if cfg.state.introspection != "off" {
-		ic := &apiguard.IntrospectionConfig{ClientID: cfg.clientID, ClientSecret: cfg.clientSecret, MaxCacheTTL: cfg.state.cacheTTL}
+		ic := &introspect.Config{ClientID: cfg.clientID, ClientSecret: cfg.clientSecret, MaxCacheTTL: cfg.state.cacheTTL}
 		if cfg.state.introspection == "always" {
-			ic.Mode = apiguard.IntrospectAlways
+			ic.Mode = introspect.Always
 		}
 		if store != nil {
 			ic.Cache = store

@@ -1,5 +1,5 @@
 // Package sharedstate keeps the state that N apiguard instances must share
-// in Redis: introspection results (an apiguard.IntrospectionCache) and the
+// in Redis: introspection results (an introspect.Cache) and the
 // ids of used DPoP proofs (a dpop.ReplayCache).
 //
 // # Keys

@@ -11,17 +11,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apiguard/apiguard"
 	"github.com/apiguard/apiguard/dpop"
 	"github.com/apiguard/apiguard/internal/redistest"
 	"github.com/apiguard/apiguard/internal/seal"
 	"github.com/apiguard/apiguard/internal/sharedstate"
+	"github.com/apiguard/apiguard/introspect"
 	"github.com/apiguard/apiguard/session"
 )
 
 var (
-	_ apiguard.IntrospectionCache = (*sharedstate.Store)(nil)
-	_ dpop.ReplayCache            = (*sharedstate.Store)(nil)
+	_ introspect.Cache = (*sharedstate.Store)(nil)
+	_ dpop.ReplayCache = (*sharedstate.Store)(nil)
 )
 
 func newStore(t *testing.T, url string, secret ...byte) *sharedstate.Store {

@@ -35,6 +35,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/apiguard/apiguard"
+	"github.com/apiguard/apiguard/introspect"
 )
 
 const (
@@ -290,9 +291,9 @@ func submit(t *testing.T, browser *http.Client, action string, form url.Values) 
 	return loc.String()
 }
 
-// introspect asks the provider about token as apiguard would, and returns
+// introspectAt asks the provider about token as apiguard would, and returns
 // its answer.
-func introspect(t *testing.T, issuer, token string) map[string]any {
+func introspectAt(t *testing.T, issuer, token string) map[string]any {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, issuer+"/token/introspection",
 		strings.NewReader(url.Values{"token": {token}, "token_type_hint": {"access_token"}}.Encode()))
@@ -325,7 +326,7 @@ func TestIntrospectionRefusesRefreshToken(t *testing.T) {
 		t.Fatalf("got a JWT access token, want an opaque one (testdata/provider.mjs)")
 	}
 
-	at, rt := introspect(t, issuer, tok.AccessToken), introspect(t, issuer, tok.RefreshToken)
+	at, rt := introspectAt(t, issuer, tok.AccessToken), introspectAt(t, issuer, tok.RefreshToken)
 	t.Logf("oidc-provider introspection: access token %v; refresh token %v", at, rt)
 	if at["active"] != true || at["token_type"] != "Bearer" {
 		t.Errorf("access token: got active %v token_type %v, want true and Bearer", at["active"], at["token_type"])
@@ -334,8 +335,11 @@ func TestIntrospectionRefusesRefreshToken(t *testing.T) {
 		t.Errorf("refresh token: got active %v token_type %v, want true and none (as apiguard's absent token_type rule assumes)", rt["active"], rt["token_type"])
 	}
 
-	v, err := apiguard.New(apiguard.Config{Issuer: issuer, Audience: resource,
-		Introspection: &apiguard.IntrospectionConfig{ClientID: rsID, ClientSecret: rsSecret, MaxCacheTTL: -1}})
+	av, err := apiguard.New(apiguard.Config{Issuer: issuer, Audience: resource})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := introspect.New(av, introspect.Config{ClientID: rsID, ClientSecret: rsSecret, MaxCacheTTL: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package apiguard_test
+package introspect_test
 
 import (
 	"context"
@@ -20,6 +20,7 @@ import (
 	"github.com/apiguard/apiguard/devissuer/devissuertest"
 	"github.com/apiguard/apiguard/internal/fakeclock"
 	"github.com/apiguard/apiguard/internal/testissuer"
+	"github.com/apiguard/apiguard/introspect"
 )
 
 const (
@@ -99,13 +100,30 @@ func activeBody(iss string, now time.Time) map[string]any {
 	}
 }
 
-func introVerifier(t *testing.T, iss *testissuer.Issuer, clk *fakeclock.Clock, endpoint string, mutate ...func(*apiguard.IntrospectionConfig)) *apiguard.Verifier {
+var epoch = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+
+// newIntrospect returns an introspect.Verifier for issuer with cfg, failing
+// the test on error.
+func newIntrospect(t *testing.T, acfg apiguard.Config, cfg introspect.Config) *introspect.Verifier {
 	t.Helper()
-	ic := &apiguard.IntrospectionConfig{ClientID: introID, ClientSecret: introSecret, Endpoint: endpoint}
-	for _, m := range mutate {
-		m(ic)
+	v, err := apiguard.New(acfg)
+	if err != nil {
+		t.Fatalf("apiguard.New: %v", err)
 	}
-	return newVerifier(t, iss, clk, func(c *apiguard.Config) { c.Introspection = ic })
+	iv, err := introspect.New(v, cfg)
+	if err != nil {
+		t.Fatalf("introspect.New: %v", err)
+	}
+	return iv
+}
+
+func introVerifier(t *testing.T, iss *testissuer.Issuer, clk *fakeclock.Clock, endpoint string, mutate ...func(*introspect.Config)) *introspect.Verifier {
+	t.Helper()
+	ic := introspect.Config{ClientID: introID, ClientSecret: introSecret, Endpoint: endpoint}
+	for _, m := range mutate {
+		m(&ic)
+	}
+	return newIntrospect(t, apiguard.Config{Issuer: iss.URL, Now: clk.Now}, ic)
 }
 
 func TestIntrospectOpaque(t *testing.T) {
@@ -123,7 +141,7 @@ func TestIntrospectOpaque(t *testing.T) {
 	if _, err := v.Verify(context.Background(), opaque); err != nil || fake.calls.Load() != 1 {
 		t.Errorf("second Verify: %v after %d calls, want a cache hit (1 call)", err, fake.calls.Load())
 	}
-	clk.Advance(apiguard.DefaultIntrospectionCacheTTL + time.Second)
+	clk.Advance(introspect.DefaultCacheTTL + time.Second)
 	if _, err := v.Verify(context.Background(), opaque); err != nil || fake.calls.Load() != 2 {
 		t.Errorf("after the cache TTL: %v after %d calls, want 2 calls", err, fake.calls.Load())
 	}
@@ -136,7 +154,7 @@ func TestIntrospectOpaque(t *testing.T) {
 
 func TestIntrospectCachedUntilExp(t *testing.T) {
 	iss, clk, fake := testissuer.New(t), fakeclock.New(epoch), newFakeIntrospection(t)
-	v := introVerifier(t, iss, clk, fake.srv.URL, func(c *apiguard.IntrospectionConfig) { c.MaxCacheTTL = time.Hour })
+	v := introVerifier(t, iss, clk, fake.srv.URL, func(c *introspect.Config) { c.MaxCacheTTL = time.Hour })
 	body := activeBody(iss.URL, clk.Now())
 	body["exp"] = clk.Now().Add(30 * time.Second).Unix()
 	fake.set(200, body)
@@ -172,9 +190,9 @@ func TestIntrospectRefusals(t *testing.T) {
 		want   error
 		cached bool
 	}{
-		{"inactive", opaque, 200, map[string]any{"active": false}, apiguard.ErrInactive, true},
-		{"active missing", opaque, 200, with("active", nil), apiguard.ErrInactive, true},
-		{"active a string", opaque, 200, with("active", "true"), apiguard.ErrInactive, true},
+		{"inactive", opaque, 200, map[string]any{"active": false}, introspect.ErrInactive, true},
+		{"active missing", opaque, 200, with("active", nil), introspect.ErrInactive, true},
+		{"active a string", opaque, 200, with("active", "true"), introspect.ErrInactive, true},
 		{"other issuer", opaque, 200, with("iss", "https://evil.example.com"), apiguard.ErrIssuer, false},
 		{"no iss", opaque, 200, with("iss", nil), apiguard.ErrIssuer, false},
 		{"other audience", opaque, 200, with("aud", "api://other"), apiguard.ErrAudience, false},
@@ -222,7 +240,7 @@ func TestIntrospectUnreachable(t *testing.T) {
 		fake := newFakeIntrospection(t)
 		fake.block = make(chan struct{})
 		defer close(fake.block)
-		v := introVerifier(t, iss, clk, fake.srv.URL, func(c *apiguard.IntrospectionConfig) { c.Timeout = 100 * time.Millisecond })
+		v := introVerifier(t, iss, clk, fake.srv.URL, func(c *introspect.Config) { c.Timeout = 100 * time.Millisecond })
 		var ue *apiguard.UnavailableError
 		if _, err := v.Verify(context.Background(), opaque); !errors.As(err, &ue) || ue.RetryAfter <= 0 {
 			t.Errorf("got %v, want an *UnavailableError with RetryAfter", err)
@@ -247,7 +265,7 @@ func TestIntrospectUnreachable(t *testing.T) {
 	})
 }
 
-// recordingCache is an IntrospectionCache that records keys and can fail.
+// recordingCache is an introspect.Cache that records keys and can fail.
 type recordingCache struct {
 	mu   sync.Mutex
 	m    map[string][]byte
@@ -280,7 +298,7 @@ func TestIntrospectionCache(t *testing.T) {
 	t.Run("keys are hashes, not tokens", func(t *testing.T) {
 		fake, cache := newFakeIntrospection(t), &recordingCache{m: map[string][]byte{}}
 		fake.set(200, activeBody(iss.URL, clk.Now()))
-		v := introVerifier(t, iss, clk, fake.srv.URL, func(c *apiguard.IntrospectionConfig) { c.Cache = cache })
+		v := introVerifier(t, iss, clk, fake.srv.URL, func(c *introspect.Config) { c.Cache = cache })
 		if _, err := v.Verify(context.Background(), opaque); err != nil {
 			t.Fatal(err)
 		}
@@ -294,9 +312,9 @@ func TestIntrospectionCache(t *testing.T) {
 	t.Run("a cache outage asks the issuer", func(t *testing.T) {
 		fake, cache := newFakeIntrospection(t), &recordingCache{m: map[string][]byte{}, fail: true}
 		fake.set(200, map[string]any{"active": false})
-		v := introVerifier(t, iss, clk, fake.srv.URL, func(c *apiguard.IntrospectionConfig) { c.Cache = cache })
+		v := introVerifier(t, iss, clk, fake.srv.URL, func(c *introspect.Config) { c.Cache = cache })
 		for i := range 2 {
-			if _, err := v.Verify(context.Background(), opaque); !errors.Is(err, apiguard.ErrInactive) {
+			if _, err := v.Verify(context.Background(), opaque); !errors.Is(err, introspect.ErrInactive) {
 				t.Fatalf("Verify #%d with the cache down: got %v, want ErrInactive", i+1, err)
 			}
 		}
@@ -307,7 +325,7 @@ func TestIntrospectionCache(t *testing.T) {
 	t.Run("negative MaxCacheTTL: no cache", func(t *testing.T) {
 		fake := newFakeIntrospection(t)
 		fake.set(200, activeBody(iss.URL, clk.Now()))
-		v := introVerifier(t, iss, clk, fake.srv.URL, func(c *apiguard.IntrospectionConfig) { c.MaxCacheTTL = -1 })
+		v := introVerifier(t, iss, clk, fake.srv.URL, func(c *introspect.Config) { c.MaxCacheTTL = -1 })
 		for range 3 {
 			if _, err := v.Verify(context.Background(), opaque); err != nil {
 				t.Fatal(err)
@@ -397,24 +415,20 @@ func devRevoke(t *testing.T, issuerURL, token string) {
 func TestIntrospectAlwaysRevocation(t *testing.T) {
 	_, issuerURL := devIssuer(t)
 	clk := fakeclock.New(time.Now())
-	newV := func(ttl time.Duration, mode apiguard.IntrospectionMode) *apiguard.Verifier {
-		v, err := apiguard.New(apiguard.Config{Issuer: issuerURL, Now: clk.Now, Introspection: &apiguard.IntrospectionConfig{
-			ClientID: "0oa-dev", ClientSecret: "dev-secret-0123456789", Mode: mode, MaxCacheTTL: ttl}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
+	newV := func(ttl time.Duration, mode introspect.Mode) *introspect.Verifier {
+		return newIntrospect(t, apiguard.Config{Issuer: issuerURL, Now: clk.Now}, introspect.Config{
+			ClientID: "0oa-dev", ClientSecret: "dev-secret-0123456789", Mode: mode, MaxCacheTTL: ttl})
 	}
 	ctx := context.Background()
 	token := devToken(t, issuerURL)
-	noCache, cached, opaqueOnly := newV(-1, apiguard.IntrospectAlways), newV(time.Minute, apiguard.IntrospectAlways), newV(0, apiguard.IntrospectOpaque)
-	for name, v := range map[string]*apiguard.Verifier{"no cache": noCache, "cached": cached, "opaque only": opaqueOnly} {
+	noCache, cached, opaqueOnly := newV(-1, introspect.Always), newV(time.Minute, introspect.Always), newV(0, introspect.Opaque)
+	for name, v := range map[string]*introspect.Verifier{"no cache": noCache, "cached": cached, "opaque only": opaqueOnly} {
 		if _, err := v.Verify(ctx, token); err != nil {
 			t.Fatalf("%s: before revocation: %v", name, err)
 		}
 	}
 	devRevoke(t, issuerURL, token)
-	if _, err := noCache.Verify(ctx, token); !errors.Is(err, apiguard.ErrInactive) {
+	if _, err := noCache.Verify(ctx, token); !errors.Is(err, introspect.ErrInactive) {
 		t.Errorf("always, no cache, after revocation: got %v, want ErrInactive at once", err)
 	}
 	if _, err := cached.Verify(ctx, token); err != nil {
@@ -424,7 +438,7 @@ func TestIntrospectAlwaysRevocation(t *testing.T) {
 		t.Errorf("opaque only, JWT after revocation: got %v, want it valid until exp", err)
 	}
 	clk.Advance(time.Minute + time.Second)
-	if _, err := cached.Verify(ctx, token); !errors.Is(err, apiguard.ErrInactive) {
+	if _, err := cached.Verify(ctx, token); !errors.Is(err, introspect.ErrInactive) {
 		t.Errorf("always, cached, after the cache TTL: got %v, want ErrInactive", err)
 	}
 }
@@ -433,24 +447,35 @@ func TestIntrospectAlwaysRevocation(t *testing.T) {
 // active:false for a value it never issued; the endpoint comes from discovery.
 func TestIntrospectUnknownOpaqueToken(t *testing.T) {
 	_, issuerURL := devIssuer(t)
-	v, err := apiguard.New(apiguard.Config{Issuer: issuerURL, Introspection: &apiguard.IntrospectionConfig{
-		ClientID: "0oa-dev", ClientSecret: "dev-secret-0123456789"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := v.Verify(context.Background(), "RT.not-issued"); !errors.Is(err, apiguard.ErrInactive) {
+	v := newIntrospect(t, apiguard.Config{Issuer: issuerURL}, introspect.Config{
+		ClientID: "0oa-dev", ClientSecret: "dev-secret-0123456789"})
+	if _, err := v.Verify(context.Background(), "RT.not-issued"); !errors.Is(err, introspect.ErrInactive) {
 		t.Errorf("unknown opaque token: got %v, want ErrInactive", err)
 	}
 }
 
 func TestIntrospectionConfigErrors(t *testing.T) {
-	for name, ic := range map[string]apiguard.IntrospectionConfig{
+	v, err := apiguard.New(apiguard.Config{Issuer: "https://issuer.example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	idv, err := apiguard.New(apiguard.Config{Issuer: "https://issuer.example.com", Audience: "app", IDToken: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := introspect.New(idv, introspect.Config{ClientID: "c", ClientSecret: "s"}); err == nil {
+		t.Error("ID token verifier: New succeeded")
+	}
+	if _, err := introspect.New(nil, introspect.Config{ClientID: "c", ClientSecret: "s"}); err == nil {
+		t.Error("nil verifier: New succeeded")
+	}
+	for name, ic := range map[string]introspect.Config{
 		"no client id":     {ClientSecret: "s"},
 		"no client secret": {ClientID: "c"},
 		"bad mode":         {ClientID: "c", ClientSecret: "s", Mode: 7},
 		"http endpoint":    {ClientID: "c", ClientSecret: "s", Endpoint: "http://issuer.example.com/introspect"},
 	} {
-		if _, err := apiguard.New(apiguard.Config{Issuer: "https://issuer.example.com", Introspection: &ic}); err == nil {
+		if _, err := introspect.New(v, ic); err == nil {
 			t.Errorf("%s: New succeeded", name)
 		}
 	}
@@ -535,8 +560,8 @@ func TestIntrospectMemberNamesCaseSensitive(t *testing.T) {
 		scopes []string
 	}{
 		{"lower case", `{"active":true,"token_type":"Bearer","scope":"read",` + exp + `,` + rest + `}`, nil, []string{"read"}},
-		{"Active is not active", `{"Active":true,"token_type":"Bearer","scope":"read",` + exp + `,` + rest + `}`, apiguard.ErrInactive, nil},
-		{"ACTIVE true, active false", `{"active":false,"ACTIVE":true,"token_type":"Bearer",` + exp + `,` + rest + `}`, apiguard.ErrInactive, nil},
+		{"Active is not active", `{"Active":true,"token_type":"Bearer","scope":"read",` + exp + `,` + rest + `}`, introspect.ErrInactive, nil},
+		{"ACTIVE true, active false", `{"active":false,"ACTIVE":true,"token_type":"Bearer",` + exp + `,` + rest + `}`, introspect.ErrInactive, nil},
 		{"Token_type is not token_type", `{"active":true,"Token_type":"Bearer","scope":"read",` + exp + `,` + rest + `}`, apiguard.ErrType, nil},
 		{"TOKEN_TYPE Bearer beside refresh_token", `{"active":true,"token_type":"refresh_token","TOKEN_TYPE":"Bearer",` + exp + `,` + rest + `}`, apiguard.ErrType, nil},
 		{"Scope is not scope", `{"active":true,"token_type":"Bearer","scope":"read","Scope":"admin",` + exp + `,` + rest + `}`, nil, []string{"read"}},

@@ -1,4 +1,4 @@
-package apiguard
+package introspect_test
 
 import (
 	"context"
@@ -8,13 +8,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apiguard/apiguard"
 	"github.com/apiguard/apiguard/internal/redistest"
 	"github.com/apiguard/apiguard/internal/sharedstate"
 	"github.com/apiguard/apiguard/internal/testissuer"
+	"github.com/apiguard/apiguard/introspect"
 	"github.com/apiguard/apiguard/session"
 )
 
-// The benchmarks here put the cost of introspection beside BenchmarkVerify:
+// The benchmarks here put the cost of introspection beside apiguard's
+// BenchmarkVerify:
 // an introspection cache hit (in memory and in a real redis-server). The
 // cost of DPoP proofs is measured in package dpop (BenchmarkProof).
 
@@ -34,7 +37,7 @@ func benchStore(b *testing.B) *sharedstate.Store {
 
 // BenchmarkIntrospectionCacheHit measures Verify of an opaque token whose
 // introspection result is cached, in memory and in Redis; and of a JWT in
-// IntrospectAlways mode (local verification, cached, plus the cached
+// Always mode (local verification, cached, plus the cached
 // introspection result).
 func BenchmarkIntrospectionCacheHit(b *testing.B) {
 	iss := testissuer.New(b)
@@ -44,15 +47,19 @@ func BenchmarkIntrospectionCacheHit(b *testing.B) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]any{
 			"active": true, "token_type": "Bearer", "scope": "read write", "client_id": "0oa-app",
-			"sub": "user@example.com", "iss": iss.URL, "aud": DefaultAudience,
+			"sub": "user@example.com", "iss": iss.URL, "aud": apiguard.DefaultAudience,
 			"iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
 		})
 	}))
 	b.Cleanup(endpoint.Close)
 	ctx := context.Background()
-	newV := func(mode IntrospectionMode, cache IntrospectionCache) *Verifier {
-		v, err := New(Config{Issuer: iss.URL, Introspection: &IntrospectionConfig{
-			ClientID: "rs", ClientSecret: "secret", Endpoint: endpoint.URL, Mode: mode, Cache: cache, MaxCacheTTL: time.Hour}})
+	newV := func(mode introspect.Mode, cache introspect.Cache) *introspect.Verifier {
+		av, err := apiguard.New(apiguard.Config{Issuer: iss.URL})
+		if err != nil {
+			b.Fatal(err)
+		}
+		v, err := introspect.New(av, introspect.Config{
+			ClientID: "rs", ClientSecret: "secret", Endpoint: endpoint.URL, Mode: mode, Cache: cache, MaxCacheTTL: time.Hour})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -61,7 +68,7 @@ func BenchmarkIntrospectionCacheHit(b *testing.B) {
 		}
 		return v
 	}
-	run := func(v *Verifier, token string) func(*testing.B) {
+	run := func(v *introspect.Verifier, token string) func(*testing.B) {
 		return func(b *testing.B) {
 			if _, err := v.Verify(ctx, token); err != nil {
 				b.Fatal(err)
@@ -74,7 +81,7 @@ func BenchmarkIntrospectionCacheHit(b *testing.B) {
 			}
 		}
 	}
-	b.Run("opaque/memory", run(newV(IntrospectOpaque, nil), "opaque-token-0123456789"))
-	b.Run("always-jwt/memory", run(newV(IntrospectAlways, nil), jwtToken))
-	b.Run("opaque/redis", run(newV(IntrospectOpaque, benchStore(b)), "opaque-token-0123456789"))
+	b.Run("opaque/memory", run(newV(introspect.Opaque, nil), "opaque-token-0123456789"))
+	b.Run("always-jwt/memory", run(newV(introspect.Always, nil), jwtToken))
+	b.Run("opaque/redis", run(newV(introspect.Opaque, benchStore(b)), "opaque-token-0123456789"))
 }

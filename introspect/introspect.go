@@ -1,4 +1,4 @@
-package apiguard
+package introspect
 
 import (
 	"context"
@@ -20,34 +20,35 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 	"golang.org/x/sync/singleflight"
 
-	"github.com/apiguard/apiguard/internal/discovery"
+	"github.com/apiguard/apiguard"
+	"github.com/apiguard/apiguard/internal/urlcheck"
 )
 
-// IntrospectionMode says which tokens are checked at the issuer's
-// introspection endpoint.
-type IntrospectionMode int
+// Mode says which tokens are checked at the issuer's introspection
+// endpoint.
+type Mode int
 
 const (
-	// IntrospectOpaque introspects tokens that are not JWTs (anything but
+	// Opaque introspects tokens that are not JWTs (anything but
 	// three base64url parts); JWTs are verified locally as usual. A revoked
 	// JWT stays valid until its exp.
-	IntrospectOpaque IntrospectionMode = iota
-	// IntrospectAlways verifies JWTs locally and then introspects them too,
+	Opaque Mode = iota
+	// Always verifies JWTs locally and then introspects them too,
 	// and introspects opaque tokens: a token revoked at the issuer is
 	// refused once its cached introspection result ends
-	// ([IntrospectionConfig.MaxCacheTTL]; at once with no cache).
-	IntrospectAlways
+	// ([Config.MaxCacheTTL]; at once with no cache).
+	Always
 )
 
-// DefaultIntrospectionCacheTTL is how long an introspection result is reused
-// when [IntrospectionConfig.MaxCacheTTL] is zero.
-const DefaultIntrospectionCacheTTL = time.Minute
+// DefaultCacheTTL is how long an introspection result is reused when
+// [Config.MaxCacheTTL] is zero.
+const DefaultCacheTTL = time.Minute
 
 // maxIntrospectionBody caps the introspection response.
 const maxIntrospectionBody = 64 << 10
 
-// IntrospectionConfig configures token introspection (RFC 7662).
-type IntrospectionConfig struct {
+// Config configures token introspection (RFC 7662).
+type Config struct {
 	// ClientID and ClientSecret authenticate apiguard at the introspection
 	// endpoint (client_secret_basic). Both required. With Okta: a client
 	// of the authorization server, e.g. the app's OKTA_CLIENT_ID.
@@ -58,31 +59,31 @@ type IntrospectionConfig struct {
 	// introspection_endpoint of the issuer's discovery document.
 	Endpoint string
 
-	// Mode chooses the tokens introspected. Default [IntrospectOpaque].
-	Mode IntrospectionMode
+	// Mode chooses the tokens introspected. Default [Opaque].
+	Mode Mode
 
 	// MaxCacheTTL is the longest an introspection result is reused: active
 	// results until the earlier of the token's exp and MaxCacheTTL, inactive
-	// ones for MaxCacheTTL. Default [DefaultIntrospectionCacheTTL]. Negative:
+	// ones for MaxCacheTTL. Default [DefaultCacheTTL]. Negative:
 	// nothing is cached, and every request asks the issuer (a revoked token
 	// is refused at once, at the cost of one call to the issuer per request).
 	MaxCacheTTL time.Duration
 
 	// Cache holds introspection results. Default: in this process's memory,
-	// up to Config.CacheSize entries. A shared cache (Redis) lets N
+	// up to the verifier's Config.CacheSize entries. A shared cache (Redis) lets N
 	// instances ask the issuer once per token. When the cache cannot be
 	// read or written, the issuer is asked: a cache outage never lets a
 	// token through that the issuer would refuse.
-	Cache IntrospectionCache
+	Cache Cache
 
 	// Timeout bounds one introspection request. Default 5s.
 	Timeout time.Duration
 }
 
-// IntrospectionCache stores introspection results. Keys are the hex SHA-256
+// Cache stores introspection results. Keys are the hex SHA-256
 // of a token (never the token); values are opaque bytes. Implementations
 // must be safe for concurrent use.
-type IntrospectionCache interface {
+type Cache interface {
 	// Get returns the value stored under key, or nil and no error when
 	// there is none.
 	Get(ctx context.Context, key string) ([]byte, error)
@@ -92,61 +93,119 @@ type IntrospectionCache interface {
 
 // ErrInactive: the issuer's introspection endpoint says the token is not
 // active (revoked, expired, unknown, or not an access token). It wraps
-// [ErrInvalidToken].
-var ErrInactive = newReason("inactive", "token not active")
+// [apiguard.ErrInvalidToken], so the middleware answers 401 invalid_token.
+var ErrInactive = apiguard.NewReason("inactive", "token not active")
 
-// introspector checks tokens at the introspection endpoint, with a cache.
-type introspector struct {
-	v       *Verifier
-	cfg     IntrospectionConfig
+// Verifier verifies tokens as an [apiguard.Verifier] does, and asks the
+// issuer's introspection endpoint about opaque tokens (and, in [Always]
+// mode, about JWTs too). It implements [apiguard.TokenVerifier], for
+// [apiguard.Middleware]. It is safe for concurrent use.
+type Verifier struct {
+	v       *apiguard.Verifier
+	cfg     Config
+	issuer  string
 	client  *http.Client
 	log     *slog.Logger
-	cache   IntrospectionCache // nil: no caching
+	cache   Cache // nil: no caching
 	ttl     time.Duration
 	timeout time.Duration
 	flight  singleflight.Group
 }
 
-func newIntrospector(v *Verifier, cfg IntrospectionConfig, client *http.Client, log *slog.Logger) (*introspector, error) {
+// New returns a Verifier that checks JWTs with v and introspects tokens as
+// cfg says, with v's HTTP client, logger, clock and claim checks. v must
+// verify access tokens, not ID tokens. New does not contact the issuer.
+func New(v *apiguard.Verifier, cfg Config) (*Verifier, error) {
+	if v == nil {
+		return nil, errors.New("introspect: New needs an apiguard.Verifier")
+	}
+	vc := v.Config()
 	switch {
 	case cfg.ClientID == "" || cfg.ClientSecret == "":
-		return nil, errors.New("apiguard: Config.Introspection needs ClientID and ClientSecret")
-	case cfg.Mode != IntrospectOpaque && cfg.Mode != IntrospectAlways:
-		return nil, fmt.Errorf("apiguard: Config.Introspection.Mode %d is not IntrospectOpaque or IntrospectAlways", cfg.Mode)
+		return nil, errors.New("introspect: Config needs ClientID and ClientSecret")
+	case cfg.Mode != Opaque && cfg.Mode != Always:
+		return nil, fmt.Errorf("introspect: Config.Mode %d is not Opaque or Always", cfg.Mode)
 	case cfg.Timeout < 0:
-		return nil, errors.New("apiguard: Config.Introspection.Timeout must not be negative")
-	case v.cfg.IDToken:
-		return nil, errors.New("apiguard: Config.Introspection is for access tokens, not with IDToken")
+		return nil, errors.New("introspect: Config.Timeout must not be negative")
+	case vc.IDToken:
+		return nil, errors.New("introspect: introspection is for access tokens, not with apiguard.Config.IDToken")
 	}
 	if cfg.Endpoint != "" {
-		if err := checkURL("Introspection.Endpoint", cfg.Endpoint, v.cfg.InsecureAllowHTTP); err != nil {
+		if err := checkURL(cfg.Endpoint, vc.InsecureAllowHTTP); err != nil {
 			return nil, err
 		}
 	}
-	in := &introspector{v: v, cfg: cfg, client: client, log: log,
+	client := vc.HTTPClient
+	if client == nil {
+		client = &http.Client{Timeout: 10 * time.Second}
+	}
+	logger := vc.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	in := &Verifier{v: v, cfg: cfg, issuer: vc.Issuer, client: client, log: logger,
 		ttl: cfg.MaxCacheTTL, timeout: orDefault(cfg.Timeout, 5*time.Second)}
 	if in.ttl == 0 {
-		in.ttl = DefaultIntrospectionCacheTTL
+		in.ttl = DefaultCacheTTL
 	}
 	if in.ttl > 0 {
 		in.cache = cfg.Cache
 		if in.cache == nil {
-			size := v.cfg.CacheSize
+			size := vc.CacheSize
 			if size <= 0 {
 				size = 100_000
 			}
-			in.cache = newMemoryCache(size, v.now)
+			in.cache = newMemoryCache(size, v.Now)
 		}
 	}
 	return in, nil
 }
 
-// verify checks token: a JWT locally (and at the issuer too in
-// IntrospectAlways mode), anything else at the issuer.
-func (in *introspector) verify(ctx context.Context, token string) (*Claims, error) {
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}
+
+// checkURL refuses a configured endpoint that is not https (except http on
+// loopback hosts, or anywhere with insecure set), or has a query or
+// fragment: the rule the verifier applies to its own URLs.
+func checkURL(raw string, insecure bool) error {
+	u, err := urlcheck.Check(raw, insecure)
+	if err == nil && u.RawQuery != "" {
+		err = errors.New("must not have a query")
+	}
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, urlcheck.ErrPlainHTTP):
+		return fmt.Errorf("introspect: Config.Endpoint %q: %w (set InsecureAllowHTTP only for development)", raw, err)
+	}
+	return fmt.Errorf("introspect: Config.Endpoint %q: %w", raw, err)
+}
+
+// Verifier returns the verifier JWTs are checked with.
+func (in *Verifier) Verifier() *apiguard.Verifier { return in.v }
+
+// Ready returns nil once the issuer's keys are loaded, as
+// [apiguard.Verifier.Ready].
+func (in *Verifier) Ready(ctx context.Context) error { return in.v.Ready(ctx) }
+
+// Verify checks token and returns its claims: a JWT with the
+// [apiguard.Verifier] (and at the issuer too in [Always] mode), anything
+// else at the issuer's introspection endpoint. Refusals wrap
+// [apiguard.ErrInvalidToken] ([ErrInactive] when the issuer says the token
+// is not active); when the endpoint cannot be reached, or answers anything
+// but a JSON result, the error is an [*apiguard.UnavailableError] (wrapping
+// [apiguard.ErrUnavailable]). The returned Claims must not be modified.
+func (in *Verifier) Verify(ctx context.Context, token string) (*apiguard.Claims, error) {
+	if len(token) > apiguard.MaxTokenSize {
+		return nil, apiguard.Refuse(apiguard.ErrMalformed, fmt.Sprintf("token longer than %d bytes", apiguard.MaxTokenSize))
+	}
 	if strings.Count(token, ".") == 2 {
-		c, err := in.v.verifyJWT(ctx, token)
-		if err != nil || in.cfg.Mode != IntrospectAlways {
+		c, err := in.v.Verify(ctx, token)
+		if err != nil || in.cfg.Mode != Always {
 			return c, err
 		}
 		if _, err := in.introspect(ctx, token); err != nil {
@@ -163,7 +222,7 @@ func (in *introspector) verify(ctx context.Context, token string) (*Claims, erro
 // checkOpaque refuses opaque tokens outside RFC 6750's b64token syntax.
 func checkOpaque(token string) error {
 	if token == "" {
-		return refuse(ErrMalformed, "empty token")
+		return apiguard.Refuse(apiguard.ErrMalformed, "empty token")
 	}
 	i := 0
 	for ; i < len(token); i++ {
@@ -177,25 +236,25 @@ func checkOpaque(token string) error {
 	for ; i < len(token) && token[i] == '='; i++ {
 	}
 	if i != len(token) {
-		return refuse(ErrMalformed, "character %q at offset %d is not allowed in a token", token[i], i)
+		return apiguard.Refuse(apiguard.ErrMalformed, fmt.Sprintf("character %q at offset %d is not allowed in a token", token[i], i))
 	}
 	return nil
 }
 
-// introspectionKey is the cache key of token: the hex SHA-256 of the
+// key is the cache key of token: the hex SHA-256 of the
 // issuer and the token, so the token itself is never stored and two
 // issuers sharing one cache cannot see each other's results.
-func (in *introspector) key(token string) string {
+func (in *Verifier) key(token string) string {
 	h := sha256.New()
-	h.Write([]byte(in.v.cfg.Issuer))
+	h.Write([]byte(in.issuer))
 	h.Write([]byte{0})
-	h.Write(stringBytes(token))
+	_, _ = io.WriteString(h, token)
 	return hex.EncodeToString(h.Sum(nil))
 }
 
 // introspect returns the claims of an active token, from the cache or the
 // issuer.
-func (in *introspector) introspect(ctx context.Context, token string) (*Claims, error) {
+func (in *Verifier) introspect(ctx context.Context, token string) (*apiguard.Claims, error) {
 	key := in.key(token)
 	mem, _ := in.cache.(*memoryCache)
 	if mem != nil {
@@ -203,7 +262,7 @@ func (in *introspector) introspect(ctx context.Context, token string) (*Claims, 
 		// look-up, as for a JWT. Entries end no later than the token's exp.
 		if e, ok := mem.entry(key); ok {
 			if e.claims == nil {
-				return nil, refuse(ErrInactive, "the issuer says the token is not active")
+				return nil, apiguard.Refuse(ErrInactive, "the issuer says the token is not active")
 			}
 			return e.claims, nil
 		}
@@ -213,7 +272,7 @@ func (in *introspector) introspect(ctx context.Context, token string) (*Claims, 
 		case err != nil:
 			in.log.Warn("introspection cache unavailable; asking the issuer", "error", err)
 		case b != nil:
-			c, _, err := in.parse(b, in.v.now())
+			c, _, err := in.parse(b, in.v.Now())
 			return c, err
 		}
 	}
@@ -222,7 +281,7 @@ func (in *introspector) introspect(ctx context.Context, token string) (*Claims, 
 		if err != nil {
 			return nil, err
 		}
-		now := in.v.now()
+		now := in.v.Now()
 		c, ttl, perr := in.parse(body, now)
 		// Active tokens and inactive ones are cached; other refusals (a
 		// token not valid yet, say) may change, and are not.
@@ -245,7 +304,7 @@ func (in *introspector) introspect(ctx context.Context, token string) (*Claims, 
 }
 
 type introspection struct {
-	claims *Claims
+	claims *apiguard.Claims
 	err    error
 }
 
@@ -253,22 +312,19 @@ type introspection struct {
 // active token, and how long the result may be cached (0: not at all).
 // Member names match exactly (RFC 7662 §2.2 names them in lower case): an
 // "Active" or "Token_type" member is not active or token_type.
-func (in *introspector) parse(body []byte, now time.Time) (*Claims, time.Duration, error) {
+func (in *Verifier) parse(body []byte, now time.Time) (*apiguard.Claims, time.Duration, error) {
 	var head introspectionHead
 	if err := jsonv2.Unmarshal(body, &head); err != nil {
-		return nil, 0, &UnavailableError{Service: "introspection endpoint", Err: errors.New("response is not a JSON object with unique member names"), RetryAfter: 5 * time.Second}
+		return nil, 0, &apiguard.UnavailableError{Service: "introspection endpoint", Err: errors.New("response is not a JSON object with unique member names"), RetryAfter: 5 * time.Second}
 	}
 	if string(head.Active) != "true" {
-		return nil, in.ttl, refuse(ErrInactive, "the issuer says the token is not active")
+		return nil, in.ttl, apiguard.Refuse(ErrInactive, "the issuer says the token is not active")
 	}
 	if err := head.checkAccessToken(); err != nil {
 		return nil, in.ttl, err
 	}
-	c, w, err := decodeClaims(body)
+	c, err := in.v.CheckClaims(body)
 	if err != nil {
-		return nil, in.ttl, err
-	}
-	if err := in.v.checkClaims(c, w, now); err != nil {
 		return nil, in.ttl, err
 	}
 	return c, min(in.ttl, c.Expiry.Sub(now)), nil
@@ -300,13 +356,13 @@ type introspectionHead struct {
 func (h *introspectionHead) checkAccessToken() error {
 	switch {
 	case h.TokenType == nil:
-		return refuse(ErrType, "the introspection result has no token_type: not known to be an access token")
+		return apiguard.Refuse(apiguard.ErrType, "the introspection result has no token_type: not known to be an access token")
 	case !isAccessTokenType(*h.TokenType):
-		return refuse(ErrType, "token_type %q is not an access token", *h.TokenType)
+		return apiguard.Refuse(apiguard.ErrType, fmt.Sprintf("token_type %q is not an access token", *h.TokenType))
 	case h.TokenUse != nil && *h.TokenUse != "access_token":
-		return refuse(ErrType, "token_use %q is not an access token", *h.TokenUse)
+		return apiguard.Refuse(apiguard.ErrType, fmt.Sprintf("token_use %q is not an access token", *h.TokenUse))
 	case h.Typ != nil && slices.ContainsFunc([]string{"refresh", "offline", "id"}, func(t string) bool { return strings.EqualFold(*h.Typ, t) }):
-		return refuse(ErrType, "typ %q is not an access token", *h.Typ)
+		return apiguard.Refuse(apiguard.ErrType, fmt.Sprintf("typ %q is not an access token", *h.Typ))
 	}
 	return nil
 }
@@ -320,11 +376,11 @@ func isAccessTokenType(t string) bool {
 
 // fetch posts token to the introspection endpoint and returns the body of
 // a 200 answer; anything else is an UnavailableError.
-func (in *introspector) fetch(ctx context.Context, token string) ([]byte, error) {
+func (in *Verifier) fetch(ctx context.Context, token string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), in.timeout)
 	defer cancel()
 	unavailable := func(err error) error {
-		return &UnavailableError{Service: "introspection endpoint", Err: err, RetryAfter: 5 * time.Second}
+		return &apiguard.UnavailableError{Service: "introspection endpoint", Err: err, RetryAfter: 5 * time.Second}
 	}
 	endpoint, err := in.location(ctx)
 	if err != nil {
@@ -369,18 +425,18 @@ func (in *introspector) fetch(ctx context.Context, token string) ([]byte, error)
 
 // location returns the introspection endpoint, configured or from the
 // discovery document the key set fetched.
-func (in *introspector) location(ctx context.Context) (string, error) {
+func (in *Verifier) location(ctx context.Context) (string, error) {
 	if in.cfg.Endpoint != "" {
 		return in.cfg.Endpoint, nil
 	}
-	u, err := in.v.keys.discoveredURL(ctx, "introspection_endpoint", func(d *discovery.Document) string { return d.IntrospectionEndpoint })
+	u, err := in.v.IntrospectionEndpoint(ctx)
 	if err != nil {
 		return "", fmt.Errorf("failed to discover the introspection endpoint: %w", err)
 	}
 	return u, nil
 }
 
-// memoryCache is the in-process IntrospectionCache: a bounded map whose
+// memoryCache is the in-process Cache: a bounded map whose
 // entries expire. When full, expired entries among a few
 // visited go first, else an arbitrary one.
 type memoryCache struct {
@@ -393,7 +449,7 @@ type memoryCache struct {
 
 type memoryEntry struct {
 	value  []byte
-	claims *Claims // decoded introspection result; nil for an inactive token
+	claims *apiguard.Claims // decoded introspection result; nil for an inactive token
 	exp    time.Time
 }
 
@@ -409,7 +465,7 @@ func (c *memoryCache) entry(key string) (memoryEntry, bool) {
 }
 
 // setClaims stores decoded introspection claims (nil: inactive) for ttl.
-func (c *memoryCache) setClaims(key string, claims *Claims, ttl time.Duration) {
+func (c *memoryCache) setClaims(key string, claims *apiguard.Claims, ttl time.Duration) {
 	now := c.now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -420,7 +476,7 @@ func newMemoryCache(size int, now func() time.Time) *memoryCache {
 	return &memoryCache{now: now, size: max(1, size), m: map[string]memoryEntry{}}
 }
 
-// Get implements IntrospectionCache.
+// Get implements Cache.
 func (c *memoryCache) Get(_ context.Context, key string) ([]byte, error) {
 	c.mu.Lock()
 	e, ok := c.m[key]
@@ -431,7 +487,7 @@ func (c *memoryCache) Get(_ context.Context, key string) ([]byte, error) {
 	return e.value, nil
 }
 
-// Set implements IntrospectionCache.
+// Set implements Cache.
 func (c *memoryCache) Set(_ context.Context, key string, value []byte, ttl time.Duration) error {
 	now := c.now()
 	c.mu.Lock()
