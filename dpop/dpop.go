@@ -10,7 +10,6 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -23,6 +22,7 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+	jsonv2 "github.com/go-json-experiment/json"
 
 	"github.com/apiguard/apiguard"
 )
@@ -319,7 +319,10 @@ func (d *Checker) CheckProof(r *http.Request, token, jkt string) error {
 		return refuse("signature does not verify with the jwk header's key")
 	}
 	var pc proofClaims
-	if err := json.Unmarshal(payload, &pc); err != nil {
+	// go-json-experiment/json matches member names exactly (RFC 7519 §4:
+	// "HTM" is not htm) and refuses a name given twice, as the token's own
+	// claims are decoded.
+	if err := jsonv2.Unmarshal(payload, &pc); err != nil {
 		return refuse("claims are not a JSON object of the expected types")
 	}
 	now := d.now()

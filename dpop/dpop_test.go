@@ -136,6 +136,13 @@ func TestDPoPProofChecks(t *testing.T) {
 		{"ath of another token", []string{f.proof(t, func(h, c map[string]any) { c["ath"] = dpoptest.ATH(f.plain) })}, "invalid_dpop_proof"},
 		{"valid proof by a key the token is not bound to", []string{other.Sign(t, other.Header(), other.Claims(http.MethodGet, apiURL, f.token, f.clk.Now()))}, "invalid_token"},
 		{"RSA key of 1024 bits", []string{weakProof(t, weak, f)}, "invalid_dpop_proof"},
+		// Claim names match exactly (RFC 7519 §4): a proof whose htm, htu,
+		// iat, jti or ath is spelt in another case has none of them.
+		{"HTM instead of htm", []string{f.proof(t, func(h, c map[string]any) { c["HTM"] = c["htm"]; delete(c, "htm") })}, "invalid_dpop_proof"},
+		{"Htu instead of htu", []string{f.proof(t, func(h, c map[string]any) { c["Htu"] = c["htu"]; delete(c, "htu") })}, "invalid_dpop_proof"},
+		{"IAT instead of iat", []string{f.proof(t, func(h, c map[string]any) { c["IAT"] = c["iat"]; delete(c, "iat") })}, "invalid_dpop_proof"},
+		{"Ath instead of ath", []string{f.proof(t, func(h, c map[string]any) { c["Ath"] = c["ath"]; delete(c, "ath") })}, "invalid_dpop_proof"},
+		{"HTM beside a wrong htm", []string{f.proof(t, func(h, c map[string]any) { c["HTM"] = c["htm"]; c["htm"] = "POST" })}, "invalid_dpop_proof"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
