@@ -4,14 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"math"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	jsonv2 "github.com/go-json-experiment/json"
+
+	"github.com/apiguard/apiguard/internal/numericdate"
 )
 
 // Claims are the verified claims of a token. A Claims value returned by
@@ -96,26 +96,26 @@ func (c *Claims) MarshalJSON() ([]byte, error) {
 // two "sub" members would let two parsers see two subjects) and strings
 // that are not valid UTF-8 (RFC 7519 §7.2 asks for UTF-8).
 type wireClaims struct {
-	Iss      string        `json:"iss"`
-	Sub      string        `json:"sub"`
-	Aud      stringList    `json:"aud"`
-	Exp      *numericDate  `json:"exp"`
-	Nbf      *numericDate  `json:"nbf"`
-	Iat      *numericDate  `json:"iat"`
-	AuthTime *numericDate  `json:"auth_time"`
-	Jti      string        `json:"jti"`
-	Ver      textValue     `json:"ver"`
-	Cid      string        `json:"cid"`
-	ClientID string        `json:"client_id"`
-	Azp      string        `json:"azp"`
-	UID      string        `json:"uid"`
-	Scp      scopeList     `json:"scp"`
-	Scope    string        `json:"scope"`
-	Groups   stringList    `json:"groups"`
-	Nonce    string        `json:"nonce"`
-	AtHash   string        `json:"at_hash"`
-	CHash    string        `json:"c_hash"`
-	Cnf      *confirmation `json:"cnf"`
+	Iss      string            `json:"iss"`
+	Sub      string            `json:"sub"`
+	Aud      stringList        `json:"aud"`
+	Exp      *numericdate.Date `json:"exp"`
+	Nbf      *numericdate.Date `json:"nbf"`
+	Iat      *numericdate.Date `json:"iat"`
+	AuthTime *numericdate.Date `json:"auth_time"`
+	Jti      string            `json:"jti"`
+	Ver      textValue         `json:"ver"`
+	Cid      string            `json:"cid"`
+	ClientID string            `json:"client_id"`
+	Azp      string            `json:"azp"`
+	UID      string            `json:"uid"`
+	Scp      scopeList         `json:"scp"`
+	Scope    string            `json:"scope"`
+	Groups   stringList        `json:"groups"`
+	Nonce    string            `json:"nonce"`
+	AtHash   string            `json:"at_hash"`
+	CHash    string            `json:"c_hash"`
+	Cnf      *confirmation     `json:"cnf"`
 }
 
 var errClaimType = errors.New("claim of the wrong type")
@@ -258,40 +258,6 @@ func (l *scopeList) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// numericDate is a JSON number of seconds since the epoch (RFC 7519 §2).
-// Strings, booleans, non-finite and absurd values are refused.
-type numericDate struct{ t time.Time }
-
-// maxNumericDate bounds dates to something time.Time and int64 can hold.
-const maxNumericDate = 1 << 40
-
-func (d *numericDate) UnmarshalJSON(b []byte) error {
-	if len(b) == 0 || !(b[0] == '-' || (b[0] >= '0' && b[0] <= '9')) {
-		return errClaimType
-	}
-	if n, err := strconv.ParseInt(string(b), 10, 64); err == nil {
-		if n < -maxNumericDate || n > maxNumericDate {
-			return errClaimType
-		}
-		d.t = time.Unix(n, 0)
-		return nil
-	}
-	f, err := strconv.ParseFloat(string(b), 64)
-	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f < -maxNumericDate || f > maxNumericDate {
-		return errClaimType
-	}
-	sec, frac := math.Modf(f)
-	d.t = time.Unix(int64(sec), int64(frac*1e9))
-	return nil
-}
-
-func (d *numericDate) time() time.Time {
-	if d == nil {
-		return time.Time{}
-	}
-	return d.t
-}
-
 // decodeClaims decodes a payload into Claims: claim names match exactly,
 // and a payload with a name twice is malformed (see wireClaims).
 func decodeClaims(payload []byte) (*Claims, *wireClaims, error) {
@@ -303,10 +269,10 @@ func decodeClaims(payload []byte) (*Claims, *wireClaims, error) {
 		Issuer:    w.Iss,
 		Subject:   w.Sub,
 		Audience:  w.Aud,
-		Expiry:    w.Exp.time(),
-		NotBefore: w.Nbf.time(),
-		IssuedAt:  w.Iat.time(),
-		AuthTime:  w.AuthTime.time(),
+		Expiry:    w.Exp.Time(),
+		NotBefore: w.Nbf.Time(),
+		IssuedAt:  w.Iat.Time(),
+		AuthTime:  w.AuthTime.Time(),
 		ID:        w.Jti,
 		Version:   string(w.Ver),
 		UserID:    w.UID,

@@ -12,16 +12,16 @@ import (
 	"github.com/apiguard/apiguard/internal/testissuer"
 )
 
-// maxDate is the largest NumericDate apiguard reads (claims.go's
-// maxNumericDate): 2^40 seconds, about 36,800 years either side of 1970.
+// maxDate is the largest NumericDate apiguard reads
+// numericdate.Max): 2^40 seconds, about 36,800 years either side of 1970.
 const maxDate = 1 << 40
 
 // TestNumericDateRange: a NumericDate is any number of seconds from the
 // epoch (RFC 7519 §2), so nbf and iat of 0, before 1970 or at the far edge
 // of the range apiguard reads are dates, not malformed claims, and exp
 // within the range is a date too; a fraction of a second is kept; one
-// second past the range, in integer or decimal form, is malformed. (Kills lived mutants of claims.go's
-// numericDate: its first-character and range checks; see MUTATION.md.)
+// second past the range, in integer or decimal form, is malformed. (Kills lived mutants of
+// internal/numericdate: its first-character and range checks; see MUTATION.md.)
 func TestNumericDateRange(t *testing.T) {
 	iss := testissuer.New(t)
 	clk := fakeclock.New(epoch)

@@ -12,12 +12,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"math"
 	"net"
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -25,6 +23,7 @@ import (
 	jsonv2 "github.com/go-json-experiment/json"
 
 	"github.com/apiguard/apiguard"
+	"github.com/apiguard/apiguard/internal/numericdate"
 )
 
 // The reasons a proof is refused. Each wraps [apiguard.ErrInvalidToken];
@@ -217,41 +216,12 @@ func (d *Checker) validNonce(n string) bool {
 
 // proofClaims are the claims of a DPoP proof (RFC 9449 §4.2).
 type proofClaims struct {
-	Jti   string       `json:"jti"`
-	Htm   string       `json:"htm"`
-	Htu   string       `json:"htu"`
-	Iat   *numericDate `json:"iat"`
-	Ath   string       `json:"ath"`
-	Nonce *string      `json:"nonce"`
-}
-
-// numericDate is a JSON number of seconds since the epoch (RFC 7519 §2),
-// read as the token's dates are.
-type numericDate struct{ t time.Time }
-
-// maxNumericDate bounds dates to something time.Time and int64 can hold.
-const maxNumericDate = 1 << 40
-
-var errClaimType = errors.New("claim of the wrong type")
-
-func (d *numericDate) UnmarshalJSON(b []byte) error {
-	if len(b) == 0 || !(b[0] == '-' || (b[0] >= '0' && b[0] <= '9')) {
-		return errClaimType
-	}
-	if n, err := strconv.ParseInt(string(b), 10, 64); err == nil {
-		if n < -maxNumericDate || n > maxNumericDate {
-			return errClaimType
-		}
-		d.t = time.Unix(n, 0)
-		return nil
-	}
-	f, err := strconv.ParseFloat(string(b), 64)
-	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f < -maxNumericDate || f > maxNumericDate {
-		return errClaimType
-	}
-	sec, frac := math.Modf(f)
-	d.t = time.Unix(int64(sec), int64(frac*1e9))
-	return nil
+	Jti   string            `json:"jti"`
+	Htm   string            `json:"htm"`
+	Htu   string            `json:"htu"`
+	Iat   *numericdate.Date `json:"iat"`
+	Ath   string            `json:"ath"`
+	Nonce *string           `json:"nonce"`
 }
 
 // proofError is a refused proof: its error code (invalid_dpop_proof or
@@ -335,8 +305,8 @@ func (d *Checker) CheckProof(r *http.Request, token, jkt string) error {
 		return refuse("htu %q, want %q", pc.Htu, want)
 	case pc.Iat == nil:
 		return refuse("no iat claim")
-	case pc.Iat.t.Before(now.Add(-d.window)) || pc.Iat.t.After(now.Add(d.window)):
-		return refuse("iat %s is not within %s of now", pc.Iat.t.UTC().Format(time.RFC3339), d.window)
+	case pc.Iat.Time().Before(now.Add(-d.window)) || pc.Iat.Time().After(now.Add(d.window)):
+		return refuse("iat %s is not within %s of now", pc.Iat.Time().UTC().Format(time.RFC3339), d.window)
 	case subtle.ConstantTimeCompare([]byte(pc.Ath), []byte(accessTokenHash(token))) != 1:
 		return refuse("ath is not the hash of the access token")
 	}
