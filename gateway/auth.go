@@ -244,17 +244,13 @@ func (g *Gateway) serveAuth(w http.ResponseWriter, r *http.Request) {
 // 401 beside the ones its configuration adds.
 type refusalRecorder struct {
 	w      http.ResponseWriter
-	header http.Header
 	status int
 	body   bytes.Buffer
 }
 
-func (rr *refusalRecorder) Header() http.Header {
-	if rr.header == nil {
-		rr.header = http.Header{}
-	}
-	return rr.header
-}
+// Header is the real response's header map: nothing is sent until finish,
+// so there is no need for a second map and a copy on every decision.
+func (rr *refusalRecorder) Header() http.Header { return rr.w.Header() }
 
 func (rr *refusalRecorder) WriteHeader(code int) {
 	if rr.status == 0 {
@@ -272,9 +268,6 @@ func (rr *refusalRecorder) Write(b []byte) (int, error) {
 // finish sends the recorded answer.
 func (rr *refusalRecorder) finish() {
 	h := rr.w.Header()
-	for k, vs := range rr.header {
-		h[k] = vs
-	}
 	if rr.status == 0 {
 		rr.status = http.StatusOK
 	}
