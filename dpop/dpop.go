@@ -24,6 +24,7 @@ import (
 
 	"github.com/apiguard/apiguard"
 	"github.com/apiguard/apiguard/internal/numericdate"
+	"github.com/apiguard/apiguard/internal/urlcheck"
 )
 
 // The reasons a proof is refused. Each wraps [apiguard.ErrInvalidToken];
@@ -121,9 +122,10 @@ func New(cfg Config) (*Checker, error) {
 		d.lifetime = 5 * time.Minute
 	}
 	if cfg.PublicURL != "" {
-		u, err := url.Parse(cfg.PublicURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-			return nil, fmt.Errorf("dpop: Config.PublicURL %q is not an http(s) URL without query or fragment", cfg.PublicURL)
+		u, err := urlcheck.Base(cfg.PublicURL)
+		if err != nil {
+			// Not echoed: it may hold a password.
+			return nil, fmt.Errorf("dpop: Config.PublicURL: %w; want an absolute http(s) URL without credentials, query or fragment, e.g. https://api.example.com", err)
 		}
 		d.publicURL = u
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/apiguard/apiguard/internal/dpoptest"
 	"github.com/apiguard/apiguard/internal/fakeclock"
 	"github.com/apiguard/apiguard/internal/testissuer"
+	"github.com/apiguard/apiguard/internal/urlcheck"
 )
 
 const apiURL = "https://api.example.com/orders"
@@ -355,6 +356,33 @@ func TestNewConfig(t *testing.T) {
 	} {
 		if _, err := dpop.New(cfg); err == nil {
 			t.Errorf("New(%+v): no error", cfg)
+		}
+	}
+}
+
+// TestNewPublicURL checks that a public URL clients cannot have sent, or
+// that holds credentials, is refused with an error naming the setting and
+// not repeating a password.
+func TestNewPublicURL(t *testing.T) {
+	for _, tt := range []struct {
+		url  string
+		want error
+	}{
+		{"https://api.example.com/?q=1", urlcheck.ErrQuery},
+		{"https://api.example.com?", urlcheck.ErrQuery},
+		{"https://api.example.com/#top", urlcheck.ErrFragment},
+		{"https://svc:hunter2@api.example.com", urlcheck.ErrCredentials},
+		{"ftp://api.example.com", urlcheck.ErrScheme},
+		{"api.example.com", urlcheck.ErrNotAbsolute},
+	} {
+		_, err := dpop.New(dpop.Config{PublicURL: tt.url})
+		if !errors.Is(err, tt.want) || !strings.Contains(err.Error(), "Config.PublicURL") || strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("New(PublicURL %q): got %v, want %v naming Config.PublicURL without the password", tt.url, err, tt.want)
+		}
+	}
+	for _, ok := range []string{"https://api.example.com", "http://127.0.0.1:5000/prefix/"} {
+		if _, err := dpop.New(dpop.Config{PublicURL: ok}); err != nil {
+			t.Errorf("New(PublicURL %q): %v", ok, err)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package urlcheck_test
 import (
 	"errors"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/apiguard/apiguard/internal/urlcheck"
@@ -134,6 +135,51 @@ func TestDiscovered(t *testing.T) {
 			_, err := urlcheck.Discovered(tt.issuer, tt.endpoint, tt.insecure)
 			if !errors.Is(err, tt.want) { // errors.Is(err, nil) is err == nil
 				t.Errorf("Discovered(%q, %q, insecure=%v): got %v, want %v", tt.issuer, tt.endpoint, tt.insecure, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestBase(t *testing.T) {
+	tests := []struct {
+		raw  string
+		want error // nil: accepted
+	}{
+		{"https://api.example.com", nil},
+		{"https://api.example.com/", nil},
+		{"https://api.example.com:8443/prefix", nil},
+		{"http://api.example.com/prefix", nil}, // plain http is the caller's rule, not Base's
+		{"HTTP://127.0.0.1:5000", nil},
+		{"http://[::1]:5000/", nil},
+		{"https://user:secret@api.example.com", urlcheck.ErrCredentials},
+		{"https://user@api.example.com", urlcheck.ErrCredentials},
+		{"https://:secret@api.example.com", urlcheck.ErrCredentials},
+		{"https://@api.example.com", urlcheck.ErrCredentials}, // an empty user is still user information
+		{"https://api.example.com/?a=b", urlcheck.ErrQuery},
+		{"https://api.example.com/?", urlcheck.ErrQuery}, // a path put after it would land in the query
+		{"https://api.example.com?", urlcheck.ErrQuery},
+		{"https://api.example.com/#top", urlcheck.ErrFragment},
+		{"https://api.example.com/#", urlcheck.ErrFragment},
+		{"ftp://api.example.com/", urlcheck.ErrScheme},
+		{"ws://api.example.com/", urlcheck.ErrScheme},
+		{"api.example.com", urlcheck.ErrNotAbsolute},
+		{"/prefix", urlcheck.ErrNotAbsolute},
+		{"https:api.example.com", urlcheck.ErrNotAbsolute},
+		{"https://", urlcheck.ErrNotAbsolute},
+		{"https://[::1", urlcheck.ErrNotAbsolute},
+		{"", urlcheck.ErrNotAbsolute},
+	}
+	for _, tt := range tests {
+		t.Run(tt.raw, func(t *testing.T) {
+			u, err := urlcheck.Base(tt.raw)
+			if !errors.Is(err, tt.want) { // errors.Is(err, nil) is err == nil
+				t.Fatalf("Base(%q): got %v, want %v", tt.raw, err, tt.want)
+			}
+			if err == nil && (u == nil || u.Host == "") {
+				t.Errorf("Base(%q): got %v, want the parsed URL", tt.raw, u)
+			}
+			if err != nil && (u != nil || strings.Contains(err.Error(), "secret")) {
+				t.Errorf("Base(%q): got %v, %q; want no URL and an error that does not repeat it", tt.raw, u, err)
 			}
 		})
 	}
