@@ -94,6 +94,14 @@ type Config struct {
 	// rotate only when Rotate is called.
 	RotateEvery time.Duration `yaml:"rotate_every"`
 
+	// Keys are the signing keys to start with, for example those of an
+	// earlier run read with ReadStateFile, so that the tokens it issued keep
+	// verifying. Default: two fresh keys (the active one and the next).
+	Keys *KeySet `yaml:"-"`
+	// OnRotate, when set, is called with the new key set after every
+	// rotation, for example to store it with WriteStateFile.
+	OnRotate func(KeySet) `yaml:"-"`
+
 	// Now is the clock. Default time.Now.
 	Now func() time.Time `yaml:"-"`
 	// Rand is the source of keys, codes and identifiers. Default crypto/rand.
@@ -265,11 +273,20 @@ func DefaultConfig(d Defaults) (Config, Generated, error) {
 		Users: []User{{
 			Username: d.Username,
 			Password: d.Password,
-			Name:     "Dev User",
+			Name:     displayName(d.Username),
 			Groups:   []string{"Everyone", "Engineering"},
 		}},
 	}
 	return cfg, gen, nil
+}
+
+// displayName is the "name" of the default user: the part of an email
+// address before the @ (ada@example.com is "ada"), or the whole username.
+func displayName(username string) string {
+	if local, _, ok := strings.Cut(username, "@"); ok && local != "" {
+		return local
+	}
+	return username
 }
 
 // withDefaults validates cfg and returns a copy with every default applied.

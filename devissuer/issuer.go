@@ -42,14 +42,14 @@ type Issuer struct {
 	userThrottle, addrThrottle *throttle
 }
 
-// New validates cfg, generates the first signing key and the next one, and
-// returns the issuer.
+// New validates cfg, generates the first signing key and the next one (or
+// takes them from cfg.Keys), and returns the issuer.
 func New(cfg Config) (*Issuer, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	keys, err := newKeyRing(cfg.Rand, cfg.Now, cfg.KeyGrace)
+	keys, err := newKeyRing(cfg.Rand, cfg.Now, cfg.KeyGrace, cfg.Keys)
 	if err != nil {
 		return nil, err
 	}
@@ -126,8 +126,16 @@ func (iss *Issuer) Rotate() error {
 		return err
 	}
 	iss.cfg.Logger.Info("development issuer rotated its signing key", "kid", iss.keys.signer().id)
+	if iss.cfg.OnRotate != nil {
+		iss.cfg.OnRotate(iss.keys.snapshot())
+	}
 	return nil
 }
+
+// Keys returns the signing keys in use: the active key, the next one and
+// the retired keys still published. They are private keys: store them as
+// secrets (WriteStateFile) and never log them.
+func (iss *Issuer) Keys() KeySet { return iss.keys.snapshot() }
 
 // KeyIDs returns the key ids of the active signing key and of the key that
 // will sign after the next rotation.

@@ -39,7 +39,12 @@ type keyRing struct {
 	retired []retiredKey
 }
 
-func newKeyRing(r io.Reader, now func() time.Time, grace time.Duration) (*keyRing, error) {
+// newKeyRing returns the key ring of set, or of two fresh keys when set is
+// nil.
+func newKeyRing(r io.Reader, now func() time.Time, grace time.Duration, set *KeySet) (*keyRing, error) {
+	if set != nil {
+		return set.ring(r, now, grace)
+	}
 	active, err := newSigningKey(r)
 	if err != nil {
 		return nil, err
@@ -56,6 +61,12 @@ func newSigningKey(r io.Reader) (*signingKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("failed to generate signing key: %w", err)
 	}
+	return signingKeyOf(priv)
+}
+
+// signingKeyOf returns priv with its published form; its key id is the
+// JWK thumbprint (RFC 7638), so a stored key keeps its kid.
+func signingKeyOf(priv *rsa.PrivateKey) (*signingKey, error) {
 	jwk := jose.JSONWebKey{Key: &priv.PublicKey, Algorithm: "RS256", Use: "sig"}
 	thumb, err := jwk.Thumbprint(crypto.SHA256)
 	if err != nil {
@@ -128,6 +139,19 @@ func (k *keyRing) jwks() jose.JSONWebKeySet {
 	var set jose.JSONWebKeySet
 	for _, s := range k.published() {
 		set.Keys = append(set.Keys, s.jwk)
+	}
+	return set
+}
+
+// snapshot returns the ring as a KeySet, retired keys past their grace
+// period left out.
+func (k *keyRing) snapshot() KeySet {
+	now := k.now()
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	set := KeySet{Active: k.active.priv, Next: k.next.priv}
+	for _, r := range k.pruned(now) {
+		set.Retired = append(set.Retired, RetiredKey{Key: r.priv, Until: r.until})
 	}
 	return set
 }
