@@ -106,14 +106,26 @@ func startHydra(t *testing.T) *server {
 		}
 	})
 
+	// Ready means both listeners answer and the public key set has keys:
+	// Hydra generates its signing keys lazily on the first request that
+	// needs them, which takes seconds on a busy machine. Asking for the
+	// JWKS here makes that happen within this generous deadline instead of
+	// inside a test's Verify, whose key fetch has a short timeout.
 	ready := func() bool {
-		for _, u := range []string{s.admin + "/health/ready", s.public + "/health/ready"} {
+		for _, u := range []string{s.admin + "/health/ready", s.public + "/health/ready", s.public + "/.well-known/jwks.json"} {
 			resp, err := s.client.Get(u)
 			if err != nil {
 				return false
 			}
+			var body struct {
+				Keys []json.RawMessage `json:"keys"`
+			}
+			decodeErr := json.NewDecoder(resp.Body).Decode(&body)
 			resp.Body.Close()
 			if resp.StatusCode != http.StatusOK {
+				return false
+			}
+			if strings.HasSuffix(u, "/jwks.json") && (decodeErr != nil || len(body.Keys) == 0) {
 				return false
 			}
 		}
