@@ -11,19 +11,20 @@ import (
 	"unicode/utf8"
 )
 
-// Values of Config.AuthProxy and Options.AuthProxy: the proxy that sends
-// /auth its decision requests.
+// Values of Options.AuthProxy: the proxy that sends /auth its decision
+// requests.
 const (
 	AuthProxyNginx   = "nginx"   // X-Original-Method and X-Original-URI (the default)
 	AuthProxyTraefik = "traefik" // X-Forwarded-Method and X-Forwarded-Uri
 	AuthProxyCaddy   = "caddy"   // X-Forwarded-Method and X-Forwarded-Uri
 )
 
-// ErrAuthProxy is returned (wrapped, naming the setting) for an auth_proxy
-// value that is not nginx, traefik or caddy.
+// ErrAuthProxy is wrapped by New's error for an Options.AuthProxy that is
+// not nginx, traefik or caddy.
 var ErrAuthProxy = errors.New("want nginx, traefik or caddy")
 
-// Headers that carry a refusal of /auth to nginx when auth_proxy is nginx.
+// Headers that carry a refusal of /auth to nginx when Options.AuthProxy is
+// nginx.
 // nginx's auth_request keeps only the status of a refused decision (and, on
 // 401, the first WWW-Authenticate line): it reads these with
 // auth_request_set and answers the client with them (see README.md).
@@ -77,18 +78,6 @@ func newPair(ap *authPair) *authPair {
 		ap.lower[i] = strings.ToLower(n)
 	}
 	return ap
-}
-
-// newAuthPair picks the pair for New: Options.AuthProxy, else the file's.
-func newAuthPair(cfg *Config, opts Options) (*authPair, error) {
-	if opts.AuthProxy == "" {
-		return authPairFor(cfg.AuthProxy) // validated by compile
-	}
-	p, err := authPairFor(opts.AuthProxy)
-	if err != nil {
-		return nil, fmt.Errorf("gateway: Options.AuthProxy %q: %w", opts.AuthProxy, err)
-	}
-	return p, nil
 }
 
 // described reads the method and URI of the request a decision is asked for
@@ -182,32 +171,10 @@ func (g *Gateway) serveAuth(w http.ResponseWriter, r *http.Request) {
 		writeJSON(out, http.StatusBadRequest, "invalid_request", "unparsable "+g.auth.uri)
 		return
 	}
-	p, err := routePath(u)
-	if err != nil {
-		reason = "bad_path"
-		writeJSON(out, http.StatusBadRequest, "invalid_request", "path is not in canonical form")
-		return
-	}
-	ru, canonical, err := g.rules.Load().resolve(method, p)
-	if err == nil && canonical != method {
-		// The proxy in front forwards the method as the client spelt it;
-		// an upstream may route it differently from the canonical one.
-		err = errMethodSpelling
-	}
-	if err != nil {
-		reason = "bad_request"
-		writeJSON(out, http.StatusBadRequest, "invalid_request", err.Error())
-		return
-	}
-	if ru == nil {
-		reason = "no_route"
-		writeJSON(out, http.StatusNotFound, "not_found", "no route matches")
-		return
-	}
-	name = ru.name
-	if problem := routingOverride(r.Header, u.RawQuery, ru); problem != "" {
-		reason = "bad_request"
-		writeJSON(out, http.StatusBadRequest, "invalid_request", problem)
+	ru, _, no := g.admit(method, u, r.Header, true)
+	name = ru.label()
+	if no != nil {
+		reason = no.write(out)
 		return
 	}
 	if !ru.public {
@@ -316,19 +283,21 @@ func asciiLine(b []byte) string {
 	return s.String()
 }
 
-// routingOverride returns a description for a 400 when a decision request
-// carries something the proxy in front would pass on to the API and that
-// some frameworks route on instead of the method and path decided here: a
-// method-override header or a _method query parameter (unless the route
-// sets method_override), a URL-override header (X-Original-URL,
-// X-Rewrite-URL, X-Override-URL), or an Upgrade to anything but WebSocket.
-// In proxy mode the gateway strips or refuses these itself; as a decision
-// endpoint it cannot strip what the proxy forwards, so it refuses. The
-// proxies send the client's headers to /auth (nginx and Caddy all of them,
-// Traefik those in authRequestHeaders: see README.md).
-func routingOverride(h http.Header, rawQuery string, ru *rule) string {
+// routingOverride returns a description for a 400 when a request carries
+// something that some frameworks route on instead of the method and path
+// decided here: a _method query parameter (unless the route sets
+// method_override) or an Upgrade to anything but WebSocket; and for a
+// decision (decide), a method-override header (unless the route sets
+// method_override) or a URL-override header (X-Original-URL, X-Rewrite-URL,
+// X-Override-URL). The proxy strips those headers itself; as a decision
+// endpoint it cannot strip what the proxy in front forwards, so it refuses.
+// The proxies send the client's headers to /auth (nginx and Caddy all of
+// them, Traefik those in authRequestHeaders: see README.md).
+func routingOverride(h http.Header, rawQuery string, ru *rule, decide bool) string {
 	for k := range h {
 		switch {
+		case !decide:
+			// The proxy removes them (rewrite).
 		case methodOverrideHeader(k) && !ru.methodOverride:
 			return k + " must not be sent: the route does not allow method overrides"
 		case equalNorm(k, "x-original-url") || equalNorm(k, "x-rewrite-url") || equalNorm(k, "x-override-url"):

@@ -220,12 +220,8 @@ func TestAuthRefusalHeaders(t *testing.T) {
 	reader := ti.token(t, map[string]any{"scp": []string{"orders:read"}})
 	for _, proxy := range []string{"nginx", "traefik"} {
 		t.Run(proxy, func(t *testing.T) {
-			cfg, err := gateway.ParseConfig([]byte("auth_proxy: " + proxy + "\n" + authConfig))
-			if err != nil {
-				t.Fatal(err)
-			}
-			gw, err := gateway.New(cfg, gateway.Options{Middleware: &apiguard.Middleware{Verifier: v, Binding: d},
-				Logger: slog.New(slog.DiscardHandler)})
+			rules, opts := parseConfig(t, "auth_proxy: "+proxy+"\n"+authConfig)
+			gw, err := gateway.New(&apiguard.Middleware{Verifier: v, Binding: d}, rules, withLogger(opts, slog.New(slog.DiscardHandler)))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -300,12 +296,8 @@ func TestAuthDPoPNginx(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := gateway.ParseConfig([]byte("routes:\n  - path: /orders/**\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw, err := gateway.New(cfg, gateway.Options{Middleware: &apiguard.Middleware{Verifier: v, Binding: d},
-		Logger: slog.New(slog.DiscardHandler)})
+	rules, opts := parseConfig(t, "routes:\n  - path: /orders/**\n")
+	gw, err := gateway.New(&apiguard.Middleware{Verifier: v, Binding: d}, rules, withLogger(opts, slog.New(slog.DiscardHandler)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -345,23 +337,22 @@ func TestAuthDPoPNginx(t *testing.T) {
 	}
 }
 
-// TestAuthProxyOption: Options.AuthProxy overrides the file's auth_proxy
-// (the command's --auth-proxy), and a bad value is ErrAuthProxy.
+// TestAuthProxyOption: Options.AuthProxy picks the pair /auth trusts, in
+// any letter case, and a bad value is ErrAuthProxy.
 func TestAuthProxyOption(t *testing.T) {
 	ti := newTestIssuer(t)
-	cfg, err := gateway.ParseConfig([]byte("auth_proxy: nginx\n" + authConfig))
-	if err != nil {
-		t.Fatal(err)
-	}
+	rules, _ := parseConfig(t, authConfig)
 	v, err := apiguard.New(apiguard.Config{Issuer: ti.URL})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := gateway.New(cfg, gateway.Options{Middleware: &apiguard.Middleware{Verifier: v}, AuthProxy: "haproxy"}); !errors.Is(err, gateway.ErrAuthProxy) {
-		t.Errorf("New with AuthProxy haproxy: got %v, want ErrAuthProxy", err)
+	mw := &apiguard.Middleware{Verifier: v}
+	for _, bad := range []string{"haproxy", "envoy", "nginx traefik"} {
+		if _, err := gateway.New(mw, rules, gateway.Options{AuthProxy: bad}); !errors.Is(err, gateway.ErrAuthProxy) || !strings.Contains(err.Error(), "AuthProxy") {
+			t.Errorf("New with AuthProxy %q: got %v, want ErrAuthProxy naming the option", bad, err)
+		}
 	}
-	gw, err := gateway.New(cfg, gateway.Options{Middleware: &apiguard.Middleware{Verifier: v}, AuthProxy: gateway.AuthProxyCaddy,
-		Logger: slog.New(slog.DiscardHandler)})
+	gw, err := gateway.New(mw, rules, gateway.Options{AuthProxy: "Caddy", Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

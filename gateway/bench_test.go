@@ -5,8 +5,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
-
-	"github.com/apiguard/apiguard/gateway"
 )
 
 // BenchmarkProxy compares requests sent straight to an upstream with the
@@ -18,11 +16,8 @@ func BenchmarkProxy(b *testing.B) {
 	}))
 	b.Cleanup(up.Close)
 	ti := newTestIssuer(b)
-	cfg, err := gateway.ParseConfig([]byte("upstream: " + up.URL + "\nroutes:\n  - path: /public/**\n    public: true\n  - path: /orders/**\n    scopes: [orders:read]\n"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	gw := newGateway(b, ti.URL, cfg, io.Discard)
+	rules, opts := parseConfig(b, "upstream: "+up.URL+"\nroutes:\n  - path: /public/**\n    public: true\n  - path: /orders/**\n    scopes: [orders:read]\n")
+	gw := newGateway(b, ti.URL, rules, opts, io.Discard)
 	srv := httptest.NewServer(gw)
 	b.Cleanup(srv.Close)
 	token := ti.token(b, map[string]any{"scp": []string{"orders:read"}})

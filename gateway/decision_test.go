@@ -98,7 +98,7 @@ routes:
 		}
 	})
 	t.Run("admin listener", func(t *testing.T) {
-		f := newFixture(t, ti, "admin_listen: 127.0.0.1:0\n"+config, map[string]string{"up": up.URL})
+		f := newFixture(t, ti, "separate_admin: true\n"+config, map[string]string{"up": up.URL})
 		for _, p := range []string{"/healthz", "/metrics", "/auth"} {
 			resp := f.do(t, "GET", p, "", nil)
 			var got echo

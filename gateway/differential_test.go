@@ -19,8 +19,6 @@ import (
 	"testing"
 	"time"
 	"unicode"
-
-	"github.com/apiguard/apiguard/gateway"
 )
 
 // differentialConfig protects the handlers every differential upstream
@@ -131,11 +129,8 @@ func TestDifferentialUpstreams(t *testing.T) {
 				t.Skip("APIGUARD_SKIP_FRAMEWORKS=1")
 			}
 			upURL := up.start(t)
-			cfg, err := gateway.ParseConfig([]byte(strings.ReplaceAll(differentialConfig, "{{up}}", upURL)))
-			if err != nil {
-				t.Fatalf("ParseConfig: %v", err)
-			}
-			srv := httptest.NewServer(newGateway(t, ti.URL, cfg, io.Discard))
+			rules, opts := parseConfig(t, strings.ReplaceAll(differentialConfig, "{{up}}", upURL))
+			srv := httptest.NewServer(newGateway(t, ti.URL, rules, opts, io.Discard))
 			t.Cleanup(srv.Close)
 
 			type job struct {

@@ -21,16 +21,13 @@ func TestDPoP(t *testing.T) {
 	const public = "https://api.example.test"
 	ti := newTestIssuer(t)
 	up := newEcho(t, "up")
-	cfg, err := gateway.ParseConfig([]byte("upstream: " + up.URL + `
+	rules, opts := parseConfig(t, "upstream: "+up.URL+`
 auth_proxy: traefik
 routes:
   - path: /fwd/**
     forward_token: true
   - path: /orders/**
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
 	v, err := apiguard.New(apiguard.Config{Issuer: ti.URL})
 	if err != nil {
 		t.Fatal(err)
@@ -39,8 +36,7 @@ routes:
 	if err != nil {
 		t.Fatal(err)
 	}
-	gw, err := gateway.New(cfg, gateway.Options{Middleware: &apiguard.Middleware{Verifier: v, Binding: d},
-		Logger: slog.New(slog.DiscardHandler)})
+	gw, err := gateway.New(&apiguard.Middleware{Verifier: v, Binding: d}, rules, withLogger(opts, slog.New(slog.DiscardHandler)))
 	if err != nil {
 		t.Fatal(err)
 	}

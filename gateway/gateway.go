@@ -33,33 +33,39 @@ const (
 	PathAuth    = "/auth"    // decision endpoint for nginx auth_request and Traefik ForwardAuth
 )
 
-// Options are the parts a Gateway is built from besides its Config.
+// Options are the parts of a Gateway that its Rules are not. They are fixed
+// for the Gateway's life; only the Rules can be reloaded.
 type Options struct {
-	// Middleware decides every protected request and writes RFC 6750
-	// refusals. Required, with its Verifier set. With a dpop.Checker as its
-	// Binding, give its dpop.Config a PublicURL: /auth decisions build htu
-	// from it and the forwarded path, never from the /auth request's own
-	// host.
-	Middleware *apiguard.Middleware
 	// Transport reaches the upstreams. Default: a clone of
 	// http.DefaultTransport.
 	Transport http.RoundTripper
 	// Registry receives the gateway's metrics and is served on /metrics.
 	// Default: a new registry with Go and process collectors.
 	Registry *prometheus.Registry
-	// Logger receives reloads, upstream failures and refusals (never a
-	// token). Default: slog.Default().
+	// Logger receives upstream failures and refusals (never a token).
+	// Default: slog.Default().
 	Logger *slog.Logger
-	// AuthProxy, when set, overrides Config.AuthProxy: the proxy whose
-	// headers describe the request /auth decides (AuthProxyNginx, the
-	// default, AuthProxyTraefik or AuthProxyCaddy).
+	// AuthProxy names the proxy that asks /auth for decisions, and so the
+	// one pair of headers that describes the request being decided:
+	// AuthProxyNginx (the default) X-Original-Method and X-Original-URI,
+	// AuthProxyTraefik or AuthProxyCaddy X-Forwarded-Method and
+	// X-Forwarded-Uri, in any letter case. A decision request without both
+	// headers of that pair, with two values of one, or with any header of
+	// the other pair is refused with 400. With nginx, /auth refusals carry
+	// their challenges and JSON body in X-Apiguard-* headers instead of
+	// WWW-Authenticate (HeaderAuthError), for nginx to answer the client
+	// with. Another value is an error wrapping ErrAuthProxy.
 	AuthProxy string
+	// SeparateAdmin moves /healthz, /readyz, /metrics and /auth off the
+	// main handler, to AdminHandler, which the caller serves on an address
+	// of its own; the main handler then proxies every path. When false
+	// those four exact paths are answered by ServeHTTP and never proxied.
+	SeparateAdmin bool
 }
 
 // Gateway is an http.Handler that checks requests against route rules and
 // proxies the allowed ones. Its rules can be replaced at run time with
-// Reload, ReloadFile or Watch; requests in flight keep the rules they
-// started with.
+// Reload; requests in flight keep the rules they started with.
 type Gateway struct {
 	mw       *apiguard.Middleware
 	log      *slog.Logger
@@ -67,33 +73,34 @@ type Gateway struct {
 	registry *prometheus.Registry
 	metrics  *metrics
 	scrape   http.Handler
-	split    bool      // admin endpoints on their own listener
+	split    bool      // admin endpoints on their own handler
 	auth     *authPair // the headers /auth trusts (auth.go)
 	rules    atomic.Pointer[ruleset]
 }
 
-// New validates cfg and builds a Gateway.
-func New(cfg *Config, opts Options) (*Gateway, error) {
-	if opts.Middleware == nil || opts.Middleware.Verifier == nil {
-		return nil, errors.New("gateway: Options.Middleware with a Verifier is required")
+// New validates rules and builds a Gateway that decides every protected
+// request with mw, which writes its RFC 6750 refusals. mw is required, with
+// its Verifier set. With a dpop.Checker as its Binding, give its
+// dpop.Config a PublicURL: /auth decisions build htu from it and the
+// forwarded path, never from the /auth request's own host.
+func New(mw *apiguard.Middleware, rules Rules, opts Options) (*Gateway, error) {
+	if mw == nil || mw.Verifier == nil {
+		return nil, errors.New("gateway: a Middleware with a Verifier is required")
 	}
-	if cfg == nil {
-		return nil, errors.New("gateway: a Config is required")
-	}
-	rs, err := compile(cfg)
+	rs, err := compile(rules)
 	if err != nil {
-		return nil, fmt.Errorf("invalid gateway config: %w", err)
+		return nil, fmt.Errorf("gateway: invalid rules: %w", err)
 	}
-	auth, err := newAuthPair(cfg, opts)
+	auth, err := authPairFor(opts.AuthProxy)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("gateway: Options.AuthProxy %q: %w", opts.AuthProxy, err)
 	}
 	g := &Gateway{
 		auth:     auth,
-		mw:       opts.Middleware,
+		mw:       mw,
 		log:      opts.Logger,
 		registry: opts.Registry,
-		split:    cfg.AdminListen != "",
+		split:    opts.SeparateAdmin,
 	}
 	if g.log == nil {
 		g.log = slog.Default()
@@ -133,8 +140,8 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 // Registry returns the registry the gateway's metrics are in.
 func (g *Gateway) Registry() *prometheus.Registry { return g.registry }
 
-// ServeHTTP serves the main listener: the reserved paths (unless the config
-// sets admin_listen) and the proxy.
+// ServeHTTP serves the main listener: the reserved paths (unless
+// Options.SeparateAdmin is set) and the proxy.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !g.split && g.serveReserved(w, r) {
 		return
@@ -143,7 +150,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // AdminHandler serves /healthz, /readyz, /metrics and /auth, and 404 for
-// anything else. Mount it on admin_listen when the config sets one.
+// anything else. Serve it on an address of its own with
+// Options.SeparateAdmin set.
 func (g *Gateway) AdminHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !g.serveReserved(w, r) {
@@ -226,37 +234,71 @@ func hasMethodParam(rawQuery string) bool {
 	return false
 }
 
+// refusal is an answer the gateway gives before any token check.
+type refusal struct {
+	status             int
+	reason, code, desc string // metrics reason, JSON error and error_description
+}
+
+// write answers the refusal and returns its metrics reason.
+func (no *refusal) write(w http.ResponseWriter) string {
+	writeJSON(w, no.status, no.code, no.desc)
+	return no.reason
+}
+
+// label is the route label of a request decided by r: its name, or "" for
+// none.
+func (r *rule) label() string {
+	if r == nil {
+		return ""
+	}
+	return r.name
+}
+
+func badRequest(desc string) *refusal {
+	return &refusal{http.StatusBadRequest, "bad_request", "invalid_request", desc}
+}
+
+// admit returns the rule for a request to proxy or, with decide, one /auth
+// is asked about, and the canonical method it was chosen for; or the
+// refusal it gets before any token check: a path not in canonical form, a
+// method or path upstreams could route elsewhere (resolve), no route, or
+// what routingOverride refuses. A decision also needs the method in its
+// canonical spelling: the proxy in front forwards the client's, which an
+// upstream may route differently. The rule is set with a refusal when one
+// matched, for the metrics.
+func (g *Gateway) admit(method string, u *url.URL, h http.Header, decide bool) (*rule, string, *refusal) {
+	p, err := routePath(u)
+	if err != nil {
+		return nil, method, &refusal{http.StatusBadRequest, "bad_path", "invalid_request", "path is not in canonical form"}
+	}
+	ru, canonical, err := g.rules.Load().resolve(method, p)
+	if err == nil && decide && canonical != method {
+		err = errMethodSpelling
+	}
+	switch {
+	case err != nil:
+		return nil, canonical, badRequest(err.Error())
+	case ru == nil:
+		return nil, canonical, &refusal{http.StatusNotFound, "no_route", "not_found", "no route matches"}
+	}
+	if problem := routingOverride(h, u.RawQuery, ru, decide); problem != "" {
+		return ru, canonical, badRequest(problem)
+	}
+	return ru, canonical, nil
+}
+
 func (g *Gateway) serveProxy(w http.ResponseWriter, r *http.Request) {
 	sw := &statusWriter{ResponseWriter: w}
 	name, reason := "", ""
 	defer func() { g.metrics.count("proxy", name, sw.status, reason) }()
 
-	p, err := routePath(r.URL)
-	if err != nil {
-		reason = "bad_path"
-		writeJSON(sw, http.StatusBadRequest, "invalid_request", "path is not in canonical form")
+	ru, method, no := g.admit(r.Method, r.URL, r.Header, false)
+	name = ru.label()
+	if no != nil {
+		reason = no.write(sw)
 		return
 	}
-	if err := checkUpgrade(r.Header); err != nil {
-		reason = "bad_request"
-		writeJSON(sw, http.StatusBadRequest, "invalid_request", err.Error())
-		return
-	}
-	ru, method, err := g.rules.Load().resolve(r.Method, p)
-	if err == nil && ru != nil && !ru.methodOverride && hasMethodParam(r.URL.RawQuery) {
-		err = errMethodParam
-	}
-	if err != nil {
-		reason = "bad_request"
-		writeJSON(sw, http.StatusBadRequest, "invalid_request", err.Error())
-		return
-	}
-	if ru == nil {
-		reason = "no_route"
-		writeJSON(sw, http.StatusNotFound, "not_found", "no route matches")
-		return
-	}
-	name = ru.name
 	d := &decision{rule: ru, method: method}
 	if !ru.public {
 		claims, err := g.mw.Check(r, ru.policies...)

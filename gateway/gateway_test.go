@@ -306,15 +306,12 @@ func TestOnRefuseHook(t *testing.T) {
 	}
 	var mu sync.Mutex
 	var reasons []string
-	cfg, err := gateway.ParseConfig([]byte("upstream: " + up.URL + "\nroutes:\n  - path: /orders/**\n    scopes: [orders:read]\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw, err := gateway.New(cfg, gateway.Options{Middleware: &apiguard.Middleware{Verifier: v, OnRefuse: func(r *http.Request, err error) {
+	rules, opts := parseConfig(t, "upstream: "+up.URL+"\nroutes:\n  - path: /orders/**\n    scopes: [orders:read]\n")
+	gw, err := gateway.New(&apiguard.Middleware{Verifier: v, OnRefuse: func(r *http.Request, err error) {
 		mu.Lock()
 		defer mu.Unlock()
 		reasons = append(reasons, r.URL.Path+" "+apiguard.Reason(err))
-	}}})
+	}}, rules, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -331,19 +328,19 @@ func TestOnRefuseHook(t *testing.T) {
 	}
 }
 
-func TestNewRequiresMiddleware(t *testing.T) {
-	cfg, err := gateway.ParseConfig([]byte("routes:\n  - path: /**\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := gateway.New(cfg, gateway.Options{}); err == nil {
+func TestNewRequiresMiddlewareAndRoutes(t *testing.T) {
+	rules, opts := parseConfig(t, "routes:\n  - path: /**\n")
+	if _, err := gateway.New(nil, rules, opts); err == nil {
 		t.Error("New without a Middleware: got no error, want one")
+	}
+	if _, err := gateway.New(&apiguard.Middleware{}, rules, opts); err == nil {
+		t.Error("New with a Middleware without a Verifier: got no error, want one")
 	}
 	v, err := apiguard.New(apiguard.Config{Issuer: "https://example.okta.com/oauth2/default"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := gateway.New(nil, gateway.Options{Middleware: &apiguard.Middleware{Verifier: v}}); err == nil {
-		t.Error("New without a Config: got no error, want one")
+	if _, err := gateway.New(&apiguard.Middleware{Verifier: v}, gateway.Rules{}, opts); err == nil || !strings.Contains(err.Error(), "routes") {
+		t.Errorf("New without routes: got %v, want an error naming routes", err)
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/apiguard/apiguard/gateway"
 	"github.com/apiguard/apiguard/internal/testwait"
 	"github.com/golang-jwt/jwt/v5"
+	"go.yaml.in/yaml/v3"
 )
 
 // testIssuer is a minimal Okta-shaped issuer on loopback: discovery, a JWKS
@@ -140,27 +141,50 @@ func newFixture(t *testing.T, ti *testIssuer, config string, vars map[string]str
 	for k, v := range vars {
 		config = strings.ReplaceAll(config, "{{"+k+"}}", v)
 	}
-	cfg, err := gateway.ParseConfig([]byte(config))
-	if err != nil {
-		t.Fatalf("ParseConfig: %v", err)
-	}
+	rules, opts := parseConfig(t, config)
 	logs := &syncBuffer{}
-	gw := newGateway(t, ti.URL, cfg, logs)
+	gw := newGateway(t, ti.URL, rules, opts, logs)
 	srv := httptest.NewServer(gw)
 	t.Cleanup(srv.Close)
 	return &fixture{gw: gw, srv: srv, issuer: ti, logs: logs}
 }
 
-func newGateway(t testing.TB, issuer string, cfg *gateway.Config, logs io.Writer) *gateway.Gateway {
+// testConfig is how the tests write a gateway: its Rules as YAML (their
+// keys in `apiguard gateway`'s file), plus the Options they vary.
+type testConfig struct {
+	gateway.Rules `yaml:",inline"`
+	AuthProxy     string `yaml:"auth_proxy"`
+	SeparateAdmin bool   `yaml:"separate_admin"`
+}
+
+// parseConfig decodes a testConfig strictly.
+func parseConfig(t testing.TB, text string) (gateway.Rules, gateway.Options) {
+	t.Helper()
+	dec := yaml.NewDecoder(strings.NewReader(text))
+	dec.KnownFields(true)
+	var c testConfig
+	if err := dec.Decode(&c); err != nil {
+		t.Fatalf("test config: %v", err)
+	}
+	return c.Rules, gateway.Options{AuthProxy: c.AuthProxy, SeparateAdmin: c.SeparateAdmin}
+}
+
+// withLogger returns o logging to l.
+func withLogger(o gateway.Options, l *slog.Logger) gateway.Options {
+	o.Logger = l
+	return o
+}
+
+// newGateway builds a gateway deciding with a verifier for issuer, logging
+// to logs.
+func newGateway(t testing.TB, issuer string, rules gateway.Rules, opts gateway.Options, logs io.Writer) *gateway.Gateway {
 	t.Helper()
 	v, err := apiguard.New(apiguard.Config{Issuer: issuer, FetchTimeout: 2 * time.Second})
 	if err != nil {
 		t.Fatalf("apiguard.New: %v", err)
 	}
-	gw, err := gateway.New(cfg, gateway.Options{
-		Middleware: &apiguard.Middleware{Verifier: v},
-		Logger:     slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	})
+	opts.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	gw, err := gateway.New(&apiguard.Middleware{Verifier: v}, rules, opts)
 	if err != nil {
 		t.Fatalf("gateway.New: %v", err)
 	}

@@ -95,7 +95,7 @@ func refMatch(pat []segment, path []string) bool {
 }
 
 func TestMatchDoesNotAllocate(t *testing.T) {
-	rs, err := compile(&Config{Routes: []Route{
+	rs, err := compile(Rules{Routes: []Route{
 		{Path: "/public/**", Public: true},
 		{Path: "/orders/*/items", Methods: []string{"GET"}},
 		{Path: "/orders/**", Methods: []string{"GET"}},
@@ -166,7 +166,7 @@ func FuzzRoutePath(f *testing.F) {
 // BenchmarkMatch is the rule lookup alone, for a first, a late and a missing
 // match: `go test -bench Match ./gateway`.
 func BenchmarkMatch(b *testing.B) {
-	rs, err := compile(&Config{Routes: []Route{
+	rs, err := compile(Rules{Routes: []Route{
 		{Path: "/public/**", Public: true},
 		{Path: "/orders/*/items", Methods: []string{"GET"}},
 		{Path: "/orders/**", Methods: []string{"GET"}},
@@ -191,7 +191,7 @@ func BenchmarkMatch(b *testing.B) {
 // the readings resolve compares, for common paths (which skip folding and
 // stripping) and for paths that need them: `go test -bench Resolve ./gateway`.
 func BenchmarkResolve(b *testing.B) {
-	rs, err := compile(&Config{Routes: []Route{
+	rs, err := compile(Rules{Routes: []Route{
 		{Path: "/public/**", Public: true},
 		{Path: "/orders/*/items", Methods: []string{"GET"}},
 		{Path: "/orders/**", Methods: []string{"GET"}},

@@ -18,7 +18,6 @@ import (
 type metrics struct {
 	requests *prometheus.CounterVec
 	upstream *prometheus.HistogramVec
-	reloads  *prometheus.CounterVec
 }
 
 func newMetrics(reg *prometheus.Registry) (*metrics, error) {
@@ -32,12 +31,8 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 			Help:    "Time from sending a request upstream to receiving its response headers, by route.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
 		}, []string{"route"}),
-		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "apiguard_gateway_config_reloads_total",
-			Help: "Configuration reloads by result (success or failure).",
-		}, []string{"result"}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.upstream, m.reloads} {
+	for _, c := range []prometheus.Collector{m.requests, m.upstream} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("failed to register gateway metrics: %w", err)
 		}

@@ -246,10 +246,7 @@ func newProxied(t *testing.T, proxy string, start func(*testing.T, string, strin
 func newProxiedWith(t *testing.T, proxy string, start func(*testing.T, string, string) string, ti *testIssuer, dcfg dpop.Config) *proxied {
 	t.Helper()
 	api := newEcho(t, "api")
-	cfg, err := gateway.ParseConfig([]byte(strings.ReplaceAll(proxiesConfig, "{{proxy}}", proxy)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	rules, opts := parseConfig(t, strings.ReplaceAll(proxiesConfig, "{{proxy}}", proxy))
 	v, err := apiguard.New(apiguard.Config{Issuer: ti.URL, FetchTimeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -258,8 +255,7 @@ func newProxiedWith(t *testing.T, proxy string, start func(*testing.T, string, s
 	if err != nil {
 		t.Fatal(err)
 	}
-	gw, err := gateway.New(cfg, gateway.Options{Middleware: &apiguard.Middleware{Verifier: v, Binding: d},
-		Logger: slog.New(slog.DiscardHandler)})
+	gw, err := gateway.New(&apiguard.Middleware{Verifier: v, Binding: d}, rules, withLogger(opts, slog.New(slog.DiscardHandler)))
 	if err != nil {
 		t.Fatal(err)
 	}

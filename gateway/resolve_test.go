@@ -24,7 +24,7 @@ var resolveRules = []Route{
 
 func mustCompile(t testing.TB, routes []Route) *ruleset {
 	t.Helper()
-	rs, err := compile(&Config{Routes: routes})
+	rs, err := compile(Rules{Routes: routes})
 	if err != nil {
 		t.Fatalf("compile: %v", err)
 	}
@@ -210,11 +210,11 @@ func TestLiteralCharacters(t *testing.T) {
 }
 
 func TestMethodOverrideNeedsAnyMethod(t *testing.T) {
-	_, err := compile(&Config{Routes: []Route{{Path: "/a", Methods: []string{"POST"}, MethodOverride: true}}})
+	_, err := compile(Rules{Routes: []Route{{Path: "/a", Methods: []string{"POST"}, MethodOverride: true}}})
 	if err == nil || !strings.Contains(err.Error(), "method_override") {
 		t.Errorf("method_override with methods: got error %v, want one naming method_override", err)
 	}
-	if _, err := compile(&Config{Routes: []Route{{Path: "/a", MethodOverride: true}}}); err != nil {
+	if _, err := compile(Rules{Routes: []Route{{Path: "/a", MethodOverride: true}}}); err != nil {
 		t.Errorf("method_override without methods: got error %v, want none", err)
 	}
 }
@@ -404,7 +404,7 @@ func FuzzResolve(f *testing.F) {
 		if len(routes) > 8 || len(path) > 128 {
 			return
 		}
-		rs, err := compile(&Config{Routes: routes})
+		rs, err := compile(Rules{Routes: routes})
 		if err != nil {
 			return
 		}

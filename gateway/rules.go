@@ -24,9 +24,8 @@ type rule struct {
 	methodOverride bool // keep method-override headers and a _method query parameter
 }
 
-// ruleset is an immutable compiled configuration; reloads swap whole sets.
+// ruleset is an immutable compiled Rules; reloads swap whole sets.
 type ruleset struct {
-	cfg   *Config
 	rules []rule
 	// foldLits is set when a literal has an upper-case letter, so that
 	// case-insensitive readings can differ even for a lower-case path.
@@ -199,46 +198,23 @@ func tokenChar(c byte) bool {
 	return unreserved(c) || strings.IndexByte("!#$%&'*+^`|", c) >= 0
 }
 
-// compile validates cfg and compiles its routes.
-func compile(cfg *Config) (*ruleset, error) {
-	if err := checkAddr("listen", cfg.Listen); err != nil {
-		return nil, err
-	}
-	if err := checkAddr("admin_listen", cfg.AdminListen); err != nil {
-		return nil, err
-	}
-	if cfg.AdminListen != "" && cfg.AdminListen == cfg.Listen {
-		return nil, errors.New("admin_listen must differ from listen")
-	}
-	if cfg.Issuer != "" {
-		u, err := url.Parse(cfg.Issuer)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			return nil, fmt.Errorf("issuer %q: want an absolute http(s) URL", cfg.Issuer)
-		}
-	}
-	if err := checkTokenSettings(cfg); err != nil {
-		return nil, err
-	}
-	for _, id := range cfg.ClientIDs {
-		if !validName(id) {
-			return nil, fmt.Errorf("client_ids: bad client id %q", id)
-		}
-	}
+// compile validates rules and compiles them.
+func compile(rules Rules) (*ruleset, error) {
 	var defUpstream *url.URL
-	if cfg.Upstream != "" {
-		u, err := parseUpstream(cfg.Upstream)
+	if rules.Upstream != "" {
+		u, err := parseUpstream(rules.Upstream)
 		if err != nil {
 			return nil, err
 		}
 		defUpstream = u
 	}
-	if len(cfg.Routes) == 0 {
+	if len(rules.Routes) == 0 {
 		return nil, errors.New("routes: at least one route is required")
 	}
-	rs := &ruleset{cfg: cfg, rules: make([]rule, 0, len(cfg.Routes))}
-	for i := range cfg.Routes {
-		r := &cfg.Routes[i]
-		wrap := func(err error) error { return &routeError{Index: i, Path: r.Path, Err: err} }
+	rs := &ruleset{rules: make([]rule, 0, len(rules.Routes))}
+	for i := range rules.Routes {
+		r := &rules.Routes[i]
+		wrap := func(err error) error { return &RouteError{Index: i, Path: r.Path, Err: err} }
 		if err := checkRoute(r); err != nil {
 			return nil, wrap(err)
 		}
@@ -276,11 +252,13 @@ func compile(cfg *Config) (*ruleset, error) {
 				return nil, wrap(fmt.Errorf("never matches: routes[%d] has the same path and takes all its methods first", j))
 			}
 		}
+		// The policies get copies: the caller keeps its Rules and may
+		// change them while these are in force.
 		if len(r.Scopes) > 0 {
-			cr.policies = append(cr.policies, apiguard.RequireScopes(r.Scopes...))
+			cr.policies = append(cr.policies, apiguard.RequireScopes(slices.Clone(r.Scopes)...))
 		}
 		if len(r.Groups) > 0 {
-			cr.policies = append(cr.policies, apiguard.RequireGroups(r.Groups...))
+			cr.policies = append(cr.policies, apiguard.RequireGroups(slices.Clone(r.Groups)...))
 		}
 		names := make([]string, 0, len(r.Claims))
 		for name := range r.Claims {
@@ -288,7 +266,7 @@ func compile(cfg *Config) (*ruleset, error) {
 		}
 		slices.Sort(names)
 		for _, name := range names {
-			cr.policies = append(cr.policies, apiguard.RequireClaim(name, r.Claims[name]...))
+			cr.policies = append(cr.policies, apiguard.RequireClaim(name, slices.Clone(r.Claims[name])...))
 		}
 		for _, s := range pat.segs {
 			if s.kind == segLiteral && needsFold(s.lit) {

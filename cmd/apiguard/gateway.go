@@ -19,20 +19,25 @@ import (
 
 // gatewayConfig is the validated configuration of `apiguard gateway`.
 type gatewayConfig struct {
-	path      string          // the rules file, watched for changes
-	file      *gateway.Config // its contents
-	addr      string          // listen address: --addr, else the file's listen
-	issuer    string
-	audience  string
-	clientIDs []string
-	logFormat string
-	logLevel  slog.Level
+	path string       // the rules file, watched for changes
+	file *gatewayFile // its rules and admin_listen
+	addr string       // listen address: --addr, else the file's listen
+	// adminListen is the file's admin_listen: "" serves the admin
+	// endpoints on addr.
+	adminListen string
+	issuer      string
+	audience    string
+	clientIDs   []string
+	logFormat   string
+	logLevel    slog.Level
 	// authProxy is the proxy whose headers /auth trusts: nginx, traefik or
 	// caddy (--auth-proxy, else the file's auth_proxy, else nginx).
 	authProxy string
 	// publicURL is where clients reach the API (DPoP htu); "" until the
 	// listener is known, when neither setting nor file names one.
 	publicURL string
+	// configuredPublicURL is publicURL as the settings gave it.
+	configuredPublicURL string
 	// shared is the introspection and DPoP configuration; its publicURL is
 	// set once the listener is known.
 	shared sharedStateConfig
@@ -58,14 +63,17 @@ func parseGatewayConfig(args []string, stderr io.Writer) (*gatewayConfig, error)
 		return nil, err
 	}
 	path := s.str("gateway-config")
-	file, err := gateway.ParseConfig(s.fileData)
+	file, err := parseGatewayFile(s.fileData, gatewayFileKeys())
 	if err != nil {
-		return nil, s.bad("gateway-config", "%v", fmt.Errorf("invalid gateway config %s: %w", path, err))
+		return nil, s.bad("gateway-config", "invalid gateway config %s: %v", path, err)
 	}
 	cfg := &gatewayConfig{
-		path: path, file: file, addr: s.str("gateway-addr"), issuer: s.str("issuer"), audience: s.str("audience"),
+		path: path, file: file, addr: s.str("gateway-addr"), adminListen: file.AdminListen, issuer: s.str("issuer"), audience: s.str("audience"),
 		clientIDs: splitList(s.str("client-id")), authProxy: s.str("auth-proxy"), publicURL: s.str("public-url"),
-		logFormat: s.str("log-format"), logLevel: logLevel(s.str("log-level")),
+		configuredPublicURL: s.str("public-url"), logFormat: s.str("log-format"), logLevel: logLevel(s.str("log-level")),
+	}
+	if err := checkAdminListen(file, path, cfg.addr); err != nil {
+		return nil, err
 	}
 	if cfg.issuer == "" {
 		return nil, s.bad("issuer", "required: set OKTA_ISSUER, --issuer or issuer in %s (the gateway has no development issuer; run `apiguard issuer` for one)", path)
@@ -129,12 +137,16 @@ func runGatewayNotify(ctx context.Context, args []string, stdout, stderr io.Writ
 		return &usageError{fmt.Errorf("%s: %w", settingName("introspection"), err)}
 	}
 	vm.watchKeys(verifier)
-	gw, err := gateway.New(cfg.file, gateway.Options{
-		Middleware: &apiguard.Middleware{Verifier: tv, Binding: state.binding()},
-		Registry:   reg,
-		Logger:     log,
-		AuthProxy:  cfg.authProxy,
+	gw, err := gateway.New(&apiguard.Middleware{Verifier: tv, Binding: state.binding()}, cfg.file.Rules, gateway.Options{
+		Registry:      reg,
+		Logger:        log,
+		AuthProxy:     cfg.authProxy,
+		SeparateAdmin: cfg.adminListen != "",
 	})
+	if err != nil {
+		return err
+	}
+	reloader, err := newGatewayReloader(args, cfg, gw, reg, log)
 	if err != nil {
 		return err
 	}
@@ -142,10 +154,10 @@ func runGatewayNotify(ctx context.Context, args []string, stdout, stderr io.Writ
 	servers := []*http.Server{newGatewayServer(gw, log)}
 	listeners := []net.Listener{ln}
 	adminAddr := ""
-	if cfg.file.AdminListen != "" {
-		aln, err := net.Listen("tcp", cfg.file.AdminListen)
+	if cfg.adminListen != "" {
+		aln, err := net.Listen("tcp", cfg.adminListen)
 		if err != nil {
-			return &usageError{fmt.Errorf("admin_listen in %s: failed to listen on %s: %w", cfg.path, cfg.file.AdminListen, err)}
+			return &usageError{fmt.Errorf("admin_listen in %s line %d: failed to listen on %s: %w", cfg.path, cfg.file.line("admin_listen"), cfg.adminListen, err)}
 		}
 		defer aln.Close()
 		servers = append(servers, newGatewayServer(gw.AdminHandler(), log))
@@ -158,7 +170,7 @@ func runGatewayNotify(ctx context.Context, args []string, stdout, stderr io.Writ
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	watched, err := gw.Watch(watchCtx, cfg.path, hup)
+	watched, err := watchGatewayFile(watchCtx, cfg.path, hup, reloader.reload, log)
 	if err != nil {
 		return err
 	}
