@@ -126,12 +126,8 @@ type textValue string
 func (t *textValue) UnmarshalJSON(b []byte) error {
 	switch {
 	case len(b) > 0 && b[0] == '"':
-		if v, ok := plainString(b); ok {
-			*t = textValue(v)
-			return nil
-		}
-		var v string
-		if err := json.Unmarshal(b, &v); err != nil {
+		v, err := decodeString(b)
+		if err != nil {
 			return err
 		}
 		*t = textValue(v)
@@ -142,6 +138,17 @@ func (t *textValue) UnmarshalJSON(b []byte) error {
 		return errClaimType
 	}
 	return nil
+}
+
+// decodeString decodes the JSON string literal b, at once when it is plain
+// (see plainString).
+func decodeString(b []byte) (string, error) {
+	if v, ok := plainString(b); ok {
+		return v, nil
+	}
+	var v string
+	err := json.Unmarshal(b, &v)
+	return v, err
 }
 
 // plainString returns the JSON string literal b as a Go string when it has
@@ -217,12 +224,8 @@ func (l *stringList) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
 	switch {
 	case len(b) > 0 && b[0] == '"':
-		if v, ok := plainString(b); ok {
-			*l = stringList{v}
-			return nil
-		}
-		var v string
-		if err := json.Unmarshal(b, &v); err != nil {
+		v, err := decodeString(b)
+		if err != nil {
 			return err
 		}
 		*l = stringList{v}

@@ -36,7 +36,9 @@ var ErrUnavailable = errors.New("service unavailable")
 // insufficient_scope.
 var ErrForbidden = errors.New("insufficient privileges")
 
-// The reasons a token is refused. Each wraps [ErrInvalidToken].
+// The reasons a token is refused, in four groups: its form and signature,
+// its time, whom it is for, and how it was presented. Each wraps
+// [ErrInvalidToken]; [Reason] returns the label given with it.
 var (
 	// ErrMalformed: not a compact JWS, bad base64url or JSON, a claim of the
 	// wrong type, too large, or a header the verifier refuses (zip, crit).
@@ -47,12 +49,21 @@ var (
 	ErrUnknownKey = newReason("unknown_key", "unknown signing key")
 	// ErrSignature: the signature does not verify.
 	ErrSignature = newReason("signature", "invalid signature")
-	// ErrExpired: exp is missing or in the past (beyond the leeway).
+)
+
+// The reasons about a token's time; the verifier allows Config.Leeway of
+// clock skew either way.
+var (
+	// ErrExpired: exp is missing or in the past.
 	ErrExpired = newReason("expired", "token expired")
-	// ErrNotYetValid: nbf is in the future (beyond the leeway).
+	// ErrNotYetValid: nbf is in the future.
 	ErrNotYetValid = newReason("not_yet_valid", "token not yet valid")
-	// ErrIssuedInFuture: iat is in the future (beyond the leeway).
+	// ErrIssuedInFuture: iat is in the future.
 	ErrIssuedInFuture = newReason("issued_in_future", "token issued in the future")
+)
+
+// The reasons about whom a token is from and for.
+var (
 	// ErrIssuer: iss is not the configured issuer.
 	ErrIssuer = newReason("issuer", "wrong issuer")
 	// ErrAudience: aud does not contain the configured audience.
@@ -62,13 +73,14 @@ var (
 	// ErrType: the typ header is not the required one, or the token is of
 	// the wrong kind (an ID token where an access token is expected).
 	ErrType = newReason("type", "wrong token type")
-	// ErrTokenBinding: the token and the way it was presented do not fit: a
-	// token bound to a key (cnf) sent as a bearer token or with no
-	// [Middleware.Binding] to check its proof, a bearer token sent with the
-	// binding's scheme, a proof signed by a key other than the one the token
-	// is bound to, or a bearer token where only bound tokens are accepted.
-	ErrTokenBinding = newReason("binding", "token binding not satisfied")
 )
+
+// ErrTokenBinding: the token and the way it was presented do not fit: a
+// token bound to a key (cnf) sent as a bearer token or with no
+// [Middleware.Binding] to check its proof, a bearer token sent with the
+// binding's scheme, a proof signed by a key other than the one the token is
+// bound to, or a bearer token where only bound tokens are accepted.
+var ErrTokenBinding = newReason("binding", "token binding not satisfied")
 
 // NewReason returns a new reason for refusing a token, for checks made
 // outside this package (a [Binding], say). It wraps [ErrInvalidToken];
@@ -193,20 +205,28 @@ func Reason(err error) string {
 		return ""
 	case errors.As(err, &re):
 		return re.label
-	case errors.Is(err, ErrKeysUnavailable):
-		return "keys_unavailable"
-	case errors.Is(err, ErrUnavailable):
-		return "unavailable"
-	case errors.Is(err, ErrForbidden):
-		return "forbidden"
-	case errors.Is(err, errNoToken):
-		return "no_token"
-	case errors.Is(err, errBadRequest):
-		return "invalid_request"
-	case errors.Is(err, ErrInvalidToken):
-		return "invalid"
+	}
+	for _, c := range errorClasses {
+		if errors.Is(err, c.err) {
+			return c.label
+		}
 	}
 	return "error"
+}
+
+// errorClasses are the labels [Reason] gives errors that are not one
+// specific reason, the narrower classes first: ErrInvalidToken, which the
+// others may come with, last.
+var errorClasses = []struct {
+	err   error
+	label string
+}{
+	{ErrKeysUnavailable, "keys_unavailable"},
+	{ErrUnavailable, "unavailable"},
+	{ErrForbidden, "forbidden"},
+	{errNoToken, "no_token"},
+	{errBadRequest, "invalid_request"},
+	{ErrInvalidToken, "invalid"},
 }
 
 // describe returns the public error_description for err: the reason and its

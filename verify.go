@@ -12,6 +12,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/apiguard/apiguard/internal/defaults"
 	"github.com/apiguard/apiguard/internal/discovery"
 	"github.com/apiguard/apiguard/internal/urlcheck"
 	jsonv2 "github.com/go-json-experiment/json"
@@ -149,18 +150,16 @@ func New(cfg Config) (*Verifier, error) {
 			return nil, err
 		}
 	}
-	v := &Verifier{cfg: cfg, audience: cfg.Audience, leeway: cfg.Leeway, now: cfg.Now, clients: cfg.ClientIDs}
+	v := &Verifier{cfg: cfg, audience: cfg.Audience, now: cfg.Now, clients: cfg.ClientIDs}
 	if v.audience == "" {
 		if cfg.IDToken {
 			return nil, errors.New("apiguard: Config.Audience (the client id) is required with IDToken")
 		}
 		v.audience = DefaultAudience
 	}
-	switch {
-	case v.leeway < 0 || v.leeway > 5*time.Minute:
-		return nil, fmt.Errorf("apiguard: Config.Leeway %s is out of range (0 to 5m)", v.leeway)
-	case v.leeway == 0:
-		v.leeway = 60 * time.Second
+	var err error
+	if v.leeway, err = defaults.Bounded("apiguard: Config.Leeway", cfg.Leeway, 60*time.Second, 5*time.Minute); err != nil {
+		return nil, err
 	}
 	if v.now == nil {
 		v.now = time.Now
@@ -179,46 +178,27 @@ func New(cfg Config) (*Verifier, error) {
 	if t := cfg.RequireType; t != "" {
 		v.typ = normalizeType(t)
 	}
-	client := cfg.HTTPClient
-	if client == nil {
-		client = &http.Client{Timeout: 10 * time.Second}
-	}
-	logger := cfg.Logger
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
 	v.keys = &keySet{
 		issuer:     cfg.Issuer,
 		jwksURL:    cfg.JWKSURL,
-		client:     client,
+		client:     defaults.HTTPClient(cfg.HTTPClient),
 		now:        v.now,
-		log:        logger,
+		log:        defaults.Logger(cfg.Logger),
 		onFetch:    cfg.OnFetch,
 		checkURL:   func(setting, raw string) error { return checkDiscoveredURL(setting, raw, &cfg) },
-		timeout:    orDefault(cfg.FetchTimeout, 10*time.Second),
-		maxWait:    min(orDefault(cfg.FetchTimeout, 10*time.Second), 3*time.Second),
-		cooldown:   orDefault(cfg.RefreshCooldown, 10*time.Second),
+		timeout:    defaults.Or(cfg.FetchTimeout, 10*time.Second),
+		maxWait:    min(defaults.Or(cfg.FetchTimeout, 10*time.Second), 3*time.Second),
+		cooldown:   defaults.Or(cfg.RefreshCooldown, 10*time.Second),
 		minTTL:     time.Minute,
 		maxTTL:     24 * time.Hour,
-		maxStale:   orDefault(cfg.MaxStale, 12*time.Hour),
+		maxStale:   defaults.Or(cfg.MaxStale, 12*time.Hour),
 		maxBody:    1 << 20,
 		unknownTTL: time.Minute,
 	}
 	if !cfg.DisableCache {
-		size := cfg.CacheSize
-		if size <= 0 {
-			size = 100_000
-		}
-		v.cache = newTokenCache(size)
+		v.cache = newTokenCache(defaults.Or(cfg.CacheSize, defaults.CacheSize))
 	}
 	return v, nil
-}
-
-func orDefault(d, def time.Duration) time.Duration {
-	if d <= 0 {
-		return def
-	}
-	return d
 }
 
 // knownAlgorithm reports whether alg is one of the asymmetric algorithms

@@ -23,6 +23,7 @@ import (
 	jsonv2 "github.com/go-json-experiment/json"
 
 	"github.com/apiguard/apiguard"
+	"github.com/apiguard/apiguard/internal/defaults"
 	"github.com/apiguard/apiguard/internal/numericdate"
 	"github.com/apiguard/apiguard/internal/urlcheck"
 )
@@ -116,11 +117,8 @@ type Checker struct {
 
 // New validates cfg and returns a Checker.
 func New(cfg Config) (*Checker, error) {
-	d := &Checker{cfg: cfg, window: cfg.Window, replay: cfg.ReplayCache, now: cfg.Now,
-		lifetime: cfg.NonceLifetime}
-	if d.lifetime <= 0 {
-		d.lifetime = 5 * time.Minute
-	}
+	d := &Checker{cfg: cfg, replay: cfg.ReplayCache, now: cfg.Now,
+		lifetime: defaults.Or(cfg.NonceLifetime, 5*time.Minute)}
 	if cfg.PublicURL != "" {
 		u, err := urlcheck.Base(cfg.PublicURL)
 		if err != nil {
@@ -129,11 +127,9 @@ func New(cfg Config) (*Checker, error) {
 		}
 		d.publicURL = u
 	}
-	switch {
-	case d.window < 0 || d.window > 5*time.Minute:
-		return nil, fmt.Errorf("dpop: Config.Window %s is out of range (0 to 5m)", d.window)
-	case d.window == 0:
-		d.window = 60 * time.Second
+	var err error
+	if d.window, err = defaults.Bounded("dpop: Config.Window", cfg.Window, 60*time.Second, 5*time.Minute); err != nil {
+		return nil, err
 	}
 	if cfg.NonceKey != nil && len(cfg.NonceKey) < 32 {
 		return nil, errors.New("dpop: Config.NonceKey must be at least 32 bytes")
@@ -153,11 +149,7 @@ func New(cfg Config) (*Checker, error) {
 	}
 	d.algNames = strings.Join(algs, " ")
 	if d.replay == nil {
-		size := cfg.ReplayCacheSize
-		if size <= 0 {
-			size = 1_000_000
-		}
-		d.replay = newMemoryCache(size, d.now)
+		d.replay = newMemoryCache(defaults.Or(cfg.ReplayCacheSize, 1_000_000), d.now)
 	}
 	return d, nil
 }

@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/apiguard/apiguard"
+	"github.com/apiguard/apiguard/internal/defaults"
 	"github.com/apiguard/apiguard/internal/urlcheck"
 )
 
@@ -135,37 +136,20 @@ func New(v *apiguard.Verifier, cfg Config) (*Verifier, error) {
 			return nil, err
 		}
 	}
-	client := vc.HTTPClient
-	if client == nil {
-		client = &http.Client{Timeout: 10 * time.Second}
-	}
-	logger := vc.Logger
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
-	in := &Verifier{v: v, cfg: cfg, issuer: vc.Issuer, client: client, log: logger,
-		ttl: cfg.MaxCacheTTL, timeout: orDefault(cfg.Timeout, 5*time.Second)}
+	// The verifier's client and logger, as it makes them up when unset.
+	in := &Verifier{v: v, cfg: cfg, issuer: vc.Issuer,
+		client: defaults.HTTPClient(vc.HTTPClient), log: defaults.Logger(vc.Logger),
+		ttl: cfg.MaxCacheTTL, timeout: defaults.Or(cfg.Timeout, 5*time.Second)}
 	if in.ttl == 0 {
 		in.ttl = DefaultCacheTTL
 	}
 	if in.ttl > 0 {
 		in.cache = cfg.Cache
 		if in.cache == nil {
-			size := vc.CacheSize
-			if size <= 0 {
-				size = 100_000
-			}
-			in.cache = newMemoryCache(size, v.Now)
+			in.cache = newMemoryCache(defaults.Or(vc.CacheSize, defaults.CacheSize), v.Now)
 		}
 	}
 	return in, nil
-}
-
-func orDefault(d, def time.Duration) time.Duration {
-	if d <= 0 {
-		return def
-	}
-	return d
 }
 
 // checkURL refuses a configured endpoint that is not https (except http on

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -16,6 +15,8 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/apiguard/apiguard"
+	"github.com/apiguard/apiguard/internal/defaults"
+	"github.com/apiguard/apiguard/internal/urlcheck"
 	"github.com/apiguard/apiguard/session"
 )
 
@@ -138,8 +139,8 @@ func New(cfg Config) (*Service, error) {
 	}
 	s := &Service{
 		access:        cfg.AccessVerifier,
-		client:        cfg.HTTPClient,
-		log:           cfg.Logger,
+		client:        defaults.HTTPClient(cfg.HTTPClient),
+		log:           defaults.Logger(cfg.Logger),
 		now:           cfg.Now,
 		clientID:      cfg.ClientID,
 		clientSecret:  cfg.ClientSecret,
@@ -147,12 +148,6 @@ func New(cfg Config) (*Service, error) {
 		refreshBefore: cfg.RefreshBefore,
 		base:          strings.TrimSuffix(pub.Path, "/"),
 		recent:        make(map[string]recentRefresh),
-	}
-	if s.client == nil {
-		s.client = &http.Client{Timeout: 10 * time.Second}
-	}
-	if s.log == nil {
-		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -203,12 +198,10 @@ func parsePublicURL(raw string, insecure bool) (*url.URL, error) {
 	if raw == "" {
 		return nil, errors.New("not set")
 	}
-	u, err := url.Parse(raw)
+	u, err := urlcheck.Base(raw)
 	if err != nil {
-		return nil, errors.New("not a URL")
-	}
-	if u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.Host == "" {
-		return nil, fmt.Errorf("%q must be scheme://host[:port][/path] with no user, query or fragment", raw)
+		// Not echoed: it may hold a password.
+		return nil, fmt.Errorf("%w; want scheme://host[:port][/path] with no user, query or fragment", err)
 	}
 	if err := checkEndpoint(raw, insecure); err != nil {
 		return nil, err

@@ -541,6 +541,8 @@ func TestNewValidates(t *testing.T) {
 		{name: "no public URL", change: func(c *login.Config) { c.PublicURL = "" }},
 		{name: "relative public URL", change: func(c *login.Config) { c.PublicURL = "/app" }},
 		{name: "public URL with query", change: func(c *login.Config) { c.PublicURL = "https://app.example/?x=1" }},
+		{name: "public URL with an empty query", change: func(c *login.Config) { c.PublicURL = "https://app.example/?" }},
+		{name: "public URL with credentials", change: func(c *login.Config) { c.PublicURL = "https://me:hunter2@app.example/" }},
 		{name: "http public URL on a remote host", change: func(c *login.Config) { c.PublicURL = "http://app.example" }},
 		{name: "http public URL allowed when insecure", change: func(c *login.Config) {
 			c.PublicURL, c.InsecureAllowHTTP = "http://app.example", true
@@ -554,6 +556,9 @@ func TestNewValidates(t *testing.T) {
 			_, err := login.New(cfg)
 			if (err == nil) != tt.ok {
 				t.Errorf("New error = %v, want ok=%v", err, tt.ok)
+			}
+			if err != nil && strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("New error = %v, repeats the password", err)
 			}
 		})
 	}

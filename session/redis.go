@@ -1,6 +1,7 @@
 package session
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -175,18 +176,14 @@ func NewRedisClient(rawURL string) (redis.UniversalClient, error) {
 		if err != nil {
 			return nil, fmt.Errorf("failed to parse Redis Sentinel URL: %w", err)
 		}
-		if opts.DialerRetries == 0 {
-			opts.DialerRetries = dialerRetries
-		}
+		opts.DialerRetries = cmp.Or(opts.DialerRetries, dialerRetries) // unless the URL set it
 		return redis.NewFailoverClient(opts), nil
 	case cluster || q.Has("addr"):
 		opts, err := redis.ParseClusterURL(u.String())
 		if err != nil {
 			return nil, fmt.Errorf("failed to parse Redis Cluster URL: %w", err)
 		}
-		if opts.DialerRetries == 0 {
-			opts.DialerRetries = dialerRetries
-		}
+		opts.DialerRetries = cmp.Or(opts.DialerRetries, dialerRetries)
 		return redis.NewClusterClient(opts), nil
 	default:
 		opts, err := redis.ParseURL(u.String())
