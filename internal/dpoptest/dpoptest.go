@@ -13,11 +13,7 @@ package dpoptest
 
 import (
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -26,6 +22,8 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/apiguard/apiguard/internal/testkey"
 )
 
 // Key is a client's DPoP key pair.
@@ -36,23 +34,13 @@ type Key struct {
 	Public jose.JSONWebKey
 }
 
-// NewKey generates a key for alg: ES256, RS256 (2048 bits), PS256 or EdDSA.
+// NewKey generates a key for alg: ES256, RS256, PS256, EdDSA, or any other
+// algorithm [testkey.New] knows.
 func NewKey(t testing.TB, alg string) *Key {
 	t.Helper()
-	var priv crypto.Signer
-	var err error
-	switch alg {
-	case "ES256":
-		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	case "RS256", "PS256":
-		priv, err = rsa.GenerateKey(rand.Reader, 2048)
-	case "EdDSA":
-		_, priv, err = ed25519.GenerateKey(rand.Reader)
-	default:
-		t.Fatalf("dpoptest: unsupported alg %q", alg)
-	}
+	priv, err := testkey.New(alg)
 	if err != nil {
-		t.Fatalf("dpoptest: failed to generate a key: %v", err)
+		t.Fatalf("dpoptest: %v", err)
 	}
 	return &Key{Alg: alg, Priv: priv, Public: jose.JSONWebKey{Key: priv.Public()}}
 }

@@ -6,9 +6,6 @@ package testissuer
 
 import (
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/asn1"
@@ -25,6 +22,8 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/apiguard/apiguard/internal/testkey"
 )
 
 // Key is a signing key the issuer may publish.
@@ -70,22 +69,14 @@ var Algorithms = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", 
 func New(t testing.TB) *Issuer {
 	t.Helper()
 	iss := &Issuer{keys: map[string]*Key{}, cacheControl: "max-age=300"}
-	rsaKey := NewRSAKey(t, 2048)
+	// One RSA key serves the six RS* and PS* algorithms: generating six
+	// would slow every test that starts an issuer.
+	rsaKey := NewKey(t, "RS256")
 	for _, alg := range Algorithms {
-		var signer crypto.Signer = rsaKey
+		signer := rsaKey
 		switch alg {
-		case "ES256":
-			signer = newEC(t, elliptic.P256())
-		case "ES384":
-			signer = newEC(t, elliptic.P384())
-		case "ES512":
-			signer = newEC(t, elliptic.P521())
-		case "EdDSA":
-			_, priv, err := ed25519.GenerateKey(rand.Reader)
-			if err != nil {
-				t.Fatal(err)
-			}
-			signer = priv
+		case "ES256", "ES384", "ES512", "EdDSA":
+			signer = NewKey(t, alg)
 		}
 		iss.AddKey(&Key{ID: kidFor(alg), Alg: alg, JWKAlg: alg, Use: "sig", Private: signer}, true)
 	}
@@ -115,9 +106,11 @@ func NewRSAKey(t testing.TB, bits int) *rsa.PrivateKey {
 	return k
 }
 
-func newEC(t testing.TB, c elliptic.Curve) *ecdsa.PrivateKey {
+// NewKey generates a key for alg (see [testkey.New]), failing the test
+// when it cannot.
+func NewKey(t testing.TB, alg string) crypto.Signer {
 	t.Helper()
-	k, err := ecdsa.GenerateKey(c, rand.Reader)
+	k, err := testkey.New(alg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,6 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/apiguard/apiguard"
@@ -85,7 +84,7 @@ func measure(n int, alg string) (*result, error) {
 		return nil, err
 	}
 
-	tokens, err := mint(iss, alg, n)
+	tokens, err := iss.Tokens(alg, time.Now(), 0, n)
 	if err != nil {
 		return nil, err
 	}
@@ -124,29 +123,6 @@ func measure(n int, alg string) (*result, error) {
 		Fill:          fill,
 		Hit:           hit,
 	}, nil
-}
-
-// mint signs n distinct tokens, on every CPU.
-func mint(iss *fixture.Issuer, alg string, n int) ([]string, error) {
-	tokens := make([]string, n)
-	now := time.Now()
-	workers := runtime.GOMAXPROCS(0)
-	errs := make([]error, workers)
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Go(func() {
-			for i := w; i < n; i += workers {
-				t, err := iss.Token(alg, now, i)
-				if err != nil {
-					errs[w] = err
-					return
-				}
-				tokens[i] = t
-			}
-		})
-	}
-	wg.Wait()
-	return tokens, errors.Join(errs...)
 }
 
 // settle collects garbage, returns freed memory to the OS and reads the

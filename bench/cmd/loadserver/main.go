@@ -25,14 +25,13 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
 	"github.com/apiguard/apiguard/bench/internal/fixture"
 	"github.com/apiguard/apiguard/bench/internal/handlers"
+	"github.com/apiguard/apiguard/internal/urlcheck"
 )
 
 func main() {
@@ -56,8 +55,8 @@ func run(ctx context.Context, addr, dir string, fresh int, out *os.File) error {
 	if err != nil {
 		return fmt.Errorf("failed to parse -addr: %w", err)
 	}
-	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-		return fmt.Errorf("-addr %q: only loopback addresses", addr)
+	if !urlcheck.IsLoopback(host) {
+		return fmt.Errorf("-addr %q: only a loopback host (localhost, 127.0.0.0/8, ::1)", addr)
 	}
 	iss, err := fixture.New()
 	if err != nil {
@@ -73,7 +72,7 @@ func run(ctx context.Context, addr, dir string, fresh int, out *os.File) error {
 		return fmt.Errorf("failed to write token.txt: %w", err)
 	}
 	start := time.Now()
-	tokens, err := mint(iss, now, fresh)
+	tokens, err := iss.Tokens("RS256", now, 1, fresh) // token 0 is the reused one
 	if err != nil {
 		return err
 	}
@@ -113,27 +112,4 @@ func run(ctx context.Context, addr, dir string, fresh int, out *os.File) error {
 		return err
 	}
 	return nil
-}
-
-// mint signs n distinct RS256 tokens on every CPU (tokens 1..n; token 0 is
-// the reused one).
-func mint(iss *fixture.Issuer, now time.Time, n int) ([]string, error) {
-	tokens := make([]string, n)
-	workers := runtime.GOMAXPROCS(0)
-	errs := make([]error, workers)
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Go(func() {
-			for i := w; i < n; i += workers {
-				t, err := iss.Token("RS256", now, i+1)
-				if err != nil {
-					errs[w] = err
-					return
-				}
-				tokens[i] = t
-			}
-		})
-	}
-	wg.Wait()
-	return tokens, errors.Join(errs...)
 }
