@@ -12,23 +12,9 @@ import (
 	"github.com/apiguard/apiguard/internal/dpoptest"
 	"github.com/apiguard/apiguard/internal/redistest"
 	"github.com/apiguard/apiguard/internal/sharedstate"
+	"github.com/apiguard/apiguard/internal/sharedstate/sharedstatetest"
 	"github.com/apiguard/apiguard/internal/testissuer"
-	"github.com/apiguard/apiguard/session"
 )
-
-// benchStore is a sharedstate.Store on a real redis-server.
-func benchStore(b *testing.B) *sharedstate.Store {
-	client, err := session.NewRedisClient(redistest.New(b).URL())
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { client.Close() })
-	s, err := sharedstate.New(sharedstate.Config{Client: client})
-	if err != nil {
-		b.Fatal(err)
-	}
-	return s
-}
 
 // acceptAll is a replay cache that never sees a replay, to measure the
 // proof checks apart from the replay cache.
@@ -81,7 +67,7 @@ func BenchmarkProof(b *testing.B) {
 		}{
 			{"checks", func() dpop.ReplayCache { return acceptAll{} }},
 			{"memory", func() dpop.ReplayCache { return nil }},
-			{"redis", func() dpop.ReplayCache { return benchStore(b) }},
+			{"redis", func() dpop.ReplayCache { return sharedstatetest.New(b, redistest.New(b).URL(), sharedstate.Config{}) }},
 		} {
 			b.Run(alg+"/"+rc.name, func(b *testing.B) {
 				d, err := dpop.New(dpop.Config{ReplayCache: rc.cache()})

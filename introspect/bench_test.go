@@ -11,29 +11,15 @@ import (
 	"github.com/apiguard/apiguard"
 	"github.com/apiguard/apiguard/internal/redistest"
 	"github.com/apiguard/apiguard/internal/sharedstate"
+	"github.com/apiguard/apiguard/internal/sharedstate/sharedstatetest"
 	"github.com/apiguard/apiguard/internal/testissuer"
 	"github.com/apiguard/apiguard/introspect"
-	"github.com/apiguard/apiguard/session"
 )
 
 // The benchmarks here put the cost of introspection beside apiguard's
 // BenchmarkVerify:
 // an introspection cache hit (in memory and in a real redis-server). The
 // cost of DPoP proofs is measured in package dpop (BenchmarkProof).
-
-// benchStore is a sharedstate.Store on a real redis-server.
-func benchStore(b *testing.B) *sharedstate.Store {
-	client, err := session.NewRedisClient(redistest.New(b).URL())
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { client.Close() })
-	s, err := sharedstate.New(sharedstate.Config{Client: client})
-	if err != nil {
-		b.Fatal(err)
-	}
-	return s
-}
 
 // BenchmarkIntrospectionCacheHit measures Verify of an opaque token whose
 // introspection result is cached, in memory and in Redis; and of a JWT in
@@ -83,5 +69,5 @@ func BenchmarkIntrospectionCacheHit(b *testing.B) {
 	}
 	b.Run("opaque/memory", run(newV(introspect.Opaque, nil), "opaque-token-0123456789"))
 	b.Run("always-jwt/memory", run(newV(introspect.Always, nil), jwtToken))
-	b.Run("opaque/redis", run(newV(introspect.Opaque, benchStore(b)), "opaque-token-0123456789"))
+	b.Run("opaque/redis", run(newV(introspect.Opaque, sharedstatetest.New(b, redistest.New(b).URL(), sharedstate.Config{})), "opaque-token-0123456789"))
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/apiguard/apiguard/internal/redistest"
 	"github.com/apiguard/apiguard/internal/seal"
 	"github.com/apiguard/apiguard/internal/sharedstate"
+	"github.com/apiguard/apiguard/internal/sharedstate/sharedstatetest"
 	"github.com/apiguard/apiguard/introspect"
 	"github.com/apiguard/apiguard/session"
 )
@@ -26,23 +27,7 @@ var (
 
 func newStore(t *testing.T, url string, secret ...byte) *sharedstate.Store {
 	t.Helper()
-	return newStoreWith(t, url, sharedstate.Config{Secret: secret})
-}
-
-// newStoreWith returns a Store for cfg with its own client for url.
-func newStoreWith(t *testing.T, url string, cfg sharedstate.Config) *sharedstate.Store {
-	t.Helper()
-	client, err := session.NewRedisClient(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { client.Close() })
-	cfg.Client = client
-	s, err := sharedstate.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return sharedstatetest.New(t, url, sharedstate.Config{Secret: secret})
 }
 
 func TestStore(t *testing.T) {
@@ -130,8 +115,8 @@ func TestStore(t *testing.T) {
 	t.Run("rotated secret", func(t *testing.T) {
 		older := []byte("the older secret, 32 bytes or more")
 		newer := []byte("the newer secret, 32 bytes or more")
-		before := newStoreWith(t, srv.URL(), sharedstate.Config{Secret: older})
-		after := newStoreWith(t, srv.URL(), sharedstate.Config{Secret: newer, PreviousSecrets: [][]byte{older}})
+		before := sharedstatetest.New(t, srv.URL(), sharedstate.Config{Secret: older})
+		after := sharedstatetest.New(t, srv.URL(), sharedstate.Config{Secret: newer, PreviousSecrets: [][]byte{older}})
 		if err := before.Set(ctx, "rotated", []byte(`{"active":true}`), time.Minute); err != nil {
 			t.Fatal(err)
 		}
@@ -170,7 +155,7 @@ func TestStore(t *testing.T) {
 		if err := a.Set(ctx, v.Key, blob, time.Minute); err != nil { // a stores values as they are
 			t.Fatal(err)
 		}
-		rotated := newStoreWith(t, srv.URL(), sharedstate.Config{Secret: []byte("a newer secret, 32 bytes or more"),
+		rotated := sharedstatetest.New(t, srv.URL(), sharedstate.Config{Secret: []byte("a newer secret, 32 bytes or more"),
 			PreviousSecrets: [][]byte{[]byte(v.Secret)}})
 		for _, s := range []*sharedstate.Store{newStore(t, srv.URL(), []byte(v.Secret)...), rotated} {
 			if got, err := s.Get(ctx, v.Key); err != nil || string(got) != v.Plaintext {
