@@ -88,7 +88,7 @@ type ruleTests struct {
 	} `yaml:"tests"`
 }
 
-func readYAML(t *testing.T, path string, v any) {
+func readMonitoringYAML(t *testing.T, path string, v any) {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -115,11 +115,11 @@ func TestMonitoringAlertRules(t *testing.T) {
 	}
 
 	var rules alertRules
-	readYAML(t, filepath.Join(monitoringDir, alertsFile), &rules)
+	readMonitoringYAML(t, filepath.Join(monitoringDir, alertsFile), &rules)
 	fires, quiet := map[string]bool{}, map[string]bool{}
 	for _, f := range tests {
 		var rt ruleTests
-		readYAML(t, f, &rt)
+		readMonitoringYAML(t, f, &rt)
 		for _, tc := range rt.Tests {
 			for _, a := range tc.AlertRuleTest {
 				if len(a.ExpAlerts) > 0 {
@@ -320,8 +320,8 @@ func TestMonitoringDashboard(t *testing.T) {
 	}
 }
 
-// query is one PromQL expression of deploy/monitoring and where it is.
-type query struct {
+// monQuery is one PromQL expression of deploy/monitoring and where it is.
+type monQuery struct {
 	where string
 	expr  string
 }
@@ -329,14 +329,14 @@ type query struct {
 // monitoringQueries returns every PromQL expression of the rules and the
 // dashboard: the alerts' expressions, the panels' queries and the series
 // selectors in the variables' label_values(…) queries.
-func monitoringQueries(t *testing.T) []query {
+func monitoringQueries(t *testing.T) []monQuery {
 	t.Helper()
-	var out []query
+	var out []monQuery
 	var rules alertRules
-	readYAML(t, filepath.Join(monitoringDir, alertsFile), &rules)
+	readMonitoringYAML(t, filepath.Join(monitoringDir, alertsFile), &rules)
 	for _, g := range rules.Groups {
 		for _, r := range g.Rules {
-			out = append(out, query{alertsFile + ": " + r.Alert + r.Record, r.Expr})
+			out = append(out, monQuery{alertsFile + ": " + r.Alert + r.Record, r.Expr})
 		}
 	}
 	d := readDashboard(t)
@@ -346,21 +346,21 @@ func monitoringQueries(t *testing.T) []query {
 			continue
 		}
 		if m := labelValues.FindStringSubmatch(v.varQuery(t)); m != nil {
-			out = append(out, query{dashboardFile + ": variable " + v.Name, m[1]})
+			out = append(out, monQuery{dashboardFile + ": variable " + v.Name, m[1]})
 		}
 	}
 	for _, p := range d.allPanels() {
 		for i, q := range p.Targets {
-			out = append(out, query{dashboardFile + ": panel " + strconv.Quote(p.Title) + " query " + strconv.Itoa(i+1), q.Expr})
+			out = append(out, monQuery{dashboardFile + ": panel " + strconv.Quote(p.Title) + " query " + strconv.Itoa(i+1), q.Expr})
 		}
 	}
 	return out
 }
 
-// grafanaVars matches Grafana's variables in a query: $__rate_interval and
-// its kin, which stand for a duration, and $name or ${name} or
-// ${name:format}, which the dashboard uses only inside label matchers'
-// strings.
+// Grafana's variables in a query: grafanaIntervalVar matches
+// $__rate_interval and its kin, which stand for a duration; grafanaNamedVar
+// matches $name, ${name} and ${name:format}, which the dashboard uses only
+// inside label matchers' strings.
 var (
 	grafanaIntervalVar = regexp.MustCompile(`\$\{?__\w+\}?`)
 	grafanaNamedVar    = regexp.MustCompile(`\$\{\w+(:\w+)?\}|\$\w+`)
@@ -479,11 +479,11 @@ func TestMetricNames(t *testing.T) {
 	}
 }
 
-// exported is what a running instance's /metrics showed: for each sample
+// exportedLabels is what a running instance's /metrics showed: for each sample
 // name, its label names and the values seen for each.
-type exported map[string]map[string][]string
+type exportedLabels map[string]map[string][]string
 
-func (e exported) add(samples []sample) {
+func (e exportedLabels) add(samples []sample) {
 	for _, s := range samples {
 		if e[s.name] == nil {
 			e[s.name] = map[string][]string{}
@@ -584,9 +584,7 @@ routes:
 	}
 	testwait.For(t, "a successful reload", func() bool { return reloads("success") })
 
-	serveSeen, gatewaySeen, all := exported{}, exported{}, exported{}
-	serveSeen.add(scrape(t, s.url+"/metrics"))
-	gatewaySeen.add(scrape(t, gw+"/metrics"))
+	all := exportedLabels{}
 	all.add(scrape(t, s.url+"/metrics"))
 	all.add(scrape(t, gw+"/metrics"))
 
@@ -643,7 +641,7 @@ routes:
 				}
 				seen, ok := all[name][label]
 				if !ok {
-					t.Errorf("%s: %s has no label %q (it has %q)", q.where, name, label, keys(all[name]))
+					t.Errorf("%s: %s has no label %q (it has %q)", q.where, name, label, sortedKeys(all[name]))
 					continue
 				}
 				if strings.Contains(value, "$") {
@@ -671,7 +669,6 @@ routes:
 			}
 		}
 	}
-	t.Logf("serve exported %d sample names, gateway %d", len(serveSeen), len(gatewaySeen))
 }
 
 // splitMatchers splits the inside of {…} at the commas between matchers,
@@ -696,7 +693,7 @@ func splitMatchers(s string) []string {
 	return out
 }
 
-func keys(m map[string][]string) []string {
+func sortedKeys(m map[string][]string) []string {
 	var out []string
 	for k := range m {
 		out = append(out, k)
