@@ -99,21 +99,31 @@ func readMonitoringYAML(t *testing.T, path string, v any) {
 	}
 }
 
-// TestMonitoringAlertRules checks the rules with promtool and runs their
-// unit tests, then what promtool does not check: every alert has a for
-// duration, a severity of critical or warning, a summary and a description
-// that says what to check, and unit tests where it fires and where it
-// must not.
-func TestMonitoringAlertRules(t *testing.T) {
-	runPromtool(t, monitoringDir, "check", "rules", alertsFile)
+// ruleTestFiles returns the promtool unit test files of deploy/monitoring.
+func ruleTestFiles(t *testing.T) []string {
+	t.Helper()
 	tests, err := filepath.Glob(filepath.Join(monitoringDir, "*_test.yaml"))
 	if err != nil || len(tests) == 0 {
 		t.Fatalf("no rule unit tests (*_test.yaml) in %s: %v", monitoringDir, err)
 	}
-	for _, f := range tests {
+	return tests
+}
+
+// TestMonitoringAlertRulesPromtool checks the rules with promtool and runs
+// their unit tests.
+func TestMonitoringAlertRulesPromtool(t *testing.T) {
+	runPromtool(t, monitoringDir, "check", "rules", alertsFile)
+	for _, f := range ruleTestFiles(t) {
 		runPromtool(t, monitoringDir, "test", "rules", filepath.Base(f))
 	}
+}
 
+// TestMonitoringAlertRules checks what promtool does not: every alert has
+// a for duration, a severity of critical or warning, a summary and a
+// description that says what to check, unit tests where it fires and where
+// it must not, and a line in deploy/monitoring/README.md.
+func TestMonitoringAlertRules(t *testing.T) {
+	tests := ruleTestFiles(t)
 	var rules alertRules
 	readMonitoringYAML(t, filepath.Join(monitoringDir, alertsFile), &rules)
 	fires, quiet := map[string]bool{}, map[string]bool{}
@@ -374,7 +384,7 @@ func plainPromQL(expr string) string {
 }
 
 // TestMonitoringQueriesParse has promtool parse every dashboard query (the
-// alerts' expressions are parsed by TestMonitoringAlertRules) by checking a
+// alerts' expressions are parsed by TestMonitoringAlertRulesPromtool) by checking a
 // rules file with one recording rule per query: promtool parses them with
 // Prometheus's own parser, as a Prometheus server would.
 func TestMonitoringQueriesParse(t *testing.T) {
@@ -411,17 +421,18 @@ func TestMonitoringQueriesParse(t *testing.T) {
 
 // Metric names are taken from the expressions with regular expressions,
 // not with Prometheus's PromQL parser: that parser
-// (github.com/prometheus/prometheus/promql/parser) would bring the whole
-// Prometheus module and its dependencies into apiguard's go.mod for one
-// test. The expressions are parsed by promtool (TestMonitoringAlertRules,
-// TestMonitoringQueriesParse), so here they are known to be valid PromQL,
-// and in valid PromQL, once string literals, label matchers {…}, ranges
-// […] and grouping label lists (by, without, on, ignoring, group_left,
-// group_right (…)) are taken out, every identifier that is not a keyword
-// and not followed by "(" (a function or an aggregation) is a metric
-// name; identifiers inside numbers and durations (1e3, 10m) follow a digit.
-// This finds every name, not only those with a known prefix, so a query on
-// a name no target exports (such as Prometheus's own "up") fails the test.
+// (github.com/prometheus/prometheus/promql/parser) lives in the Prometheus
+// server's module, whose long list of requirements would enter apiguard's
+// go.mod for one test. The expressions are parsed by promtool
+// (TestMonitoringAlertRulesPromtool, TestMonitoringQueriesParse), so here
+// they are known to be valid PromQL; and in valid PromQL, once string
+// literals, label matchers {…}, ranges […] and grouping label lists (by,
+// without, on, ignoring, group_left, group_right (…)) are taken out, every
+// identifier that is not a keyword and not followed by "(" (a function or
+// an aggregation) is a metric name; the letters in numbers and durations
+// (1e3, 10m) follow a digit. This finds every name, not only those with a
+// known prefix, so a query on a name no target exports (such as
+// Prometheus's own "up") fails the test.
 var (
 	promString   = regexp.MustCompile("\"(?:[^\"\\\\]|\\\\.)*\"|'(?:[^'\\\\]|\\\\.)*'|`[^`]*`")
 	promBraces   = regexp.MustCompile(`\{[^}]*\}`)
