@@ -1,19 +1,15 @@
 package dpop_test
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
 	"log"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 
-	"golang.org/x/oauth2/clientcredentials"
-
 	"github.com/apiguard/apiguard"
-	"github.com/apiguard/apiguard/devissuer"
 	"github.com/apiguard/apiguard/dpop"
+	"github.com/apiguard/apiguard/internal/example"
 )
 
 // Sender-constrained tokens: accept DPoP-bound tokens (RFC 9449) with a
@@ -23,10 +19,10 @@ import (
 // replayed at another instance. A local development issuer stands in for
 // Okta here.
 func Example() {
-	issuer, token, stop := exampleIssuer()
-	defer stop()
+	iss := example.StartIssuer()
+	defer iss.Close()
 
-	v, err := apiguard.New(apiguard.Config{Issuer: issuer}) // e.g. https://example.okta.com/oauth2/default
+	v, err := apiguard.New(apiguard.Config{Issuer: iss.URL}) // e.g. https://example.okta.com/oauth2/default
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -36,9 +32,9 @@ func Example() {
 	}
 	m := &apiguard.Middleware{Verifier: v, Binding: d}
 	mux := http.NewServeMux()
-	mux.Handle("GET /orders", m.Handler(http.HandlerFunc(listOrders)))
+	mux.Handle("GET /orders", m.Handler(http.HandlerFunc(example.ListOrders)))
 
-	tok := token("orders:read")
+	tok := iss.Token("orders:read")
 	r := httptest.NewRequest(http.MethodGet, "https://api.example.com/orders", nil)
 	r.Header.Set("Authorization", "Bearer "+tok)
 	w := httptest.NewRecorder()
@@ -60,38 +56,4 @@ func Example() {
 	// Output:
 	// 200 {"for":"example-client","orders":[]}
 	// 401 Bearer DPoP
-}
-
-func listOrders(w http.ResponseWriter, r *http.Request) {
-	claims, _ := apiguard.ClaimsFromContext(r.Context())
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]any{"orders": []string{}, "for": claims.Subject})
-}
-
-// exampleIssuer starts a development issuer (package devissuer) on a
-// loopback port with the scope orders:read and one client, example-client.
-// It returns the issuer URL, a function that gets an access token for a
-// scope by client credentials, and a function that stops the issuer.
-func exampleIssuer() (issuer string, token func(scope string) string, stop func()) {
-	srv := httptest.NewUnstartedServer(nil)
-	iss, err := devissuer.New(devissuer.Config{
-		Issuer:  "http://" + srv.Listener.Addr().String() + "/oauth2/default",
-		Scopes:  []devissuer.Scope{{Name: "orders:read"}},
-		Clients: []devissuer.Client{{ID: "example-client", Secret: "example-secret"}},
-	})
-	if err != nil {
-		log.Fatal(err)
-	}
-	srv.Config.Handler = iss
-	srv.Start()
-	token = func(scope string) string {
-		cc := clientcredentials.Config{ClientID: "example-client", ClientSecret: "example-secret",
-			TokenURL: iss.URL() + "/v1/token", Scopes: []string{scope}}
-		tok, err := cc.Token(context.Background())
-		if err != nil {
-			log.Fatal(err)
-		}
-		return tok.AccessToken
-	}
-	return iss.URL(), token, srv.Close
 }

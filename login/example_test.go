@@ -10,7 +10,7 @@ import (
 	"strings"
 
 	"github.com/apiguard/apiguard"
-	"github.com/apiguard/apiguard/devissuer"
+	"github.com/apiguard/apiguard/internal/example"
 	"github.com/apiguard/apiguard/login"
 	"github.com/apiguard/apiguard/session"
 )
@@ -34,8 +34,12 @@ import (
 //
 // and Config.Store set to store.
 func Example() {
-	issuer, publicURL, app, stop := exampleServers()
-	defer stop()
+	app := httptest.NewUnstartedServer(nil) // started below, once its handler is set
+	defer app.Close()
+	publicURL := "http://" + app.Listener.Addr().String()
+	iss := example.StartIssuer(publicURL) // the client's redirect URIs are under publicURL
+	defer iss.Close()
+	issuer := iss.URL
 
 	access, err := apiguard.New(apiguard.Config{Issuer: issuer})
 	if err != nil {
@@ -89,28 +93,4 @@ func Example() {
 	// GET /secure-data: 401 log in first
 	// GET /login: 302 to /v1/authorize
 	//   with PKCE S256 and redirect_uri /login/callback
-}
-
-// exampleServers starts a development issuer that knows the client
-// example-client, and returns its URL, the application's URL and server
-// (not started, so that the caller sets its handler first), and a function
-// that stops both.
-func exampleServers() (issuer, appURL string, app *httptest.Server, stop func()) {
-	app = httptest.NewUnstartedServer(nil)
-	appURL = "http://" + app.Listener.Addr().String()
-	cfg, _, err := devissuer.DefaultConfig(devissuer.Defaults{
-		ClientID: "example-client", ClientSecret: "example-secret", BaseURLs: []string{appURL},
-	})
-	if err != nil {
-		log.Fatal(err)
-	}
-	srv := httptest.NewUnstartedServer(nil)
-	cfg.Issuer = "http://" + srv.Listener.Addr().String() + "/oauth2/default"
-	iss, err := devissuer.New(cfg)
-	if err != nil {
-		log.Fatal(err)
-	}
-	srv.Config.Handler = iss
-	srv.Start()
-	return iss.URL(), appURL, app, func() { app.Close(); srv.Close() }
 }
