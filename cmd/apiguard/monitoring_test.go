@@ -265,9 +265,9 @@ var promDatasource = grafanaDatasource{Type: "prometheus", UID: "${datasource}"}
 // TestMonitoringDashboard checks what makes the dashboard importable and
 // portable: it parses, has a uid and a title, a Prometheus datasource
 // variable that every panel and query uses (no data source UID of one
-// Grafana), unique panel ids, panels within the 24-column grid, a query in
-// every panel, and no variable a query uses without the dashboard defining
-// it.
+// Grafana), unique panel ids, panels within the 24-column grid and not
+// over each other, a query in every panel, and no variable a query uses
+// without the dashboard defining it.
 func TestMonitoringDashboard(t *testing.T) {
 	d := readDashboard(t)
 	if d.UID == "" || d.Title == "" {
@@ -297,7 +297,15 @@ func TestMonitoringDashboard(t *testing.T) {
 	}
 	used := regexp.MustCompile(`\$\{?([A-Za-z]\w*)`)
 	ids := map[int]string{}
+	var placed []grafanaPanel
 	for _, p := range d.allPanels() {
+		for _, q := range placed {
+			a, b := p.GridPos, q.GridPos
+			if a.X < b.X+b.W && b.X < a.X+a.W && a.Y < b.Y+b.H && b.Y < a.Y+a.H {
+				t.Errorf("panels %q and %q overlap", q.Title, p.Title)
+			}
+		}
+		placed = append(placed, p)
 		if prev, ok := ids[p.ID]; ok {
 			t.Errorf("panels %q and %q share id %d", prev, p.Title, p.ID)
 		}
