@@ -3,11 +3,12 @@
 //
 // # Flow
 //
-// A [Service] registers five routes (see [Service.Register]):
+// A [Service] registers six routes (see [Service.Register]):
 //
 //	GET  /login            start: PKCE (S256), state and nonce, then the issuer's form
 //	GET  /login/callback   the issuer comes back: state, code exchange, ID token, session
 //	GET  /profile          the user's name, email, groups and access-token scopes
+//	GET  /logout           a page with the logout button (the form POST /logout takes)
 //	POST /logout           CSRF-checked; ends the session, then the issuer's session
 //	GET  /logout/callback  "you are logged out", with a link to log in again
 //

@@ -459,8 +459,32 @@ func (s *Service) handleProfile(w http.ResponseWriter, r *http.Request) {
 	}
 	s.render(w, page{Title: "Your profile", Profile: &profile{
 		Name: d.User.Name, Email: d.User.Email, Groups: d.User.Groups, Scopes: scopes,
-		CSRF: sess.CSRFToken, LogoutAction: s.path("/logout"),
-	}})
+	}, Logout: s.logoutButton(sess)})
+}
+
+// handleLogoutPage answers GET /logout (a bookmark, a typed address) with
+// the logout button. Logging out itself stays a POST with the session's
+// CSRF token: a link or an image on another site must not end a user's
+// session. The session is only read here, not refreshed.
+func (s *Service) handleLogoutPage(w http.ResponseWriter, r *http.Request) {
+	sess, err := s.sessions.Load(r)
+	switch {
+	case errors.Is(err, session.ErrExpired):
+		s.sessions.ClearCookie(w)
+		s.pageNotLoggedIn(w)
+		return
+	case errors.Is(err, session.ErrNoSession):
+		s.pageNotLoggedIn(w)
+		return
+	case err != nil:
+		s.loadFailed(w, err)
+		return
+	}
+	if decode(sess.Data).User == nil { // a sign-in started but not finished
+		s.pageNotLoggedIn(w)
+		return
+	}
+	s.pageLogout(w, sess)
 }
 
 // handleLogout ends the session here and then at the issuer.

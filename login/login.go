@@ -210,11 +210,12 @@ func parsePublicURL(raw string, insecure bool) (*url.URL, error) {
 }
 
 // Register adds the login routes to mux: GET /login, GET /login/callback,
-// GET /profile, POST /logout and GET /logout/callback.
+// GET /profile, GET and POST /logout, and GET /logout/callback.
 func (s *Service) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /login", s.handleLogin)
 	mux.HandleFunc("GET /login/callback", s.handleCallback)
 	mux.HandleFunc("GET /profile", s.handleProfile)
+	mux.HandleFunc("GET /logout", s.handleLogoutPage)
 	mux.HandleFunc("POST /logout", s.handleLogout)
 	mux.HandleFunc("GET /logout/callback", s.handleLoggedOut)
 }

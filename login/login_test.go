@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -407,9 +408,12 @@ func TestLogoutCSRF(t *testing.T) {
 		})
 	}
 	t.Run("GET is not logout", func(t *testing.T) {
-		resp, _ := b.getNoFollow(a.url("/logout"))
-		if resp.StatusCode != http.StatusMethodNotAllowed {
-			t.Errorf("GET /logout: %d, want 405", resp.StatusCode)
+		resp, body := b.getNoFollow(a.url("/logout"))
+		if resp.StatusCode != http.StatusOK || title(body) != "Log out" {
+			t.Errorf("GET /logout: %d %q, want 200 Log out", resp.StatusCode, title(body))
+		}
+		if resp, _ := b.getNoFollow(a.url("/profile")); resp.StatusCode != http.StatusOK {
+			t.Errorf("/profile after GET /logout: %d, want 200 (still logged in)", resp.StatusCode)
 		}
 	})
 	t.Run("right token", func(t *testing.T) {
@@ -419,6 +423,61 @@ func TestLogoutCSRF(t *testing.T) {
 		}
 		if resp, _ := b.getNoFollow(a.url("/profile")); resp.StatusCode != http.StatusFound {
 			t.Errorf("/profile after logout: %d, want 302 to /login", resp.StatusCode)
+		}
+	})
+}
+
+// TestLogoutPage checks GET /logout: a page whose button is the form POST
+// /logout takes (the session's CSRF token, posted to /logout), that logs
+// out when pressed; and, without a sign-in, a page that says so.
+func TestLogoutPage(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	a := f.apps[0]
+
+	t.Run("signed in", func(t *testing.T) {
+		b := newBrowser(t)
+		_, profile := f.login(b, a, "")
+		resp, body := b.getNoFollow(a.url("/logout"))
+		if resp.StatusCode != http.StatusOK || title(body) != "Log out" || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+			t.Fatalf("GET /logout: %d %s %q, want a 200 HTML page Log out", resp.StatusCode, resp.Header.Get("Content-Type"), title(body))
+		}
+		if resp.Header.Get("Cache-Control") != "no-store" || resp.Header.Get("X-Frame-Options") != "DENY" {
+			t.Errorf("GET /logout headers = %v, want no-store and no framing: the page holds the CSRF token", resp.Header)
+		}
+		action := match(t, regexp.MustCompile(`<form method="post" action="([^"]*)"`), body, "logout form")
+		csrf := match(t, csrfField, body, "CSRF field")
+		if action != "/logout" || csrf != match(t, csrfField, profile, "profile's CSRF field") || !strings.Contains(body, `<button id="logout"`) {
+			t.Errorf("logout page form posts to %q with token %q, want /logout with the session's token and a button", action, csrf)
+		}
+		resp, _ = b.post(a.url(action), url.Values{"csrf": {csrf}}, false, nil)
+		if resp.StatusCode != http.StatusSeeOther {
+			t.Errorf("POST /logout from the page: %d, want 303", resp.StatusCode)
+		}
+		if resp, _ := b.getNoFollow(a.url("/profile")); resp.StatusCode != http.StatusFound {
+			t.Errorf("/profile after logout: %d, want 302 to /login", resp.StatusCode)
+		}
+		resp, body = b.getNoFollow(a.url("/logout"))
+		if resp.StatusCode != http.StatusOK || title(body) != "You are not logged in" || csrfField.MatchString(body) {
+			t.Errorf("GET /logout after logout: %d %q, want 200 You are not logged in with no form", resp.StatusCode, title(body))
+		}
+	})
+	t.Run("never signed in", func(t *testing.T) {
+		resp, body := newBrowser(t).getNoFollow(a.url("/logout"))
+		if resp.StatusCode != http.StatusOK || title(body) != "You are not logged in" || csrfField.MatchString(body) {
+			t.Errorf("GET /logout: %d %q, want 200 You are not logged in with no form", resp.StatusCode, title(body))
+		}
+		if !strings.Contains(body, `href="/login"`) {
+			t.Errorf("GET /logout: no link to log in in %q", body)
+		}
+	})
+	t.Run("sign-in not finished", func(t *testing.T) {
+		b := newBrowser(t)
+		if resp, _ := b.getNoFollow(a.url("/login")); resp.StatusCode != http.StatusFound {
+			t.Fatalf("GET /login: %d, want 302", resp.StatusCode)
+		}
+		resp, body := b.getNoFollow(a.url("/logout"))
+		if resp.StatusCode != http.StatusOK || title(body) != "You are not logged in" {
+			t.Errorf("GET /logout during a sign-in: %d %q, want 200 You are not logged in", resp.StatusCode, title(body))
 		}
 	})
 }

@@ -5,6 +5,8 @@ import (
 	"html/template"
 	"net/http"
 	"strconv"
+
+	"github.com/apiguard/apiguard/session"
 )
 
 const layoutHTML = `<!doctype html>
@@ -22,7 +24,9 @@ const layoutHTML = `<!doctype html>
 <dt>Groups</dt><dd id="groups">{{range $i, $g := .Groups}}{{if $i}}, {{end}}<code>{{$g}}</code>{{else}}none{{end}}</dd>
 <dt>Access token scopes</dt><dd id="scopes">{{range $i, $s := .Scopes}}{{if $i}}, {{end}}<code>{{$s}}</code>{{else}}none{{end}}</dd>
 </dl>
-<form method="post" action="{{.LogoutAction}}">
+{{end}}
+{{with .Logout}}
+<form method="post" action="{{.Action}}">
 <input type="hidden" name="csrf" value="{{.CSRF}}">
 <button id="logout" type="submit">Log out</button>
 </form>
@@ -38,14 +42,19 @@ type page struct {
 	Error              bool
 	LinkHref, LinkText string
 	Profile            *profile
+	Logout             *logoutForm
 	RetryAfter         int // seconds, for 503
 }
 
 type profile struct {
 	Name, Email    string
 	Groups, Scopes []string
-	CSRF           string
-	LogoutAction   string
+}
+
+// logoutForm is the logout button: a POST to Action with the session's
+// CSRF token, which is what POST /logout checks.
+type logoutForm struct {
+	Action, CSRF string
 }
 
 var layout = template.Must(template.New("page").Parse(layoutHTML))
@@ -133,6 +142,22 @@ func (s *Service) pageForbidden(w http.ResponseWriter, msg string) {
 func (s *Service) pageLoggedOut(w http.ResponseWriter) {
 	href, text := s.loginLink()
 	s.render(w, page{Title: "You are logged out", Message: "You have been signed out.", LinkHref: href, LinkText: text})
+}
+
+// logoutButton returns the logout form for sess.
+func (s *Service) logoutButton(sess *session.Session) *logoutForm {
+	return &logoutForm{Action: s.path("/logout"), CSRF: sess.CSRFToken}
+}
+
+func (s *Service) pageLogout(w http.ResponseWriter, sess *session.Session) {
+	s.render(w, page{Title: "Log out", Message: "Sign out of this site and of your identity provider.",
+		Logout: s.logoutButton(sess)})
+}
+
+func (s *Service) pageNotLoggedIn(w http.ResponseWriter) {
+	href, text := s.loginLink()
+	s.render(w, page{Title: "You are not logged in", Message: "There is no sign-in to end in this browser.",
+		LinkHref: href, LinkText: text})
 }
 
 func (s *Service) pageInternal(w http.ResponseWriter) {

@@ -88,7 +88,7 @@ func TestRedisDown(t *testing.T) {
 	f.login(br, a, "")
 	srv.Stop()
 
-	for _, p := range []string{"/login", "/profile", "/login/callback?state=x&code=y"} {
+	for _, p := range []string{"/login", "/profile", "/login/callback?state=x&code=y", "/logout"} {
 		t.Run(p, func(t *testing.T) {
 			resp, body := br.getNoFollow(a.url(p))
 			if resp.StatusCode != http.StatusServiceUnavailable {
