@@ -84,14 +84,9 @@ func (i *Issuer) Token(scope string) string {
 // Revoke revokes token at the issuer (RFC 7009) as [ClientID], as when the
 // user logs out or an administrator revokes it.
 func (i *Issuer) Revoke(token string) {
-	form := url.Values{"token": {token}}.Encode()
-	req, err := http.NewRequest(http.MethodPost, i.URL+"/v1/revoke", strings.NewReader(form))
-	if err != nil {
-		log.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth(ClientID, ClientSecret)
-	resp, err := http.DefaultClient.Do(req)
+	// client_secret_post: the client authenticates in the form itself.
+	resp, err := http.PostForm(i.URL+"/v1/revoke", url.Values{
+		"token": {token}, "client_id": {ClientID}, "client_secret": {ClientSecret}})
 	if err != nil {
 		log.Fatal(err)
 	}
