@@ -1,52 +1,18 @@
 package apiguard_test
 
 import (
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/apiguard/apiguard"
 	"github.com/apiguard/apiguard/internal/fakeclock"
+	"github.com/apiguard/apiguard/internal/middlewaretest"
 	"github.com/apiguard/apiguard/internal/testissuer"
 )
-
-type response struct {
-	status    int
-	challenge string
-	retry     string
-	body      map[string]string
-}
-
-func call(t *testing.T, h http.Handler, mutate func(*http.Request)) response {
-	t.Helper()
-	r := httptest.NewRequest(http.MethodGet, "/orders?x=1", nil)
-	if mutate != nil {
-		mutate(r)
-	}
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, r)
-	res := w.Result()
-	out := response{status: res.StatusCode, challenge: res.Header.Get("WWW-Authenticate"), retry: res.Header.Get("Retry-After")}
-	b, _ := io.ReadAll(res.Body)
-	if res.StatusCode != http.StatusOK {
-		if ct := res.Header.Get("Content-Type"); ct != "application/json" {
-			t.Errorf("refusal content type %q", ct)
-		}
-		if err := json.Unmarshal(b, &out.body); err != nil {
-			t.Errorf("refusal body %q is not JSON: %v", b, err)
-		}
-	}
-	return out
-}
-
-func bearer(tok string) func(*http.Request) {
-	return func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+tok) }
-}
 
 func TestMiddleware(t *testing.T) {
 	iss := testissuer.New(t)
@@ -84,15 +50,15 @@ func TestMiddleware(t *testing.T) {
 		reason        string
 		wantRetryHint bool
 	}{
-		{"valid", bearer(good), 200, "", false, "", "", false},
+		{"valid", middlewaretest.Bearer(good), 200, "", false, "", "", false},
 		{"lower-case scheme", func(r *http.Request) { r.Header.Set("Authorization", "bearer "+good) }, 200, "", false, "", "", false},
 		{"no token", nil, 401, `Bearer realm="orders", ` + rm, true, "unauthorized", "no_token", false},
 		{"basic auth", func(r *http.Request) { r.SetBasicAuth("a", "b") }, 401, `Bearer realm="orders"`, true, "unauthorized", "no_token", false},
-		{"expired", bearer(expired), 401, `error="invalid_token", error_description="token expired: expired at`, false, "invalid_token", "expired", false},
-		{"garbage", bearer("not-a-token"), 401, `error="invalid_token"`, false, "invalid_token", "malformed", false},
-		{"missing scope", bearer(noScope), 403, `error="insufficient_scope", error_description="missing scope read", scope="read", ` + rm, false, "insufficient_scope", "forbidden", false},
+		{"expired", middlewaretest.Bearer(expired), 401, `error="invalid_token", error_description="token expired: expired at`, false, "invalid_token", "expired", false},
+		{"garbage", middlewaretest.Bearer("not-a-token"), 401, `error="invalid_token"`, false, "invalid_token", "malformed", false},
+		{"missing scope", middlewaretest.Bearer(noScope), 403, `error="insufficient_scope", error_description="missing scope read", scope="read", ` + rm, false, "insufficient_scope", "forbidden", false},
 		{"token in query", func(r *http.Request) { r.URL.RawQuery = "access_token=" + good }, 400, `error="invalid_request"`, false, "invalid_request", "invalid_request", false},
-		{"token in query and header", func(r *http.Request) { bearer(good)(r); r.URL.RawQuery = "access_token=" + good }, 400, `error="invalid_request"`, false, "invalid_request", "invalid_request", false},
+		{"token in query and header", func(r *http.Request) { middlewaretest.Bearer(good)(r); r.URL.RawQuery = "access_token=" + good }, 400, `error="invalid_request"`, false, "invalid_request", "invalid_request", false},
 		{"token in form body", func(r *http.Request) {
 			r.Method = http.MethodPost
 			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -107,23 +73,23 @@ func TestMiddleware(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			refused = nil
-			got := call(t, h, c.req)
-			if got.status != c.status {
-				t.Fatalf("status %d, want %d (body %v)", got.status, c.status, got.body)
+			got := middlewaretest.Call(t, h, c.req)
+			if got.Status != c.status {
+				t.Fatalf("status %d, want %d (body %v)", got.Status, c.status, got.Body)
 			}
-			if !strings.Contains(got.challenge, c.challenge) || (c.challenge == "") != (got.challenge == "") {
-				t.Errorf("WWW-Authenticate %q, want it to contain %q", got.challenge, c.challenge)
+			if !strings.Contains(got.Challenge, c.challenge) || (c.challenge == "") != (got.Challenge == "") {
+				t.Errorf("WWW-Authenticate %q, want it to contain %q", got.Challenge, c.challenge)
 			}
-			if c.noErrorCode && strings.Contains(got.challenge, "error=") {
-				t.Errorf("WWW-Authenticate %q has an error code for a request without credentials", got.challenge)
+			if c.noErrorCode && strings.Contains(got.Challenge, "error=") {
+				t.Errorf("WWW-Authenticate %q has an error code for a request without credentials", got.Challenge)
 			}
-			if got.body["error"] != c.bodyError {
-				t.Errorf("body error %q, want %q", got.body["error"], c.bodyError)
+			if got.Body["error"] != c.bodyError {
+				t.Errorf("body error %q, want %q", got.Body["error"], c.bodyError)
 			}
 			if c.status != 200 && (len(refused) != 1 || refused[0] != c.reason) {
 				t.Errorf("OnRefuse reasons %q, want [%s]", refused, c.reason)
 			}
-			if strings.Contains(got.challenge, good) || strings.Contains(got.body["error_description"], good) {
+			if strings.Contains(got.Challenge, good) || strings.Contains(got.Body["error_description"], good) {
 				t.Error("the response echoes the token")
 			}
 		})
@@ -133,12 +99,12 @@ func TestMiddleware(t *testing.T) {
 		down := testissuer.New(t)
 		down.SetDown(true)
 		m := &apiguard.Middleware{Verifier: newVerifier(t, down, clk)}
-		got := call(t, m.Handler(ok), bearer(down.Sign(t, "rs256", down.Claims(clk.Now()), nil)))
-		if got.status != http.StatusServiceUnavailable || got.retry == "" || got.challenge != "" {
-			t.Errorf("got %d Retry-After %q WWW-Authenticate %q, want 503 with Retry-After", got.status, got.retry, got.challenge)
+		got := middlewaretest.Call(t, m.Handler(ok), middlewaretest.Bearer(down.Sign(t, "rs256", down.Claims(clk.Now()), nil)))
+		if got.Status != http.StatusServiceUnavailable || got.RetryAfter == "" || got.Challenge != "" {
+			t.Errorf("got %d Retry-After %q WWW-Authenticate %q, want 503 with Retry-After", got.Status, got.RetryAfter, got.Challenge)
 		}
-		if got.body["error"] != "temporarily_unavailable" {
-			t.Errorf("body %v", got.body)
+		if got.Body["error"] != "temporarily_unavailable" {
+			t.Errorf("body %v", got.Body)
 		}
 	})
 }

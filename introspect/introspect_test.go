@@ -19,6 +19,7 @@ import (
 	"github.com/apiguard/apiguard/devissuer"
 	"github.com/apiguard/apiguard/devissuer/devissuertest"
 	"github.com/apiguard/apiguard/internal/fakeclock"
+	"github.com/apiguard/apiguard/internal/middlewaretest"
 	"github.com/apiguard/apiguard/internal/testissuer"
 	"github.com/apiguard/apiguard/introspect"
 )
@@ -258,8 +259,8 @@ func TestIntrospectUnreachable(t *testing.T) {
 		fake := newFakeIntrospection(t)
 		fake.set(503, nil)
 		m := &apiguard.Middleware{Verifier: introVerifier(t, iss, clk, fake.srv.URL)}
-		res := call(t, m.Handler(http.NotFoundHandler()), bearer(opaque))
-		if res.status != 503 || res.retry == "" || res.challenge != "" || res.body["error"] != "temporarily_unavailable" {
+		res := middlewaretest.Call(t, m.Handler(http.NotFoundHandler()), middlewaretest.Bearer(opaque))
+		if res.Status != 503 || res.RetryAfter == "" || res.Challenge != "" || res.Body["error"] != "temporarily_unavailable" {
 			t.Errorf("got %+v, want 503 temporarily_unavailable with Retry-After and no challenge", res)
 		}
 	})
