@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
+
 	"github.com/apiguard/apiguard"
 	"github.com/apiguard/apiguard/internal/fakeclock"
 	"github.com/apiguard/apiguard/internal/testissuer"
@@ -243,12 +245,12 @@ func TestUnknownKIDWhileIssuerDown(t *testing.T) {
 	}
 }
 
-// TestUnknownKIDRemembered: a kid a fetch found missing is refused at once
-// for a minute, however often it comes back, at no further fetch (and so
-// never runs into the fetch limit: it stays 401, not 503). After the
-// minute the issuer is asked again. Without the per-kid negative cache the
-// repeats would fetch until the limit and then get 503.
-func TestUnknownKIDRemembered(t *testing.T) {
+// newUncachedLoaded starts an issuer and a verifier of it with the
+// verified-token cache off (so that each Verify looks the key up), and
+// loads the keys with one good token. It returns the claims of that token,
+// to sign others with.
+func newUncachedLoaded(t *testing.T) (*testissuer.Issuer, *fakeclock.Clock, *apiguard.Verifier, jwt.MapClaims) {
+	t.Helper()
 	iss := testissuer.New(t)
 	clk := fakeclock.New(epoch)
 	v := newVerifier(t, iss, clk, func(c *apiguard.Config) { c.DisableCache = true })
@@ -256,6 +258,16 @@ func TestUnknownKIDRemembered(t *testing.T) {
 	if err := verifyErr(t, v, iss.Sign(t, "rs256", testissuer.With(claims), nil)); err != nil {
 		t.Fatal(err)
 	}
+	return iss, clk, v, claims
+}
+
+// TestUnknownKIDRemembered: a kid a fetch found missing is refused at once
+// for a minute, however often it comes back, at no further fetch (and so
+// never runs into the fetch limit: it stays 401, not 503). After the
+// minute the issuer is asked again. Without the per-kid negative cache the
+// repeats would fetch until the limit and then get 503.
+func TestUnknownKIDRemembered(t *testing.T) {
+	iss, clk, v, claims := newUncachedLoaded(t)
 	gone := madeUp(t, iss, claims)
 	steps := []struct {
 		name    string
@@ -289,13 +301,7 @@ func TestUnknownKIDRemembered(t *testing.T) {
 // for (rotations) do not count against the limit; only fetches that find
 // nothing new, which is all made-up kids can cause, do.
 func TestFetchFindingItsKIDIsFree(t *testing.T) {
-	iss := testissuer.New(t)
-	clk := fakeclock.New(epoch)
-	v := newVerifier(t, iss, clk, func(c *apiguard.Config) { c.DisableCache = true })
-	claims := iss.Claims(clk.Now())
-	if err := verifyErr(t, v, iss.Sign(t, "rs256", testissuer.With(claims), nil)); err != nil {
-		t.Fatal(err)
-	}
+	iss, _, v, claims := newUncachedLoaded(t)
 	for i := range fetchLimit + 2 {
 		if err := verifyErr(t, v, rotate(t, iss, "rot-"+strconv.Itoa(i), claims)); err != nil {
 			t.Fatalf("rotation %d within one cooldown: got %v, want accepted", i+1, err)

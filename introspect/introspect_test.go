@@ -172,17 +172,7 @@ func TestIntrospectCachedUntilExp(t *testing.T) {
 func TestIntrospectRefusals(t *testing.T) {
 	iss, clk := testissuer.New(t), fakeclock.New(epoch)
 	now := clk.Now()
-	with := func(kv ...any) map[string]any {
-		b := activeBody(iss.URL, now)
-		for i := 0; i < len(kv); i += 2 {
-			if kv[i+1] == nil {
-				delete(b, kv[i].(string))
-			} else {
-				b[kv[i].(string)] = kv[i+1]
-			}
-		}
-		return b
-	}
+	with := func(kv ...any) map[string]any { return testissuer.With(activeBody(iss.URL, now), kv...) }
 	tests := []struct {
 		name   string
 		token  string
@@ -489,17 +479,7 @@ func TestIntrospectionConfigErrors(t *testing.T) {
 // of token (issue 12, finding 7).
 func TestIntrospectTokenTypes(t *testing.T) {
 	iss, clk := testissuer.New(t), fakeclock.New(epoch)
-	with := func(kv ...any) map[string]any {
-		b := activeBody(iss.URL, clk.Now())
-		for i := 0; i < len(kv); i += 2 {
-			if kv[i+1] == nil {
-				delete(b, kv[i].(string))
-			} else {
-				b[kv[i].(string)] = kv[i+1]
-			}
-		}
-		return b
-	}
+	with := func(kv ...any) map[string]any { return testissuer.With(activeBody(iss.URL, clk.Now()), kv...) }
 	tests := []struct {
 		name string
 		body map[string]any
