@@ -74,14 +74,7 @@ func TestDiscoveredEndpointsOnLoopbackIssuer(t *testing.T) {
 				}))
 				defer srv.Close()
 				issuer = srv.URL
-				svc, err := login.New(login.Config{Issuer: issuer, ClientID: clientID, PublicURL: "http://127.0.0.1:5000"})
-				if err != nil {
-					t.Fatalf("login.New: %v", err)
-				}
-				mux := http.NewServeMux()
-				svc.Register(mux)
-				rec := httptest.NewRecorder()
-				mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "http://127.0.0.1:5000/login", nil))
+				rec := firstLogin(t, login.Config{Issuer: issuer, ClientID: clientID, PublicURL: "http://127.0.0.1:5000"})
 				loc, _, _ := strings.Cut(rec.Header().Get("Location"), "?")
 				if tt.ok && rec.Code != http.StatusFound {
 					t.Errorf("GET /login: got %d (%s), want 302", rec.Code, title(rec.Body.String()))

@@ -351,3 +351,19 @@ func sessionCookie(t *testing.T, b *browser, a *app) *http.Cookie {
 	}
 	return nil
 }
+
+// firstLogin makes a Service for cfg and answers one GET /login with it:
+// the first request after start-up, the one that fetches the issuer's
+// discovery document.
+func firstLogin(t *testing.T, cfg login.Config) *httptest.ResponseRecorder {
+	t.Helper()
+	svc, err := login.New(cfg)
+	if err != nil {
+		t.Fatalf("login.New: %v", err)
+	}
+	mux := http.NewServeMux()
+	svc.Register(mux)
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, cfg.PublicURL+"/login", nil))
+	return rec
+}

@@ -75,14 +75,7 @@ func TestDiscoveryDocumentChecked(t *testing.T) {
 			}
 			client.Transport = tr
 
-			svc, err := login.New(login.Config{Issuer: remoteIssuer, ClientID: clientID, PublicURL: "http://127.0.0.1:5000", HTTPClient: client})
-			if err != nil {
-				t.Fatalf("login.New: %v", err)
-			}
-			mux := http.NewServeMux()
-			svc.Register(mux)
-			rec := httptest.NewRecorder()
-			mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "http://127.0.0.1:5000/login", nil))
+			rec := firstLogin(t, login.Config{Issuer: remoteIssuer, ClientID: clientID, PublicURL: "http://127.0.0.1:5000", HTTPClient: client})
 			if fetches.Load() == 0 {
 				t.Fatal("the service never fetched the discovery document")
 			}
