@@ -36,8 +36,8 @@ var ErrUnavailable = errors.New("service unavailable")
 // insufficient_scope.
 var ErrForbidden = errors.New("insufficient privileges")
 
-// The reasons a token is refused, in four groups: its form and signature,
-// its time, whom it is for, and how it was presented. Each wraps
+// The reasons a token is refused, in three groups: its form and signature,
+// its time, and whom it is for and how it was presented. Each wraps
 // [ErrInvalidToken]; [Reason] returns the label given with it.
 var (
 	// ErrMalformed: not a compact JWS, bad base64url or JSON, a claim of the
@@ -62,7 +62,8 @@ var (
 	ErrIssuedInFuture = newReason("issued_in_future", "token issued in the future")
 )
 
-// The reasons about whom a token is from and for.
+// The reasons about whom a token is from and for, and how it was
+// presented.
 var (
 	// ErrIssuer: iss is not the configured issuer.
 	ErrIssuer = newReason("issuer", "wrong issuer")
@@ -73,14 +74,14 @@ var (
 	// ErrType: the typ header is not the required one, or the token is of
 	// the wrong kind (an ID token where an access token is expected).
 	ErrType = newReason("type", "wrong token type")
+	// ErrTokenBinding: the token and the way it was presented do not fit:
+	// a token bound to a key (cnf) sent as a bearer token or with no
+	// [Middleware.Binding] to check its proof, a bearer token sent with
+	// the binding's scheme, a proof signed by a key other than the one the
+	// token is bound to, or a bearer token where only bound tokens are
+	// accepted.
+	ErrTokenBinding = newReason("binding", "token binding not satisfied")
 )
-
-// ErrTokenBinding: the token and the way it was presented do not fit: a
-// token bound to a key (cnf) sent as a bearer token or with no
-// [Middleware.Binding] to check its proof, a bearer token sent with the
-// binding's scheme, a proof signed by a key other than the one the token is
-// bound to, or a bearer token where only bound tokens are accepted.
-var ErrTokenBinding = newReason("binding", "token binding not satisfied")
 
 // NewReason returns a new reason for refusing a token, for checks made
 // outside this package (a [Binding], say). It wraps [ErrInvalidToken];
