@@ -47,7 +47,8 @@ const maxProofSize = 8 << 10
 // Config configures the checking of DPoP proofs.
 type Config struct {
 	// PublicURL is the URL clients reach this server at (scheme, host,
-	// port, and a path prefix a proxy strips, if any), e.g.
+	// port, and a path prefix a proxy strips, if any; no user name,
+	// password, query or fragment), e.g.
 	// https://api.example.com. A proof's htu must equal PublicURL followed
 	// by the request's path. Default: taken from the request (its Host
 	// header, and https when it came over TLS); set it behind a proxy or
