@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path"
 	"path/filepath"
 	"regexp"
@@ -20,6 +21,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -613,4 +615,48 @@ func help(t *testing.T, cmd string) helpText {
 		t.Fatalf("apiguard %s -h lists %d environment variables and %d secrets: has its format changed?\n%s", cmd, len(h.env), len(h.secretSettings), out)
 	}
 	return h
+}
+
+// TestKustomizeBuild runs kustomize (kubectl's, offline) over kubernetes/ and
+// decodes what it would apply as strictly as the files: the namespace and
+// the image name must reach every object that has them.
+func TestKustomizeBuild(t *testing.T) {
+	kubectl, err := exec.LookPath("kubectl")
+	if err != nil {
+		t.Skip("kubectl is not installed: the kustomize build is not checked (the files are, by the other tests)")
+	}
+	m := loadManifests(t)
+	out, err := exec.Command(kubectl, "kustomize", manifestDir).Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			t.Fatalf("kubectl kustomize %s: %v\n%s", manifestDir, err, ee.Stderr)
+		}
+		t.Fatal(err)
+	}
+	objs, err := decodeManifests(out)
+	if err != nil {
+		t.Fatalf("kubectl kustomize output: %v", err)
+	}
+	want := len(m.namespaces) + len(m.deployments) + len(m.services) + len(m.pdbs) + len(m.configMaps)
+	if len(objs) != want {
+		t.Errorf("kustomize built %d objects, the files hold %d (the example Secret excepted)", len(objs), want)
+	}
+	img := m.kustomization.Images[0]
+	for _, obj := range objs {
+		meta, err := apimeta.Accessor(obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ns := obj.(*corev1.Namespace); !ns && meta.GetNamespace() != m.kustomization.Namespace {
+			t.Errorf("%T %s: namespace %q, want %q", obj, meta.GetName(), meta.GetNamespace(), m.kustomization.Namespace)
+		}
+		if d, ok := obj.(*appsv1.Deployment); ok {
+			for _, c := range d.Spec.Template.Spec.Containers {
+				if want := img.NewName + ":" + img.NewTag; c.Image != want {
+					t.Errorf("Deployment %s: image %q, want %q", d.Name, c.Image, want)
+				}
+			}
+		}
+	}
 }

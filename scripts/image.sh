@@ -79,18 +79,19 @@ if [[ -z $context ]]; then
 fi
 mkdir -p "$context"
 
-# The labels' version and revision, from git when this is a checkout.
+# The labels' version and revision, from git when this is a checkout: the
+# tag (or commit) git describe gives, and the commit.
+version=dev
 revision=unknown
 created_epoch=$(date +%s)
-version=$(awk '/^## / && !/Unreleased/ {print $2; exit}' CHANGELOG.md 2>/dev/null || true)
 if head=$(git rev-parse --verify -q HEAD 2>/dev/null); then
 	revision=$head
 	created_epoch=$(git log -1 --format=%ct)
-	if [[ -n $(git status --porcelain --untracked-files=no 2>/dev/null) ]]; then
+	version=$(git describe --tags --always --dirty)
+	if [[ $version == *-dirty ]]; then
 		revision+="-dirty"
 	fi
 fi
-version=${version:-dev}
 created=$(date -u -d "@$created_epoch" +%Y-%m-%dT%H:%M:%SZ)
 
 echo "image.sh: building the binary ($(go env GOVERSION), CGO_ENABLED=0, -trimpath)" >&2
