@@ -82,8 +82,12 @@ func startGateway(t *testing.T, args ...string) *runningGateway {
 	go func() {
 		done <- runGatewayNotify(ctx, args, &syncBuffer{}, g.stderr, func(addr, admin string) { addrc <- [2]string{addr, admin} })
 	}()
+	stopped := false // done has been read
 	t.Cleanup(func() {
 		cancel()
+		if stopped {
+			return
+		}
 		if err := <-done; err != nil {
 			t.Errorf("gateway returned %v after shutdown, want nil", err)
 		}
@@ -92,6 +96,7 @@ func startGateway(t *testing.T, args ...string) *runningGateway {
 	case a := <-addrc:
 		g.addr, g.admin = a[0], a[1]
 	case err := <-done:
+		stopped = true
 		t.Fatalf("gateway stopped before listening: %v; stderr: %s", err, g.stderr.String())
 	case <-time.After(30 * time.Second):
 		t.Fatal("gateway did not listen within 30s")
