@@ -326,6 +326,20 @@ func checkDeployment(t *testing.T, m *manifests, d *appsv1.Deployment) {
 		}
 	}
 
+	// Stopping: a preStop sleep (no sleep command in a scratch image) that
+	// leaves the 10 s of graceful shutdown within the grace period.
+	grace := int64(corev1.DefaultTerminationGracePeriodSeconds)
+	if pod.TerminationGracePeriodSeconds != nil {
+		grace = *pod.TerminationGracePeriodSeconds
+	}
+	if l := c.Lifecycle; l == nil || l.PreStop == nil || l.PreStop.Sleep == nil {
+		t.Error("want a preStop sleep: requests routed while the endpoint is removed would be refused")
+	} else if l.PreStop.Exec != nil || l.PreStop.HTTPGet != nil {
+		t.Error("preStop: only sleep works in a scratch image")
+	} else if s := l.PreStop.Sleep.Seconds; s <= 0 || s+10 >= grace {
+		t.Errorf("preStop sleep %d s plus 10 s of graceful shutdown does not fit the %d s grace period", s, grace)
+	}
+
 	// Probes on the real routes, on ports the container declares.
 	for _, p := range []struct {
 		name  string
