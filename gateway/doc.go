@@ -1,13 +1,21 @@
 // Package gateway puts apiguard's token checks in front of any upstream REST
 // API: a reverse proxy with per-route rules, and a decision endpoint for
 // nginx auth_request, Traefik ForwardAuth and Caddy forward_auth.
-// `apiguard gateway` runs it.
+// `apiguard gateway` runs it from a YAML file; the package itself takes
+// [Rules] and an [apiguard.Middleware]:
+//
+//	gw, err := gateway.New(&apiguard.Middleware{Verifier: v}, gateway.Rules{
+//		Upstream: "http://orders.internal:8080",
+//		Routes: []gateway.Route{
+//			{Path: "/public/**", Public: true},
+//			{Path: "/orders/**", Methods: []string{"GET"}, Scopes: []string{"orders:read"}},
+//		},
+//	}, gateway.Options{})
 //
 // # Rules
 //
-// A [Config] (YAML, decoded strictly) lists routes; the first whose path glob
-// and methods match a request decides it, and a request no route matches is
-// refused with 404. Globs work on path segments: "*" is one non-empty
+// [Rules] list routes; the first whose path glob and methods match a
+// request decides it, and a request no route matches is refused with 404. Globs work on path segments: "*" is one non-empty
 // segment, "**" any number (including none, so "/a/**" matches "/a");
 // literal segments hold only ASCII letters, digits and "-._~". A route is
 // public, or requires a valid token plus all of its scopes, one of its
@@ -53,13 +61,13 @@
 // X-Envoy-Original-* are removed as well, and so are the method-override
 // headers X-HTTP-Method-Override, X-HTTP-Method and X-Method-Override, and a
 // _method query parameter is refused with 400, unless the route sets
-// method_override (a _method field in a POST body cannot be seen: make POST
+// MethodOverride (a _method field in a POST body cannot be seen: make POST
 // rules as strict as what such upstreams turn a POST into). An Upgrade
 // header naming anything but websocket (h2c among them) is refused with
 // 400.
 //
 // The Authorization, DPoP and Cookie headers are removed unless the route
-// sets forward_token (Authorization and DPoP) or forward_cookies. Responses
+// sets ForwardToken (Authorization and DPoP) or ForwardCookies. Responses
 // of unknown length and text/event-stream responses are flushed as they
 // arrive; WebSocket upgrades and large bodies pass through; an unreachable
 // upstream is answered with 502 {"error":"bad_gateway",…}.
@@ -74,7 +82,7 @@
 // is checked against it plus the request path.
 //
 // At /auth the request decided is the one described by the header pair of
-// the configured proxy (Config.AuthProxy: X-Original-Method and
+// the configured proxy (Options.AuthProxy: X-Original-Method and
 // X-Original-URI for nginx, the default; X-Forwarded-Method and
 // X-Forwarded-Uri for Traefik and Caddy), never GET /auth itself. A decision
 // request missing one of the pair, repeating it, or carrying the other pair
@@ -89,23 +97,21 @@
 // # Reserved paths
 //
 // /healthz, /readyz, /metrics and /auth are answered by the gateway itself,
-// on exact paths only. Without admin_listen they share the main listener
-// and those four paths are never proxied; with admin_listen they move to
-// that address ([Gateway.AdminHandler]) and the main listener proxies every
-// path.
+// on exact paths only. By default they share the main handler and those
+// four paths are never proxied; with [Options].SeparateAdmin they move to
+// [Gateway.AdminHandler], for an address of their own, and the main handler
+// proxies every path.
 //
 // # Reloading
 //
-// [Gateway.Watch] reloads the file when it changes (it watches the
-// directory, so editors' and Kubernetes' file replacements are seen) and on
-// SIGHUP. A bad file is logged and the running rules stay; good rules are
-// swapped in atomically. Listen addresses, issuer, audience, client ids,
-// public_url and the introspection and DPoP settings need a restart.
+// [Gateway.Reload] swaps in new Rules atomically; requests in flight keep
+// the rules they started with, and bad rules are an error while the
+// running ones stay. Options are fixed for the Gateway's life.
+// `apiguard gateway` reloads its file when it changes and on SIGHUP.
 //
 // # Metrics
 //
-// apiguard_gateway_requests_total{handler,route,status,reason},
+// apiguard_gateway_requests_total{handler,route,status,reason} and
 // apiguard_gateway_upstream_duration_seconds{route} (time to response
-// headers) and apiguard_gateway_config_reloads_total{result}, in the
-// gateway's own registry.
+// headers), in [Options].Registry.
 package gateway

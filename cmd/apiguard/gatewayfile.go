@@ -64,7 +64,7 @@ func parseGatewayFile(data []byte, settingKeys []string) (*gatewayFile, error) {
 	}
 	root := doc.Content[0]
 	if root.Kind != yaml.MappingNode {
-		return nil, fmt.Errorf("line %d: want a mapping of keys such as routes:", root.Line)
+		return nil, fmt.Errorf("line %d: want a mapping of keys (upstream, routes, …)", root.Line)
 	}
 	f := &gatewayFile{lines: map[string]int{}}
 	for i := 0; i+1 < len(root.Content); i += 2 {
