@@ -95,7 +95,9 @@ fi
 created=$(date -u -d "@$created_epoch" +%Y-%m-%dT%H:%M:%SZ)
 
 echo "image.sh: building the binary ($(go env GOVERSION), CGO_ENABLED=0, -trimpath)" >&2
-CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$context/apiguard" ./cmd/apiguard
+# -buildvcs=auto: `apiguard version` names the commit even where GOFLAGS
+# turns stamping off.
+CGO_ENABLED=0 go build -trimpath -buildvcs=auto -ldflags='-s -w' -o "$context/apiguard" ./cmd/apiguard
 cp "$ca" "$context/ca-certificates.crt"
 
 podman=(podman)
