@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -137,7 +138,7 @@ func checkAdminListen(f *gatewayFile, path, addr string) error {
 	if err := checkAddr(f.AdminListen); err != nil {
 		return bad("%v", err)
 	}
-	if _, port, _ := strings.Cut(f.AdminListen, ":"); f.AdminListen == addr && port != "0" {
+	if _, port, _ := net.SplitHostPort(f.AdminListen); f.AdminListen == addr && port != "0" {
 		return bad("%q is also the listen address: give the admin endpoints an address of their own, or leave admin_listen out to serve them there", addr)
 	}
 	return nil
