@@ -161,6 +161,20 @@ func TestStateFileRefused(t *testing.T) {
 	if _, err := devissuer.ReadStateFile(good); err != nil {
 		t.Errorf("the untouched file: %v, want it read", err)
 	}
+
+	// Another user's file, mode 0600 or not: only root can make one here.
+	if runtime.GOOS != "windows" && os.Geteuid() == 0 {
+		foreign := filepath.Join(dir, "foreign.json")
+		if err := os.WriteFile(foreign, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(foreign, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := devissuer.ReadStateFile(foreign); err == nil || !strings.Contains(err.Error(), "belongs to user id 65534, not to you") {
+			t.Errorf("another user's file: got %v, want it refused", err)
+		}
+	}
 	if _, err := devissuer.ReadStateFile(filepath.Join(dir, "missing.json")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("a missing file: got %v, want fs.ErrNotExist", err)
 	}

@@ -22,6 +22,7 @@ type issuerConfig struct {
 	clientID, clientSecret                string
 	user, password                        string
 	appURLs                               []string
+	devState                              devState
 	rotateEvery                           time.Duration
 	logFormat                             string
 	logLevel                              slog.Level
@@ -30,14 +31,18 @@ type issuerConfig struct {
 
 // issuerSettings are the settings issuer reads (settingTable).
 var issuerSettings = []string{"issuer-addr", "issuer-public-url", "issuer-config", "audience", "client-id", "client-secret",
-	"dev-user", "dev-password", "app-url", "rotate-every", "log-format", "log-level"}
+	"dev-state", "dev-state-reset", "dev-user", "dev-password", "app-url", "rotate-every", "log-format", "log-level"}
 
 func parseIssuerConfig(args []string, stderr io.Writer) (*issuerConfig, error) {
 	s := newSettings("issuer", stderr, issuerSettings...)
 	if err := s.parse(args); err != nil {
 		return nil, err
 	}
-	return &issuerConfig{addr: s.str("issuer-addr"), publicURL: s.str("issuer-public-url"), configPath: s.str("issuer-config"),
+	state, err := devStateFrom(s, true)
+	if err != nil {
+		return nil, err
+	}
+	return &issuerConfig{devState: state, addr: s.str("issuer-addr"), publicURL: s.str("issuer-public-url"), configPath: s.str("issuer-config"),
 		audience: s.str("audience"), clientID: s.str("client-id"), clientSecret: s.str("client-secret"),
 		user: s.str("dev-user"), password: s.str("dev-password"), appURLs: s.list("app-url"),
 		rotateEvery: s.duration("rotate-every"), configOrigin: s.origin("issuer-config"), logFormat: s.str("log-format"), logLevel: logLevel(s.str("log-level"))}, nil
@@ -71,6 +76,7 @@ func issuer(ctx context.Context, args []string, stdout, stderr io.Writer, onList
 		appURLs:       cfg.appURLs,
 		audience:      cfg.audience,
 		rotateEvery:   cfg.rotateEvery,
+		state:         cfg.devState,
 		log:           log,
 	})
 	if err != nil {
@@ -83,16 +89,16 @@ func issuer(ctx context.Context, args []string, stdout, stderr io.Writer, onList
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	owned.add(func() { signal.Stop(hup) })
-	owned.goRun(ctx, func(ctx context.Context) error { rotateOn(ctx, hup, dev, log); return nil })
-	src := devSources{clientSecret: "OKTA_CLIENT_SECRET", password: "APIGUARD_DEV_PASSWORD"}
+	owned.goRun(ctx, func(ctx context.Context) error { rotateOn(ctx, hup, dev.Issuer, log); return nil })
+	src := devSources{clientSecret: "OKTA_CLIENT_SECRET", password: "APIGUARD_DEV_PASSWORD", state: dev.state}
 	if cfg.configPath != "" {
-		src = devSources{clientSecret: "APIGUARD_ISSUER_CONFIG", password: "APIGUARD_ISSUER_CONFIG"}
+		src = devSources{clientSecret: "APIGUARD_ISSUER_CONFIG", password: "APIGUARD_ISSUER_CONFIG", state: dev.state}
 	}
 	printDevBanner(stdout, dev.Config(), gen, src, "")
 	if onListen != nil {
 		onListen(ln.Addr().String())
 	}
-	return runServer(ctx, newServer(dev, log), ln, log)
+	return runServer(ctx, newServer(dev.Issuer, log), ln, log)
 }
 
 // rotateOn rotates the signing key on every signal from hup until ctx is done.

@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -262,9 +263,18 @@ func TestNoSecretLeaks(t *testing.T) {
 	t.Setenv("OKTA_CLIENT_SECRET", leakClientSecret)
 	t.Setenv("APIGUARD_DEV_USER", leakUser)
 	t.Setenv("APIGUARD_DEV_PASSWORD", leakPassword)
+	// With a state file: what the operator set is never written there
+	// (only the signing keys are), nor printed by dev-env.
+	issuerState := filepath.Join(t.TempDir(), "issuer-state.json")
+	t.Setenv("APIGUARD_DEV_STATE", issuerState)
 	iss := startLeakIssuer(t, "--app-url", serveURL)
 	c.add("issuer stdout", iss.stdout.String, false)
 	c.add("issuer stderr", iss.stderr.String, false)
+	c.add("issuer state file", func() string { b, _ := os.ReadFile(issuerState); return string(b) }, false)
+	if code, _, _ := c.runCmd(t, false, "dev-env"); code == 0 {
+		t.Error("dev-env printed a client the operator set")
+	}
+	t.Setenv("APIGUARD_DEV_STATE", "off")
 	t.Setenv("OKTA_CLIENT_ID", "")
 	t.Setenv("OKTA_CLIENT_SECRET", "")
 	t.Setenv("APIGUARD_DEV_USER", "")
@@ -397,10 +407,12 @@ func TestNoSecretLeaks(t *testing.T) {
 	t.Run("serve --dev with the operator's secrets", func(t *testing.T) {
 		env := map[string]string{"OKTA_CLIENT_ID": leakClientID, "OKTA_CLIENT_SECRET": leakClientSecret,
 			"APIGUARD_DEV_USER": leakUser, "APIGUARD_DEV_PASSWORD": leakPassword, "APIGUARD_LOG_LEVEL": "debug",
-			"APIGUARD_REDIS_URL": redisURL, "APIGUARD_SESSION_SECRET": leakSessionSecret}
+			"APIGUARD_REDIS_URL": redisURL, "APIGUARD_SESSION_SECRET": leakSessionSecret,
+			"APIGUARD_DEV_STATE": filepath.Join(t.TempDir(), "serve-state.json")}
 		s3 := startServe(t, env, "--dev")
 		c.add("serve --dev stdout", s3.stdout.String, false)
 		c.add("serve --dev stderr", s3.stderr.String, false)
+		c.add("serve --dev state file", func() string { b, _ := os.ReadFile(env["APIGUARD_DEV_STATE"]); return string(b) }, false)
 		status, tok := c.tokenRequest(t, s3.url+"/oauth2/default", leakClientID, leakClientSecret)
 		if status != 200 {
 			t.Fatalf("token from the embedded issuer: got %d", status)

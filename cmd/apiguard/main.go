@@ -8,6 +8,7 @@
 //	apiguard issuer    the development issuer alone
 //	apiguard token     get an access token by client credentials
 //	apiguard inspect   decode and verify a token, and say why it is refused
+//	apiguard dev-env   print the development issuer's stored client as shell exports
 //	apiguard version   print the version
 //
 // Settings come from flags, then the environment, then a .env file in the
@@ -39,6 +40,8 @@ commands:
   issuer    run the Okta-shaped development issuer alone
   token     get an access token by client credentials
   inspect   decode a token, verify it, and explain a refusal
+  dev-env   print the development issuer's client as shell exports:
+            eval "$(apiguard dev-env)" sets CLIENT_ID and CLIENT_SECRET
   version   print the version
 
 Run 'apiguard <command> -h' for a command's flags.
@@ -74,6 +77,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = runToken(ctx, rest, stdout, stderr)
 	case "inspect":
 		err = runInspect(ctx, rest, stdin, stdout, stderr)
+	case "dev-env":
+		err = runDevEnv(ctx, rest, stdout, stderr)
 	case "version":
 		err = runVersion(rest, stdout)
 	case "help", "-h", "-help", "--help":

@@ -5,6 +5,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,7 +16,16 @@ import (
 )
 
 // TestMain lets testscript run the real apiguard command as a subprocess.
+// The tests themselves run with the development issuer's state in memory
+// (APIGUARD_DEV_STATE=off), as before it had a state file, so that none
+// writes to the developer's state directory or depends on what an earlier
+// run left there; the tests of the state file set their own in
+// t.TempDir(). The subprocess (os.Args[0] "apiguard") keeps the
+// environment its script gives it.
 func TestMain(m *testing.M) {
+	if filepath.Base(os.Args[0]) != "apiguard" {
+		os.Setenv("APIGUARD_DEV_STATE", "off")
+	}
 	testscript.Main(m, map[string]func(){"apiguard": main})
 }
 
@@ -29,6 +40,7 @@ func TestScripts(t *testing.T) {
 				return err
 			}
 			env.Setenv("PORT", strconv.Itoa(port))
+			env.Setenv("APIGUARD_DEV_STATE", "off") // HOME is /no-home: no state directory
 			for _, k := range []string{"OKTA_ISSUER", "OKTA_AUDIENCE", "OKTA_CLIENT_ID", "OKTA_CLIENT_SECRET", "ALLOWED_ORIGINS", "APIGUARD_ADDR", "APIGUARD_REDIS_URL"} {
 				env.Setenv(k, "")
 			}

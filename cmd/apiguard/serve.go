@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -41,6 +42,7 @@ type serveConfig struct {
 	configOrigin   string // names APIGUARD_ISSUER_CONFIG and its source, for errors
 	devUser        string // the development issuer's user, when not generated
 	devPassword    string
+	devState       devState // where the development issuer keeps its state; zero: in memory
 	logFormat      string
 	logLevel       slog.Level
 	state          stateConfig // introspection and DPoP
@@ -49,7 +51,7 @@ type serveConfig struct {
 // serveSettings are the settings serve reads (settingTable).
 var serveSettings = []string{"addr", "public-url", "issuer", "audience", "client-id", "client-secret",
 	"allowed-origins", "redis-url", "session-secret", "require-scope", "issuer-config", "login-scopes",
-	"introspection", "introspection-cache-ttl", "dpop", "dpop-nonce", "dev", "dev-user", "dev-password",
+	"introspection", "introspection-cache-ttl", "dpop", "dpop-nonce", "dev", "dev-state", "dev-state-reset", "dev-user", "dev-password",
 	"log-format", "log-level"}
 
 func parseServeConfig(args []string, stderr io.Writer) (*serveConfig, error) {
@@ -57,6 +59,7 @@ func parseServeConfig(args []string, stderr io.Writer) (*serveConfig, error) {
 	if err := s.parse(args); err != nil {
 		return nil, err
 	}
+	var err error
 	cfg := &serveConfig{
 		addr: s.str("addr"), publicURL: s.str("public-url"), issuer: s.str("issuer"), audience: s.str("audience"),
 		clientID: s.str("client-id"), clientSecret: s.str("client-secret"), origins: s.list("allowed-origins"),
@@ -91,6 +94,13 @@ func parseServeConfig(args []string, stderr io.Writer) (*serveConfig, error) {
 		case cfg.dev:
 			cfg.devExposed = !isLoopback(cfg.addr)
 		}
+	}
+	if cfg.issuer == "" {
+		if cfg.devState, err = devStateFrom(s, true); err != nil {
+			return nil, err
+		}
+	} else if s.bool("dev-state-reset") {
+		return nil, s.bad("dev-state-reset", "resets the embedded development issuer, which is not used when OKTA_ISSUER is set")
 	}
 	cfg.state = stateFrom(s)
 	if cfg.state.introspection != "off" && cfg.issuer != "" && (cfg.clientID == "" || cfg.clientSecret == "") {
@@ -298,8 +308,13 @@ func newApp(ctx context.Context, cfg *serveConfig, log *slog.Logger, stdout io.W
 		rctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 		defer cancel()
 		if err := v.Ready(rctx); err != nil {
-			w.Header().Set("Retry-After", "5")
-			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "error": "signing keys unavailable"})
+			retry := 5 * time.Second
+			var ke *apiguard.KeysError
+			if errors.As(err, &ke) && ke.RetryAfter > 0 {
+				retry = ke.RetryAfter
+			}
+			w.Header().Set("Retry-After", strconv.Itoa(int((retry+time.Second-1)/time.Second)))
+			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "reason": notReadyReason(err)})
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "keys": v.KeyCount()})
@@ -418,6 +433,22 @@ func sessionOrBearer(svc *login.Service, guard *apiguard.Middleware, bearer http
 	})
 }
 
+// notReadyReason says why /readyz answers 503, for whoever runs the
+// service: "signing keys not loaded: " and the cause, the issuer URL's
+// fetch error or a timeout. Nothing in it is secret: the issuer URL
+// carries no credentials (the setting refuses them), and key-set errors
+// name URLs and statuses, never a response body.
+func notReadyReason(err error) string {
+	var ke *apiguard.KeysError
+	switch {
+	case errors.As(err, &ke) && ke.Err != nil:
+		return "signing keys not loaded: " + ke.Err.Error()
+	case errors.Is(err, context.DeadlineExceeded):
+		return "signing keys not loaded: the issuer did not answer within 3s"
+	}
+	return "signing keys not loaded: " + strings.TrimPrefix(err.Error(), "apiguard: ")
+}
+
 func loginOff(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusNotFound, map[string]string{
 		"error":             "not_found",
@@ -467,14 +498,15 @@ func newDevIssuer(cfg *serveConfig, log *slog.Logger, stdout io.Writer) (*deviss
 		password:      cfg.devPassword,
 		appURLs:       apps,
 		audience:      cfg.audience,
+		state:         cfg.devState,
 		log:           log,
 	})
 	if err != nil {
 		return nil, err
 	}
-	src := devSources{clientSecret: "OKTA_CLIENT_SECRET", password: "APIGUARD_DEV_PASSWORD"}
+	src := devSources{clientSecret: "OKTA_CLIENT_SECRET", password: "APIGUARD_DEV_PASSWORD", state: dev.state}
 	if cfg.issuerConfig != "" {
-		src = devSources{clientSecret: "APIGUARD_ISSUER_CONFIG", password: "APIGUARD_ISSUER_CONFIG"}
+		src = devSources{clientSecret: "APIGUARD_ISSUER_CONFIG", password: "APIGUARD_ISSUER_CONFIG", state: dev.state}
 	}
 	if cfg.devExposed {
 		src.exposedAddr = cfg.addr
@@ -482,7 +514,7 @@ func newDevIssuer(cfg *serveConfig, log *slog.Logger, stdout io.Writer) (*deviss
 			"addr", cfg.addr)
 	}
 	printDevBanner(stdout, dev.Config(), gen, src, cfg.publicURL)
-	return dev, nil
+	return dev.Issuer, nil
 }
 
 // productionSignals lists the settings that, without OKTA_ISSUER, say the

@@ -225,8 +225,12 @@ func TestServeIssuerDownIs503ThenRecovers(t *testing.T) {
 	if r.status != 503 || r.header.Get("Retry-After") == "" {
 		t.Fatalf("issuer down: got %d Retry-After %q, want 503 with Retry-After", r.status, r.header.Get("Retry-After"))
 	}
-	if r := do(t, "GET", s.url+"/readyz", nil); r.status != 503 {
-		t.Errorf("readyz with the issuer down: %d", r.status)
+	if r := do(t, "GET", s.url+"/readyz", nil); r.status != 503 || r.body["status"] != "unavailable" || r.header.Get("Retry-After") == "" {
+		t.Errorf("readyz with the issuer down: %d %s, want 503 unavailable with Retry-After", r.status, r.raw)
+	} else if reason, _ := r.body["reason"].(string); !strings.HasPrefix(reason, "signing keys not loaded: ") || !strings.Contains(reason, iss.URL) {
+		// The cause names the issuer's URL that failed, so an operator
+		// sees which issuer is down without reading the log.
+		t.Errorf("readyz with the issuer down: reason %q, want why the keys are not loaded, naming %s", reason, iss.URL)
 	}
 	iss.SetDown(false)
 	deadline := time.Now().Add(10 * time.Second)

@@ -101,18 +101,18 @@ var settingTable = []*decl{
 	{key: "client-id", flag: "client-id", env: "OKTA_CLIENT_ID", file: "client_ids", kind: kindText,
 		help: "OAuth client id",
 		per: map[string]string{
-			"serve":   "the client of the browser login and of introspection; with the embedded issuer, the id of its client (default: generated)",
+			"serve":   "the client of the browser login and of introspection; with the embedded issuer, the id of its client (default: generated once, kept in APIGUARD_DEV_STATE)",
 			"gateway": "the only client whose tokens are accepted (the file's client_ids may list several; default: any client), and the introspection client unless APIGUARD_INTROSPECTION_CLIENT_ID is set",
-			"issuer":  "the id of the development issuer's client (default: generated)",
+			"issuer":  "the id of the development issuer's client (default: generated once, kept in APIGUARD_DEV_STATE)",
 			"token":   "the client that asks for the token (required)",
 		}},
 	{key: "client-secret", flag: "client-secret", env: "OKTA_CLIENT_SECRET", kind: kindSecret,
 		help: "OAuth client secret",
 		per: map[string]string{
-			"serve":   "the secret of OKTA_CLIENT_ID; with the embedded issuer, its client's secret (default: generated)",
+			"serve":   "the secret of OKTA_CLIENT_ID; with the embedded issuer, its client's secret (default: generated once, kept in APIGUARD_DEV_STATE)",
 			"gateway": "secret of the introspection client",
 			"token":   "the secret of OKTA_CLIENT_ID (required)",
-			"issuer":  "secret of the development issuer's client (default: generated)",
+			"issuer":  "secret of the development issuer's client (default: generated once, kept in APIGUARD_DEV_STATE)",
 		}},
 	{key: "introspection-client-id", flag: "introspection-client-id", env: "APIGUARD_INTROSPECTION_CLIENT_ID", kind: kindText,
 		help: "client the gateway authenticates as at the introspection endpoint (default: OKTA_CLIENT_ID)"},
@@ -136,10 +136,16 @@ var settingTable = []*decl{
 		help: "YAML file of the development issuer's clients, users and scopes (default: one client and one user)", aliases: map[string]string{"issuer": "config"}},
 	{key: "dev", flag: "dev", env: "APIGUARD_DEV", kind: kindBool, def: "false", bare: true,
 		help: "run the embedded development issuer even where settings look like production (OKTA_CLIENT_ID, OKTA_CLIENT_SECRET, an https public URL, Redis, an address beyond loopback)"},
+	{key: "dev-state", flag: "dev-state", env: "APIGUARD_DEV_STATE", kind: kindText, value: "FILE|off",
+		help: "file keeping the development issuer's generated client id and secret, user, password and signing keys across restarts " +
+			"(mode 0600; holds private keys: never commit it), or off to keep them in memory, new at every start " +
+			"(default: " + devStateDefaultHelp + ")"},
+	{key: "dev-state-reset", flag: "dev-state-reset", kind: kindBool, def: "false", bare: true,
+		help: "delete the development issuer's state file before starting: a new client secret, password and signing keys (tokens issued before are refused)"},
 	{key: "dev-user", env: "APIGUARD_DEV_USER", kind: kindText,
-		help: "user name of the development issuer's user (default: generated; ignored with APIGUARD_ISSUER_CONFIG)"},
+		help: "user name of the development issuer's user (default: dev@example.com; ignored with APIGUARD_ISSUER_CONFIG)"},
 	{key: "dev-password", env: "APIGUARD_DEV_PASSWORD", kind: kindSecret,
-		help: "password of the development issuer's user (default: generated; ignored with APIGUARD_ISSUER_CONFIG)"},
+		help: "password of the development issuer's user, never printed nor stored (default: generated once, kept in APIGUARD_DEV_STATE; ignored with APIGUARD_ISSUER_CONFIG)"},
 
 	// Token checks (serve and gateway).
 	{key: "introspection", flag: "introspection", env: "APIGUARD_INTROSPECTION", file: "introspection", kind: kindEnum, def: "off",
@@ -310,6 +316,9 @@ func (s *settings) usage(w io.Writer, head string) {
 		}
 		fmt.Fprintln(w)
 		if a := d.aliases[s.cmd]; a != "" {
+			if v := valueName(d); v != "" {
+				a += " " + v
+			}
 			fmt.Fprintf(w, "  --%s\n      deprecated spelling of --%s\n", a, d.flag)
 		}
 	}

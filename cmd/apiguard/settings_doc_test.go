@@ -81,6 +81,7 @@ func TestSettingsDocumented(t *testing.T) {
 func TestEveryCommandsHelpListsItsSettings(t *testing.T) {
 	for cmd, keys := range map[string][]string{
 		"serve": serveSettings, "gateway": gatewaySettings, "issuer": issuerSettings, "token": tokenSettings,
+		"dev-env": devEnvSettings,
 	} {
 		t.Run(cmd, func(t *testing.T) {
 			var out syncBuffer
