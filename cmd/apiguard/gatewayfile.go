@@ -87,10 +87,16 @@ func parseGatewayFile(data []byte, settingKeys []string) (*gatewayFile, error) {
 		}
 		return nil, err
 	}
-	for key, v := range f.Settings {
+	// In the file's order, so that the first problem is reported.
+	for i := 0; i < len(root.Content); i += 2 {
+		key := root.Content[i].Value
+		v, ok := f.Settings[key]
 		switch {
+		case !ok:
+			continue // a key of the rules, or admin_listen: decoded above
 		case !slices.Contains(settingKeys, key):
-			return nil, fmt.Errorf("line %d: unknown key %q", f.lines[key], key)
+			return nil, fmt.Errorf("line %d: unknown key %q (the keys are upstream, routes, admin_listen, %s)",
+				f.lines[key], key, strings.Join(settingKeys, ", "))
 		case v.Kind == yaml.MappingNode:
 			return nil, fmt.Errorf("line %d: %s: want a value or a list, not a mapping", f.lines[key], key)
 		}
