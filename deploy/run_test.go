@@ -165,6 +165,12 @@ func field(t *testing.T, line map[string]any, name string) string {
 	return s
 }
 
+// probeClient asks as a kubelet does: one connection per request. A
+// connection kept alive, or dialled and left unused in a pool, would hold up
+// the server's graceful shutdown (net/http waits 5 s for a connection that
+// has sent no request).
+var probeClient = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+
 // statusOf is the status of GET url, or 0 when it cannot be had.
 func statusOf(url string, header http.Header) int {
 	req, err := http.NewRequest(http.MethodGet, url, nil)
@@ -172,8 +178,7 @@ func statusOf(url string, header http.Header) int {
 		return 0
 	}
 	maps.Copy(req.Header, header)
-	c := http.Client{Timeout: 5 * time.Second}
-	resp, err := c.Do(req)
+	resp, err := probeClient.Do(req)
 	if err != nil {
 		return 0
 	}
