@@ -120,8 +120,9 @@ func TestMonitoringAlertRulesPromtool(t *testing.T) {
 
 // TestMonitoringAlertRules checks what promtool does not: every alert has
 // a for duration, a severity of critical or warning, a summary and a
-// description that says what to check, unit tests where it fires and where
-// it must not, and a line in deploy/monitoring/README.md.
+// description that says what to check (naming only dashboard panels that
+// exist), unit tests where it fires and where it must not, and a line in
+// deploy/monitoring/README.md.
 func TestMonitoringAlertRules(t *testing.T) {
 	tests := ruleTestFiles(t)
 	var rules alertRules
@@ -169,6 +170,24 @@ func TestMonitoringAlertRules(t *testing.T) {
 	}
 	if len(alerts) == 0 {
 		t.Fatal("no alerts in " + alertsFile)
+	}
+	// Panels and rows a description sends the reader to must exist.
+	titles := map[string]bool{}
+	for _, p := range readDashboard(t).allPanels() {
+		titles[p.Title] = true
+	}
+	panelRef := regexp.MustCompile(`"[^"\n]+"(?:\s+and\s+"[^"\n]+")*\s+(?:panels?|row)\b`)
+	quoted := regexp.MustCompile(`"([^"\n]+)"`)
+	for _, g := range rules.Groups {
+		for _, r := range g.Rules {
+			for _, ref := range panelRef.FindAllString(r.Annotations["description"], -1) {
+				for _, m := range quoted.FindAllStringSubmatch(ref, -1) {
+					if !titles[m[1]] {
+						t.Errorf("%s: its description names the dashboard's %q, which has no panel or row of that title", r.Alert, m[1])
+					}
+				}
+			}
+		}
 	}
 	readme, err := os.ReadFile(filepath.Join(monitoringDir, "README.md"))
 	if err != nil {
