@@ -18,6 +18,16 @@ func TestBrowserLoginLogout(t *testing.T) {
 	f := newFixture(t, fixtureOptions{})
 	a := f.apps[0]
 	step, location, text := b.Step, b.Location, b.Text
+	// signIn fills in the issuer's sign-in form and waits for the profile.
+	signIn := func(name string) {
+		t.Helper()
+		step(name,
+			chromedp.SendKeys(chromedp.ID("username"), userName),
+			chromedp.SendKeys(chromedp.ID("password"), userPass),
+			chromedp.Click(chromedp.ID("submit")),
+			chromedp.WaitVisible(chromedp.ID("name")),
+		)
+	}
 
 	step("open /profile",
 		chromedp.Navigate(a.url("/profile")),
@@ -27,12 +37,7 @@ func TestBrowserLoginLogout(t *testing.T) {
 		t.Fatalf("/profile led to %s, want the issuer's sign-in form", loc)
 	}
 
-	step("sign in",
-		chromedp.SendKeys(chromedp.ID("username"), userName),
-		chromedp.SendKeys(chromedp.ID("password"), userPass),
-		chromedp.Click(chromedp.ID("submit")),
-		chromedp.WaitVisible(chromedp.ID("name")),
-	)
+	signIn("sign in")
 	loc, name, email, groups := location(), text("name"), text("email"), text("groups")
 	if loc != a.url("/profile") || name != userFullName || email != userName || !strings.Contains(groups, "Engineering") {
 		t.Fatalf("profile at %s shows name %q email %q groups %q; want %s, %s, Engineering", loc, name, email, groups, userFullName, userName)
@@ -54,12 +59,7 @@ func TestBrowserLoginLogout(t *testing.T) {
 		t.Fatalf("/profile after logout led to %s, want the issuer's sign-in form", loc)
 	}
 
-	step("sign in again",
-		chromedp.SendKeys(chromedp.ID("username"), userName),
-		chromedp.SendKeys(chromedp.ID("password"), userPass),
-		chromedp.Click(chromedp.ID("submit")),
-		chromedp.WaitVisible(chromedp.ID("name")),
-	)
+	signIn("sign in again")
 	step("open /logout and press its button",
 		chromedp.Navigate(a.url("/logout")),
 		chromedp.WaitVisible(chromedp.ID("logout")),
