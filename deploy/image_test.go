@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -54,8 +55,9 @@ type imageConfig struct {
 // its size. The machines the tests run on cannot start containers (they may
 // not set the resource limits a container runtime sets), so instead of
 // running the image the test runs the binary it holds (the same bytes,
-// checked) outside it, with the image's command and environment, and asks
-// /healthz and /readyz. APIGUARD_SKIP_IMAGE=1 skips it.
+// checked) outside it, with the image's command and environment only, in /,
+// as the image's user when the test runs as root, and asks /healthz and
+// /readyz. APIGUARD_SKIP_IMAGE=1 skips it.
 func TestImage(t *testing.T) {
 	if os.Getenv("APIGUARD_SKIP_IMAGE") == "1" {
 		t.Skip("APIGUARD_SKIP_IMAGE=1")
@@ -172,10 +174,26 @@ func TestImage(t *testing.T) {
 	}
 	checkStatic(t, bin)
 
+	// Run as the container would be: the image's command and environment
+	// only (no HOME), in /, and, when the test runs as root, as the image's
+	// user, who can write nowhere there.
+	var cred *syscall.Credential
+	if os.Geteuid() == 0 {
+		g, _ := strconv.Atoi(gid)
+		cred = &syscall.Credential{Uid: uint32(u), Gid: uint32(g)}
+		// t.TempDir's directories (the test's and this one) are private
+		// to root.
+		for _, d := range []string{filepath.Dir(dir), dir, context} {
+			if err := os.Chmod(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	args := append(slices.Clone(cfg.Entrypoint[1:]), cfg.Cmd...)
+
 	// The image's default command as it is: no OKTA_ISSUER, all addresses.
 	// serve refuses to start its development issuer there, naming why.
-	args := append(slices.Clone(cfg.Entrypoint[1:]), cfg.Cmd...)
-	p := start(t, bin, args, env)
+	p := startIn(t, bin, args, envList(env), "/", cred)
 	testwait.For(t, "the image's default command to exit", p.exited)
 	if p.cmd.ProcessState.Success() || !strings.Contains(p.out.String(), "OKTA_ISSUER") {
 		t.Errorf("the image's default command without OKTA_ISSUER: %v, want a refusal naming OKTA_ISSUER:\n%s", p.cmd.ProcessState, p.out.String())
@@ -185,7 +203,7 @@ func TestImage(t *testing.T) {
 	// probes' routes answer.
 	env["APIGUARD_ADDR"] = "127.0.0.1:0"
 	env["APIGUARD_LOG_FORMAT"] = "json"
-	p = start(t, bin, args, env)
+	p = startIn(t, bin, args, envList(env), "/", cred)
 	addr := field(t, p.logged(t, "listening"), "addr")
 	for _, path := range []string{"/healthz", "/readyz"} {
 		waitStatus(t, "http://"+addr+path, http.StatusOK)

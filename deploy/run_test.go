@@ -97,12 +97,29 @@ func (l *lockedBuffer) String() string {
 // stops it when the test ends.
 func start(t *testing.T, bin string, args []string, env map[string]string) *proc {
 	t.Helper()
+	dir := t.TempDir()
+	return startIn(t, bin, args, append(baseEnv(dir), envList(env)...), dir, nil)
+}
+
+// envList is env as KEY=value lines, sorted.
+func envList(env map[string]string) []string {
+	var l []string
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		l = append(l, k+"="+env[k])
+	}
+	return l
+}
+
+// startIn runs `bin args...` with exactly env, in dir, as cred (nil: as
+// this process), and stops it when the test ends.
+func startIn(t *testing.T, bin string, args, env []string, dir string, cred *syscall.Credential) *proc {
+	t.Helper()
 	p := &proc{name: strings.Join(args, " "), done: make(chan struct{})}
 	p.cmd = exec.Command(bin, args...)
-	p.cmd.Dir = t.TempDir()
-	p.cmd.Env = baseEnv(p.cmd.Dir)
-	for _, k := range slices.Sorted(maps.Keys(env)) {
-		p.cmd.Env = append(p.cmd.Env, k+"="+env[k])
+	p.cmd.Dir = dir
+	p.cmd.Env = env
+	if cred != nil {
+		p.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	}
 	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out
 	if err := p.cmd.Start(); err != nil {
