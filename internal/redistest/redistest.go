@@ -50,6 +50,9 @@ type Server struct {
 	dir     string
 	addr    string
 	cluster bool
+	// args, when set, replaces the command line built for a plain or
+	// cluster server (sentinels, replicas, cluster nodes without slots).
+	args func(dir, port string) ([]string, error)
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -80,6 +83,13 @@ func NewCluster(t testing.TB) *Server {
 
 func newServer(t testing.TB, cluster bool) *Server {
 	t.Helper()
+	return launch(t, cluster, nil)
+}
+
+// launch starts a server on a free port; args, when set, builds its
+// command line.
+func launch(t testing.TB, cluster bool, args func(dir, port string) ([]string, error)) *Server {
+	t.Helper()
 	bin, err := lookBinary()
 	if err != nil {
 		if os.Getenv("APIGUARD_SKIP_REDIS") == "1" {
@@ -87,7 +97,7 @@ func newServer(t testing.TB, cluster bool) *Server {
 		}
 		t.Fatalf("redistest: %v; install it (Debian: apt-get install -y redis-server) or set APIGUARD_SKIP_REDIS=1 to skip", err)
 	}
-	s := &Server{t: t, bin: bin, dir: t.TempDir(), cluster: cluster}
+	s := &Server{t: t, bin: bin, dir: t.TempDir(), cluster: cluster, args: args}
 	t.Cleanup(s.Stop)
 
 	// A port picked by the kernel can be taken by someone else before
@@ -141,23 +151,9 @@ func (s *Server) start() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	_, port, _ := net.SplitHostPort(s.addr)
-	args := []string{
-		"--port", port,
-		"--bind", "127.0.0.1",
-		"--save", "",
-		"--appendonly", "no",
-		"--dir", s.dir,
-		"--daemonize", "no",
-		"--protected-mode", "yes",
-		"--loglevel", "warning",
-	}
-	if s.cluster {
-		// A restarted node starts empty: forget the previous node's config.
-		nodes := filepath.Join(s.dir, "nodes-"+port+".conf")
-		if err := os.Remove(nodes); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("failed to remove %s: %w", nodes, err)
-		}
-		args = append(args, "--cluster-enabled", "yes", "--cluster-config-file", nodes)
+	args, err := s.commandLine(port)
+	if err != nil {
+		return err
 	}
 	cmd := exec.Command(s.bin, args...)
 	out := &syncBuffer{}
@@ -175,7 +171,7 @@ func (s *Server) start() error {
 	deadline := time.Now().Add(readyTimeout)
 	for {
 		err := ping(s.addr)
-		if err == nil && s.cluster {
+		if err == nil && s.cluster && s.args == nil {
 			err = clusterReady(s.addr)
 		}
 		if err == nil {
@@ -197,6 +193,32 @@ func (s *Server) start() error {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+// commandLine returns redis-server's arguments for port.
+func (s *Server) commandLine(port string) ([]string, error) {
+	if s.args != nil {
+		return s.args(s.dir, port)
+	}
+	args := []string{
+		"--port", port,
+		"--bind", "127.0.0.1",
+		"--save", "",
+		"--appendonly", "no",
+		"--dir", s.dir,
+		"--daemonize", "no",
+		"--protected-mode", "yes",
+		"--loglevel", "warning",
+	}
+	if s.cluster {
+		// A restarted node starts empty: forget the previous node's config.
+		nodes := filepath.Join(s.dir, "nodes-"+port+".conf")
+		if err := os.Remove(nodes); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("failed to remove %s: %w", nodes, err)
+		}
+		args = append(args, "--cluster-enabled", "yes", "--cluster-config-file", nodes)
+	}
+	return args, nil
 }
 
 func lookBinary() (string, error) {
