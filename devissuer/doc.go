@@ -2,7 +2,8 @@
 // shaped like an Okta custom authorization server, so that apiguard and its
 // users can run the whole Okta flow on a laptop, in CI and offline. It is
 // not for production: users, clients and passwords come from a file or from
-// defaults, and all state lives in memory.
+// defaults, and its state lives in memory, except what a command chooses to
+// keep across restarts in a state file (see below).
 //
 // # Endpoints
 //
@@ -81,4 +82,16 @@
 //	  - {username: dev@example.com, password: dev, groups: [Everyone, Engineering]}
 //
 // [DefaultConfig] builds the configuration used when there is no file.
+//
+// # State file
+//
+// A restarted issuer with fresh keys refuses every token it issued before,
+// and fresh credentials break every client configured with the old ones.
+// [WriteStateFile] keeps the signing keys ([Issuer.Keys], and after each
+// rotation [Config.OnRotate]) and the credentials a command generated in a
+// JSON file: the keys as private JWKs, the file written to a temporary file
+// of mode 0600 and renamed into place, its directory created 0700.
+// [ReadStateFile] gives them back for [Config.Keys] and refuses a file that
+// others may read or write, that another user owns, or that is damaged,
+// saying how to fix it. Sessions, codes and refresh tokens are not kept.
 package devissuer
