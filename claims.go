@@ -23,10 +23,14 @@ import (
 // "Exp" fill nothing. A token naming any member twice is refused as
 // [ErrMalformed].
 type Claims struct {
-	Issuer   string    // iss
-	Subject  string    // sub
-	Audience []string  // aud, a string or an array in the token
-	Expiry   time.Time // exp
+	Issuer string // iss
+	// IssuerName is the [Config.Name] of the issuer that verified the
+	// token (empty when it has none): with an [Issuers], which issuer it
+	// was. It is set by the verifier, never read from the token.
+	IssuerName string
+	Subject    string    // sub
+	Audience   []string  // aud, a string or an array in the token
+	Expiry     time.Time // exp
 	// NotBefore, IssuedAt and AuthTime are zero when the claim is absent.
 	NotBefore time.Time // nbf
 	IssuedAt  time.Time // iat

@@ -67,6 +67,10 @@ var (
 var (
 	// ErrIssuer: iss is not the configured issuer.
 	ErrIssuer = newReason("issuer", "wrong issuer")
+	// ErrUnknownIssuer: the token's iss is none of the issuers of an
+	// [Issuers] (or the token has no iss). It is decided before any key
+	// fetch or signature check, so it costs no issuer a request.
+	ErrUnknownIssuer = newReason("unknown_issuer", "issuer not accepted")
 	// ErrAudience: aud does not contain the configured audience.
 	ErrAudience = newReason("audience", "wrong audience")
 	// ErrClient: the client id is not in the configured allowlist.

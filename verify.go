@@ -39,6 +39,13 @@ const MaxTokenSize = 8 << 10
 // Config configures a [Verifier]. The zero value of every field but Issuer
 // is the secure default.
 type Config struct {
+	// Name names the issuer: [Claims.IssuerName] of the tokens it
+	// verifies, and its key in an [Issuers], gateway rules, metrics and
+	// readiness reports. Letters, digits and "._-", at most 63, starting
+	// with a letter or digit. Optional for a lone Verifier; required in an
+	// [Issuers].
+	Name string
+
 	// Issuer is the authorization server's issuer identifier, e.g.
 	// https://example.okta.com/oauth2/default. Required. Tokens' iss must
 	// equal it exactly. It must be https, or http on a loopback host.
@@ -144,6 +151,9 @@ func New(cfg Config) (*Verifier, error) {
 	}
 	if err := checkURL("Issuer", cfg.Issuer, cfg.InsecureAllowHTTP); err != nil {
 		return nil, err
+	}
+	if cfg.Name != "" && !issuerName.MatchString(cfg.Name) {
+		return nil, fmt.Errorf("apiguard: Config.Name %q: use letters, digits and ._- (at most 63, the first a letter or digit)", cfg.Name)
 	}
 	if cfg.JWKSURL != "" {
 		if err := checkURL("JWKSURL", cfg.JWKSURL, cfg.InsecureAllowHTTP); err != nil {
@@ -466,6 +476,7 @@ func (v *Verifier) checkClaims(c *Claims, w *wireClaims, now time.Time) error {
 	if c.Issuer != v.cfg.Issuer {
 		return refuse(ErrIssuer, "iss %q, want %q", c.Issuer, v.cfg.Issuer)
 	}
+	c.IssuerName = v.cfg.Name
 	if !slices.Contains(c.Audience, v.audience) {
 		return refuse(ErrAudience, "aud %q does not contain %q", c.Audience, v.audience)
 	}

@@ -1,0 +1,391 @@
+package apiguard
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/go-json-experiment/json/jsontext"
+)
+
+// Issuer is one authorization server of an [Issuers]: its [Config] and,
+// optionally, how its tokens are introspected.
+type Issuer struct {
+	// Config configures the issuer's [Verifier]: issuer URL, audience,
+	// algorithms, client allowlist, leeway, … Its Name is required and
+	// names the issuer in [Claims.IssuerName], gateway rules, metrics and
+	// readiness reports.
+	Config Config
+
+	// Introspect, when set, makes the verifier this issuer's tokens go
+	// through, from the issuer's own Verifier: package introspect's New,
+	//
+	//	func(v *apiguard.Verifier) (apiguard.TokenVerifier, error) { return introspect.New(v, icfg) }
+	//
+	// The issuer's JWTs are then verified by it (so its Always mode holds),
+	// and opaque tokens may go to it (see [Issuers.Verify]).
+	Introspect func(v *Verifier) (TokenVerifier, error)
+}
+
+// Issuers verifies the tokens of several authorization servers, each with
+// its own [Config]. It implements [TokenVerifier], so a [Middleware] and
+// its policies work on it unchanged. It is safe for concurrent use.
+//
+// A JWT's issuer is chosen by its iss claim, read from the payload before
+// any signature check or key fetch and compared byte for byte with the
+// configured issuers (no trailing-slash or case leniency). The choice is
+// not trust: the chosen issuer's Verifier then checks the token in full,
+// iss included, with that issuer's keys alone. A token whose iss is none of
+// the configured issuers is refused with [ErrUnknownIssuer] and causes no
+// request to any issuer.
+type Issuers struct {
+	list   []issuerEntry
+	byIss  map[string]int // iss → index in list, of every configured issuer
+	allow  []bool         // by index: accepted by this view (see Only)
+	probe  []int          // issuers whose verified-token caches a hit may come from
+	opaque []int          // issuers with introspection, in order
+	seed   maphash.Seed   // shared by the issuers' token caches: one hash per token
+	clock  func() time.Time
+}
+
+type issuerEntry struct {
+	name   string
+	v      *Verifier
+	tv     TokenVerifier // v, or the introspecting verifier made from it
+	intros bool
+}
+
+// issuerName is the form of an issuer's Name: it is a label in metrics and
+// a key in the gateway's rules file.
+var issuerName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
+
+// NewIssuers returns a verifier over issuers, in the order given: that
+// order is the order opaque tokens are introspected in. Names and issuer
+// URLs must be unique. Like [New] it contacts no issuer.
+func NewIssuers(issuers ...Issuer) (*Issuers, error) {
+	if len(issuers) == 0 {
+		return nil, errors.New("apiguard: NewIssuers needs at least one issuer")
+	}
+	m := &Issuers{byIss: make(map[string]int, len(issuers)), seed: maphash.MakeSeed()}
+	names := make(map[string]bool, len(issuers))
+	sameClock := true
+	for i, is := range issuers {
+		cfg := is.Config
+		where := fmt.Sprintf("apiguard: issuers[%d]", i)
+		switch {
+		case cfg.Name == "":
+			return nil, fmt.Errorf("%s: Config.Name is required", where)
+		case names[cfg.Name]:
+			return nil, fmt.Errorf("%s: Config.Name %q is used twice", where, cfg.Name)
+		}
+		if _, dup := m.byIss[cfg.Issuer]; dup {
+			return nil, fmt.Errorf("%s (%s): Config.Issuer %q is configured twice", where, cfg.Name, cfg.Issuer)
+		}
+		v, err := New(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("%s (%s): %w", where, cfg.Name, err)
+		}
+		if v.cache != nil {
+			// The cache is empty: giving it the shared seed lets Verify hash
+			// a token once and look it up in every issuer's cache.
+			v.cache.seed = m.seed
+		}
+		e := issuerEntry{name: cfg.Name, v: v, tv: v}
+		if is.Introspect != nil {
+			tv, err := is.Introspect(v)
+			if err != nil {
+				return nil, fmt.Errorf("%s (%s): introspection: %w", where, cfg.Name, err)
+			}
+			if tv == nil {
+				return nil, fmt.Errorf("%s (%s): Introspect returned no verifier", where, cfg.Name)
+			}
+			e.tv, e.intros = tv, true
+		}
+		names[cfg.Name] = true
+		m.byIss[cfg.Issuer] = i
+		m.list = append(m.list, e)
+		sameClock = sameClock && cfg.Now == nil
+	}
+	if sameClock {
+		m.clock = time.Now
+	}
+	all := make([]string, len(m.list))
+	for i, e := range m.list {
+		all[i] = e.name
+	}
+	m.restrict(all)
+	return m, nil
+}
+
+// restrict sets the view's accepted issuers to names, which exist.
+func (m *Issuers) restrict(names []string) {
+	m.allow = make([]bool, len(m.list))
+	m.probe, m.opaque = nil, nil
+	for i, e := range m.list {
+		for _, n := range names {
+			if n == e.name {
+				m.allow[i] = true
+			}
+		}
+		switch {
+		case !m.allow[i]:
+		case e.intros:
+			// Never answered from the JWT cache alone: the introspecting
+			// verifier may have to ask the issuer (Always mode).
+			m.opaque = append(m.opaque, i)
+		case e.v.cache != nil:
+			m.probe = append(m.probe, i)
+		}
+	}
+}
+
+// Only returns a view of m that accepts the tokens of the named issuers
+// only, sharing their verifiers, keys and caches. A token of another
+// configured issuer is refused with [ErrIssuer] ("not accepted here")
+// before any key fetch or signature check; an unknown name is an error.
+func (m *Issuers) Only(names ...string) (*Issuers, error) {
+	if len(names) == 0 {
+		return nil, errors.New("apiguard: Issuers.Only needs at least one issuer name")
+	}
+	for _, n := range names {
+		if m.index(n) < 0 {
+			return nil, fmt.Errorf("apiguard: no issuer is named %q (the issuers are %s)", n, strings.Join(m.Names(), ", "))
+		}
+	}
+	view := *m
+	view.restrict(names)
+	return &view, nil
+}
+
+func (m *Issuers) index(name string) int {
+	for i, e := range m.list {
+		if e.name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// Names returns the names of the issuers this view accepts, in order.
+func (m *Issuers) Names() []string {
+	var out []string
+	for i, e := range m.list {
+		if m.allow[i] {
+			out = append(out, e.name)
+		}
+	}
+	return out
+}
+
+// Verifier returns the Verifier of the issuer called name (for its
+// readiness, key count, URL or metadata), or nil if there is none.
+func (m *Issuers) Verifier(name string) *Verifier {
+	if i := m.index(name); i >= 0 {
+		return m.list[i].v
+	}
+	return nil
+}
+
+// Ready returns nil once every accepted issuer's keys are loaded. Otherwise
+// it returns an error naming each issuer that is not ready, joining their
+// errors (so it wraps [ErrKeysUnavailable]). Issuers are checked at the
+// same time: one that is down does not delay the report on the others.
+func (m *Issuers) Ready(ctx context.Context) error {
+	errs := make([]error, len(m.list))
+	done := make(chan struct{})
+	n := 0
+	for i, e := range m.list {
+		if !m.allow[i] {
+			continue
+		}
+		n++
+		go func() {
+			defer func() { done <- struct{}{} }()
+			if err := e.tv.Ready(ctx); err != nil {
+				errs[i] = fmt.Errorf("issuer %s (%s): %w", e.name, e.v.Issuer(), err)
+			}
+		}()
+	}
+	for range n {
+		<-done
+	}
+	return errors.Join(errs...)
+}
+
+// Verify checks token with the issuer it names and returns its claims;
+// [Claims.IssuerName] says which issuer that was. The returned Claims must
+// not be modified.
+//
+// A JWT goes to the issuer whose URL equals its iss exactly, and to no
+// other: a token whose iss is not configured is refused with
+// [ErrUnknownIssuer], and one of an issuer this view does not accept (see
+// [Issuers.Only]) with [ErrIssuer], both before any key fetch. A token that
+// one of the issuers verified before is found in that issuer's cache
+// first, as [Verifier.Verify] would.
+//
+// Any other token (an opaque token) goes to the issuers that introspect,
+// one after the other in the order given to [NewIssuers], until one says
+// it is active: that issuer's answer is the result. When none does and one
+// of them could not be asked (its endpoint unavailable), the error is that
+// issuer's unavailability (503): a token one issuer might have accepted is
+// never refused as inactive, and another issuer's answer counts only when
+// it is active. With no issuer introspecting, opaque tokens are refused as
+// [ErrMalformed]. Note that an opaque token is thus shown to each
+// introspecting issuer before the one that knows it.
+func (m *Issuers) Verify(ctx context.Context, token string) (*Claims, error) {
+	if len(token) > MaxTokenSize {
+		return nil, refuse(ErrMalformed, "token longer than %d bytes", MaxTokenSize)
+	}
+	if strings.Count(token, ".") != 2 && len(m.opaque) > 0 {
+		return m.verifyOpaque(ctx, token)
+	}
+	var h uint64
+	if len(m.probe) > 0 {
+		// A token verified before is in the cache of its issuer: one hash,
+		// a map look-up per issuer, and no parsing.
+		h = maphash.String(m.seed, token)
+		var now time.Time
+		if m.clock != nil {
+			now = m.clock()
+		}
+		for _, i := range m.probe {
+			v := m.list[i].v
+			if m.clock == nil {
+				now = v.now()
+			}
+			if c := v.cache.get(h, token, now); c != nil && v.keys.usable(now) {
+				return c, nil
+			}
+		}
+	}
+	iss, err := peekIssuer(token)
+	if err != nil {
+		return nil, err
+	}
+	i, ok := m.byIss[iss]
+	switch {
+	case !ok:
+		return nil, refuse(ErrUnknownIssuer, "iss %q is not one of the accepted issuers", truncate(iss, 100))
+	case !m.allow[i]:
+		return nil, refuse(ErrIssuer, "issuer %s is not accepted here", m.list[i].name)
+	}
+	e := &m.list[i]
+	if e.intros || e.v.cache == nil {
+		return e.tv.Verify(ctx, token)
+	}
+	return e.v.verifyHashed(ctx, token, h)
+}
+
+// verifyOpaque asks the introspecting issuers about token, in order, until
+// one says it is active.
+func (m *Issuers) verifyOpaque(ctx context.Context, token string) (*Claims, error) {
+	var refused, unavailable error
+	for _, i := range m.opaque {
+		c, err := m.list[i].tv.Verify(ctx, token)
+		switch {
+		case err == nil:
+			return c, nil
+		case errors.Is(err, ErrInvalidToken):
+			if refused == nil {
+				refused = err
+			}
+		default:
+			if unavailable == nil {
+				unavailable = err
+			}
+		}
+	}
+	if unavailable != nil {
+		return nil, unavailable
+	}
+	return nil, refused
+}
+
+// verifyHashed is verifyJWT for a token whose hash in v's cache is h
+// (computed with the seed v's cache shares with an Issuers).
+func (v *Verifier) verifyHashed(ctx context.Context, token string, h uint64) (*Claims, error) {
+	now := v.now()
+	if c := v.cache.get(h, token, now); c != nil && v.keys.usable(now) {
+		return c, nil
+	}
+	c, k, err := v.verify(ctx, token, now)
+	if err != nil {
+		return nil, err
+	}
+	v.cache.put(h, token, c, k, now)
+	return c, nil
+}
+
+// peekIssuer returns the iss claim of a compact JWS without verifying
+// anything but the form: the token's parts, the payload's base64url and
+// JSON syntax (names unique), and iss being a string. It decides which
+// issuer verifies the token, and no more.
+func peekIssuer(token string) (string, error) {
+	_, p64, _, err := split(token)
+	if err != nil {
+		return "", err
+	}
+	payload := make([]byte, b64.DecodedLen(len(p64)))
+	n, err := b64.Decode(payload, stringBytes(p64))
+	if err != nil {
+		return "", refuse(ErrMalformed, "payload is not base64url")
+	}
+	malformed := refuse(ErrMalformed, "claims are not a JSON object of the expected types with unique names")
+	dec := jsontext.NewDecoder(bytes.NewReader(payload[:n]))
+	if t, err := dec.ReadToken(); err != nil || t.Kind() != '{' {
+		return "", malformed
+	}
+	iss, found := "", false
+	for {
+		t, err := dec.ReadToken()
+		switch {
+		case err != nil:
+			return "", malformed
+		case t.Kind() == '}':
+			if !found {
+				return "", refuse(ErrUnknownIssuer, "the token has no iss claim")
+			}
+			return iss, nil
+		case t.String() != "iss":
+			if err := dec.SkipValue(); err != nil {
+				return "", malformed
+			}
+			continue
+		}
+		// The decoder refuses a second "iss" member, so two parsers
+		// cannot pick two issuers.
+		val, err := dec.ReadToken()
+		if err != nil || val.Kind() != '"' {
+			return "", malformed
+		}
+		iss, found = val.String(), true
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// RequireIssuers allows tokens verified by one of the named issuers of an
+// [Issuers] (their [Claims.IssuerName]); others are refused as
+// [ErrIssuer], a 401 invalid_token, not a 403: the token is not one this
+// route accepts at all. [Issuers.Only] does the same before any key fetch,
+// and is the better choice where the verifier can be chosen per route.
+func RequireIssuers(names ...string) Policy {
+	return func(c *Claims) error {
+		for _, n := range names {
+			if c.IssuerName == n && n != "" {
+				return nil
+			}
+		}
+		return refuse(ErrIssuer, "issuer %s is not accepted here", c.IssuerName)
+	}
+}
