@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/apiguard/apiguard/internal/urlcheck"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -291,14 +292,14 @@ func displayName(username string) string {
 
 // withDefaults validates cfg and returns a copy with every default applied.
 func (cfg Config) withDefaults() (Config, error) {
-	u, err := url.Parse(cfg.Issuer)
+	u, err := urlcheck.Base(cfg.Issuer)
 	switch {
 	case cfg.Issuer == "":
 		return cfg, errors.New("devissuer: Issuer is required")
 	case err != nil:
-		return cfg, fmt.Errorf("devissuer: Issuer %q is not a URL: %w", cfg.Issuer, err)
-	case u.Scheme != "http" && u.Scheme != "https", u.Host == "", u.User != nil, u.RawQuery != "", u.Fragment != "",
-		strings.HasSuffix(cfg.Issuer, "/"):
+		// urlcheck's errors do not repeat the URL, which may hold a password.
+		return cfg, fmt.Errorf("devissuer: Issuer: %w; want an http(s) URL with a host, no query and no trailing slash", err)
+	case strings.HasSuffix(cfg.Issuer, "/"):
 		return cfg, fmt.Errorf("devissuer: Issuer %q must be an http(s) URL with a host, no query and no trailing slash", cfg.Issuer)
 	case strings.Trim(u.Path, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~/") != "" || u.RawPath != "":
 		return cfg, fmt.Errorf("devissuer: Issuer %q: the path may hold only letters, digits, '/' and -._~", cfg.Issuer)

@@ -1,13 +1,10 @@
 package devissuer_test
 
 import (
-	"context"
 	"html/template"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -15,29 +12,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/apiguard/apiguard/devissuer"
+	"github.com/apiguard/apiguard/internal/browsertest"
 )
-
-// chromiumPath returns the Chromium binary, failing the test when there is
-// none (or skipping it with APIGUARD_SKIP_BROWSER=1).
-func chromiumPath(t *testing.T) string {
-	t.Helper()
-	for _, p := range []string{os.Getenv("CHROMIUM"), "/usr/bin/chromium"} {
-		if p == "" {
-			continue
-		}
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	if p, err := exec.LookPath("chromium"); err == nil {
-		return p
-	}
-	if os.Getenv("APIGUARD_SKIP_BROWSER") == "1" {
-		t.Skip("chromium not found (skipped because APIGUARD_SKIP_BROWSER=1)")
-	}
-	t.Fatal("chromium not found at /usr/bin/chromium or on PATH; install it or set APIGUARD_SKIP_BROWSER=1 to skip")
-	return ""
-}
 
 // attackPage auto-submits the issuer's sign-in form with fields chosen by
 // the attacker, as a page on another site would.
@@ -55,7 +31,7 @@ var attackPage = template.Must(template.New("attack").Parse(`<!doctype html>
 // as from a real application), signs in through the form: the form's
 // SameSite=Strict cookie was set and comes back with the form.
 func TestBrowserLoginCSRF(t *testing.T) {
-	exe := chromiumPath(t)
+	browsertest.Path(t) // fail (or skip) before starting anything
 
 	site := httptest.NewUnstartedServer(nil)
 	siteURL := "http://localhost:" + strings.TrimPrefix(site.Listener.Addr().String(), "127.0.0.1:")
@@ -88,50 +64,8 @@ func TestBrowserLoginCSRF(t *testing.T) {
 	site.Start()
 	t.Cleanup(site.Close)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	ctx, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(exe),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-	)
-	defer cancelAlloc()
-	ctx, cancelBrowser := chromedp.NewContext(ctx)
-	defer cancelBrowser()
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("failed to start %s: %v", exe, err)
-	}
-
-	location := func() string {
-		lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		loc, _ := chromedp.Run(lctx, chromedp.Location())
-		return loc
-	}
-	text := func(id string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID(id)))
-		if err != nil {
-			t.Fatalf("reading #%s: %v (browser at %s)", id, err, location())
-		}
-		return s
-	}
-	step := func(name string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		defer cancel()
-		if err := chromedp.Do(sctx, actions...); err != nil {
-			t.Fatalf("%s: %v (browser at %s)", name, err, location())
-		}
-	}
+	b := browsertest.Start(t, 60*time.Second)
+	location, text, step := b.Location, b.Text, b.Step
 
 	step("open the attacker's page", chromedp.Navigate(siteURL+"/attack"), chromedp.WaitVisible(chromedp.ID("error")))
 	if loc, msg := location(), text("error"); loc != f.endpoint("authorize") || !strings.Contains(msg, "another site") {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/apiguard/apiguard"
 	"github.com/apiguard/apiguard/devissuer"
+	"github.com/apiguard/apiguard/internal/urlcheck"
 	"github.com/apiguard/apiguard/login"
 	"github.com/apiguard/apiguard/session"
 	"github.com/redis/go-redis/v9"
@@ -542,17 +543,10 @@ func productionSignals(s *settings, cfg *serveConfig) []string {
 	return out
 }
 
-// isLoopback reports whether the host of a host:port listen address is
-// localhost or a loopback IP; an empty host (every interface) and any other
-// name are not.
+// isLoopback reports whether the host of a host:port listen address
+// certainly names this machine (urlcheck.IsLoopback); an empty host (every
+// interface) and any other name are not.
 func isLoopback(addr string) bool {
 	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return err == nil && urlcheck.IsLoopback(host)
 }

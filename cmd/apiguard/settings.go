@@ -15,6 +15,7 @@ import (
 
 	"github.com/apiguard/apiguard"
 	"github.com/apiguard/apiguard/gateway"
+	"github.com/apiguard/apiguard/internal/urlcheck"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -67,15 +68,19 @@ type decl struct {
 // Values shared by several declarations.
 var (
 	logFormats = []string{"text", "json"}
-	logLevels  = []string{"debug", "info", "warn", "error"}
-	authStyles = []string{"basic", "post"}
+	// introspectionModes and dpopModes are the values of introspection and
+	// dpop (serve and gateway read them the same way).
+	introspectionModes = []string{"off", "opaque", "always"}
+	dpopModes          = []string{"on", "off", "required"}
+	logLevels          = []string{"debug", "info", "warn", "error"}
+	authStyles         = []string{"basic", "post"}
 )
 
 // settingTable declares every setting of serve, gateway, issuer and token.
 var settingTable = []*decl{
 	// Where to listen and be reached.
 	{key: "addr", flag: "addr", env: "APIGUARD_ADDR", kind: kindAddr, def: "127.0.0.1:5000", help: "listen address"},
-	{key: "gateway-addr", flag: "addr", file: "listen", kind: kindAddr, def: gateway.DefaultListen, help: "listen address"},
+	{key: "gateway-addr", flag: "addr", file: "listen", kind: kindAddr, def: "127.0.0.1:8080", help: "listen address"},
 	{key: "issuer-addr", flag: "addr", env: "APIGUARD_ISSUER_ADDR", kind: kindAddr, def: "127.0.0.1:9000", help: "listen address"},
 	{key: "public-url", flag: "public-url", env: "APIGUARD_PUBLIC_URL", file: "public_url", kind: kindBaseURL,
 		help: "URL clients reach the service at, e.g. a load balancer's (default: http:// and the bound address)",
@@ -149,12 +154,12 @@ var settingTable = []*decl{
 
 	// Token checks (serve and gateway).
 	{key: "introspection", flag: "introspection", env: "APIGUARD_INTROSPECTION", file: "introspection", kind: kindEnum, def: "off",
-		enum: gateway.IntrospectionModes(),
+		enum: introspectionModes,
 		help: "introspect tokens at the issuer (RFC 7662): off, opaque (tokens that are not JWTs) or always (every token: revocation is seen)"},
 	{key: "introspection-cache-ttl", flag: "introspection-cache-ttl", env: "APIGUARD_INTROSPECTION_CACHE_TTL", file: "introspection_cache_ttl",
 		kind: kindDuration, def: "1m",
 		help: "longest an introspection result is reused (shared through APIGUARD_REDIS_URL when set); 0: ask the issuer on every request"},
-	{key: "dpop", flag: "dpop", env: "APIGUARD_DPOP", file: "dpop", kind: kindEnum, def: "on", enum: gateway.DPoPModes(),
+	{key: "dpop", flag: "dpop", env: "APIGUARD_DPOP", file: "dpop", kind: kindEnum, def: "on", enum: dpopModes,
 		help: "DPoP sender-constrained tokens (RFC 9449): on (DPoP-bound and bearer tokens), required (DPoP-bound only) or off (DPoP-bound tokens refused)"},
 	{key: "dpop-nonce", flag: "dpop-nonce", env: "APIGUARD_DPOP_NONCE", file: "dpop_nonce", kind: kindBool, def: "off",
 		help: "require server-issued DPoP nonces: on or off (instances share nonces when they share APIGUARD_SESSION_SECRET)"},
@@ -620,32 +625,23 @@ func checkOrigins(raw string) error {
 		if o == "*" {
 			continue
 		}
-		u, err := url.Parse(o)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
-			return fmt.Errorf("%q is not an origin like https://app.example.com", o)
+		if u, err := urlcheck.Base(o); err != nil || (u.Path != "" && u.Path != "/") {
+			return fmt.Errorf("%q is not an origin like https://app.example.com", redactURL(o))
 		}
 	}
 	return nil
 }
 
 // checkHTTPURL checks that raw is an absolute http(s) URL with no user
-// information, query or fragment. Messages show the URL with any password
-// hidden: a URL with credentials in it is refused, not echoed.
+// information, query or fragment (urlcheck.Base). Messages show the URL
+// with any password hidden: a URL with credentials in it is refused, not
+// echoed.
 func checkHTTPURL(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return fmt.Errorf("%q is not a URL", redactURL(raw))
-	}
-	shown := u.Redacted()
-	switch {
-	case u.Scheme != "http" && u.Scheme != "https":
-		return fmt.Errorf("%q must start with https:// (or http:// for a local issuer)", shown)
-	case u.Host == "":
-		return fmt.Errorf("%q has no host", shown)
-	case u.User != nil:
-		return fmt.Errorf("%q must not contain a user name or password", shown)
-	case u.RawQuery != "" || u.Fragment != "":
-		return fmt.Errorf("%q must not have a query or fragment", shown)
+	if _, err := urlcheck.Base(raw); err != nil {
+		if errors.Is(err, urlcheck.ErrScheme) {
+			return fmt.Errorf("%q must start with https:// (or http:// for a local issuer)", redactURL(raw))
+		}
+		return fmt.Errorf("%q: %w", redactURL(raw), err)
 	}
 	return nil
 }
