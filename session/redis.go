@@ -20,6 +20,12 @@ const DefaultRedisPrefix = "apiguard:session:"
 // dialerRetries is NewRedisClient's number of dial attempts per connection.
 const dialerRetries = 2
 
+// clusterReload is how often a Cluster client reloads the slot map while in
+// use. go-redis reloads it on MOVED replies, but a dead master sends none:
+// with go-redis's default (60 s) the slots of a failed-over master would keep
+// failing for up to a minute after its replica took over.
+const clusterReload = time.Second
+
 // DefaultRedisTimeout bounds each RedisStore operation by default.
 const DefaultRedisTimeout = 3 * time.Second
 
@@ -184,6 +190,7 @@ func NewRedisClient(rawURL string) (redis.UniversalClient, error) {
 			return nil, fmt.Errorf("failed to parse Redis Cluster URL: %w", err)
 		}
 		opts.DialerRetries = cmp.Or(opts.DialerRetries, dialerRetries)
+		opts.ClusterStateReloadInterval = clusterReload
 		return redis.NewClusterClient(opts), nil
 	default:
 		opts, err := redis.ParseURL(u.String())
