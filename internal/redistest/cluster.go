@@ -24,13 +24,24 @@ type Cluster struct {
 	Nodes []*Server
 }
 
-// NewReplicatedCluster starts masters×(1+replicas) cluster nodes, joins
+// NewReplicatedCluster starts a cluster that fails over by itself; see
+// NewReplicatedClusterWith.
+func NewReplicatedCluster(t testing.TB, masters, replicas int) *Cluster {
+	t.Helper()
+	return NewReplicatedClusterWith(t, masters, replicas, Automatic)
+}
+
+// NewReplicatedClusterWith starts masters×(1+replicas) cluster nodes, joins
 // them with redis-cli --cluster create --cluster-replicas replicas, and
 // returns once every slot is served, every node reports cluster_state:ok
 // and every master has its replicas linked. The nodes are killed when the
 // test ends. Set REDIS_CLI to use another redis-cli.
-func NewReplicatedCluster(t testing.TB, masters, replicas int) *Cluster {
+func NewReplicatedClusterWith(t testing.TB, masters, replicas int, mode Failover) *Cluster {
 	t.Helper()
+	timeout := clusterNodeTimeout
+	if mode == Manual {
+		timeout = manualDetect
+	}
 	cli := "redis-cli"
 	if p, err := exec.LookPath(envOr("REDIS_CLI", cli)); err != nil {
 		t.Fatalf("redistest: redis-cli not found (%v); install it (Debian: apt-get install -y redis-tools)", err)
@@ -44,7 +55,7 @@ func NewReplicatedCluster(t testing.TB, masters, replicas int) *Cluster {
 			// rejoins as what it was.
 			return append(baseArgs(dir, port), "--cluster-enabled", "yes",
 				"--cluster-config-file", filepath.Join(dir, "nodes-"+port+".conf"),
-				"--cluster-node-timeout", strconv.Itoa(clusterNodeTimeout),
+				"--cluster-node-timeout", strconv.Itoa(timeout),
 				// Any replica may be promoted, however long its link was down.
 				"--cluster-replica-validity-factor", "0"), nil
 		}))
@@ -260,6 +271,18 @@ func (c *Cluster) Kill(n *Server) time.Time {
 	return time.Now()
 }
 
+// Failover makes replica take over its master's slots now (CLUSTER
+// FAILOVER FORCE: no handshake with the master, which may be dead; the
+// other masters vote) and returns the time it was asked.
+func (c *Cluster) Failover(replica *Server) time.Time {
+	c.t.Helper()
+	asked := time.Now()
+	if v, err := do(replica.Addr(), "CLUSTER", "FAILOVER", "FORCE"); err != nil || v != "OK" {
+		c.t.Fatalf("redistest: CLUSTER FAILOVER FORCE on %s: %v, %v", replica.Addr(), v, err)
+	}
+	return asked
+}
+
 // WaitPromoted waits until one of replicas serves slots as a master and
 // the cluster is healthy again, and returns that replica and the time.
 func (c *Cluster) WaitPromoted(replicas []*Server) (*Server, time.Time) {
@@ -306,5 +329,41 @@ func (c *Cluster) byAddr(addr string) *Server {
 		}
 	}
 	c.t.Fatalf("redistest: no node at %s", addr)
+	return nil
+}
+
+// Promoted reports whether one of replicas already serves slots as a
+// master, as it sees itself.
+func (c *Cluster) Promoted(replicas []*Server) bool {
+	for _, r := range replicas {
+		ns, err := nodes(r.Addr())
+		if err != nil {
+			continue
+		}
+		for _, n := range ns {
+			if n.addr == r.Addr() && n.isMaster && n.slots > 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// MasterHolding returns the master that holds a key matching pattern (a
+// SCAN MATCH pattern), failing the test when none does.
+func (c *Cluster) MasterHolding(pattern string) *Server {
+	c.t.Helper()
+	for _, m := range c.Masters() {
+		v, err := do(m.Addr(), "SCAN", "0", "MATCH", pattern, "COUNT", "100000")
+		if err != nil {
+			c.t.Fatalf("redistest: SCAN on %s: %v", m.Addr(), err)
+		}
+		if reply, _ := v.([]any); len(reply) == 2 {
+			if keys, _ := reply[1].([]any); len(keys) > 0 {
+				return m
+			}
+		}
+	}
+	c.t.Fatalf("redistest: no master holds a key matching %q", pattern)
 	return nil
 }

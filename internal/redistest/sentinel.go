@@ -25,6 +25,24 @@ const (
 	sentinelFailover  = 4000 // ms
 )
 
+// Failover says who promotes a replica when a master dies.
+type Failover int
+
+const (
+	// Automatic: Redis detects the dead master within about a second and
+	// promotes a replica by itself, as in production (with shorter
+	// timeouts).
+	Automatic Failover = iota
+	// Manual: Redis would take a minute to notice, so a test can probe a
+	// dead master for as long as it needs; Failover then promotes the
+	// replica at once, as Redis does once it has noticed.
+	Manual
+)
+
+// manualDetect (ms) is how long Redis takes to notice a dead master in
+// Manual mode: longer than any test.
+const manualDetect = 600_000
+
 // failoverTimeout bounds how long WaitFailover and the cluster's
 // WaitPromoted wait for a new master. Redis needs about three seconds
 // with the timings above; the rest is margin for a busy machine.
@@ -39,13 +57,24 @@ type Sentinel struct {
 	Sentinels []*Server // three sentinels
 }
 
-// NewSentinel starts a master, a replica and three sentinels, and returns
+// NewSentinel starts a group that fails over by itself; see
+// NewSentinelWith.
+func NewSentinel(t testing.TB) *Sentinel {
+	t.Helper()
+	return NewSentinelWith(t, Automatic)
+}
+
+// NewSentinelWith starts a master, a replica and three sentinels, and returns
 // once the replica is in sync and every sentinel knows the replica and the
 // two other sentinels (so a failover can be voted). Everything is killed
 // when the test ends.
-func NewSentinel(t testing.TB) *Sentinel {
+func NewSentinelWith(t testing.TB, mode Failover) *Sentinel {
 	t.Helper()
 	g := &Sentinel{t: t}
+	downAfter := sentinelDownAfter
+	if mode == Manual {
+		downAfter = manualDetect
+	}
 	g.Master = New(t)
 	_, mport, _ := net.SplitHostPort(g.Master.Addr())
 	g.Replica = launch(t, false, func(dir, port string) ([]string, error) {
@@ -61,7 +90,7 @@ func NewSentinel(t testing.TB) *Sentinel {
 				"sentinel down-after-milliseconds %[3]s %[5]d\n"+
 				"sentinel failover-timeout %[3]s %[6]d\n"+
 				"sentinel parallel-syncs %[3]s 1\n",
-				port, dir, SentinelMaster, mport, sentinelDownAfter, sentinelFailover)
+				port, dir, SentinelMaster, mport, downAfter, sentinelFailover)
 			if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
 				return nil, err
 			}
@@ -143,6 +172,17 @@ func (g *Sentinel) Sync() {
 func (g *Sentinel) KillMaster() time.Time {
 	g.Master.Stop()
 	return time.Now()
+}
+
+// Failover makes a sentinel promote the replica now (SENTINEL FAILOVER),
+// whether or not the master answers, and returns the time it was asked.
+func (g *Sentinel) Failover() time.Time {
+	g.t.Helper()
+	asked := time.Now()
+	if _, err := do(g.Sentinels[0].Addr(), "SENTINEL", "FAILOVER", SentinelMaster); err != nil {
+		g.t.Fatalf("redistest: SENTINEL FAILOVER: %v", err)
+	}
+	return asked
 }
 
 // WaitFailover waits until every sentinel names the replica as master and
@@ -273,4 +313,12 @@ func waitSynced(t testing.TB, master, replica string) {
 		}
 		return nil
 	})
+}
+
+// Promoted reports whether the replica already answers as a master. A
+// test calls it after probing to know whether the probe fell within the
+// failover.
+func (g *Sentinel) Promoted() bool {
+	info, err := infoSection(g.Replica.Addr(), "replication")
+	return err == nil && info["role"] == "master"
 }
