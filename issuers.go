@@ -5,11 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/apiguard/apiguard/internal/defaults"
 	"github.com/go-json-experiment/json/jsontext"
 )
 
@@ -47,9 +48,8 @@ type Issuers struct {
 	list   []issuerEntry
 	byIss  map[string]int // iss → index in list, of every configured issuer
 	allow  []bool         // by index: accepted by this view (see Only)
-	probe  []int          // issuers whose verified-token caches a hit may come from
-	opaque []int          // issuers with introspection, in order
-	seed   maphash.Seed   // shared by the issuers' token caches: one hash per token
+	opaque []int          // accepted issuers with introspection, in order
+	cache  *tokenCache    // shared by the issuers' verifiers; nil when all have theirs off
 	clock  func() time.Time
 }
 
@@ -71,7 +71,7 @@ func NewIssuers(issuers ...Issuer) (*Issuers, error) {
 	if len(issuers) == 0 {
 		return nil, errors.New("apiguard: NewIssuers needs at least one issuer")
 	}
-	m := &Issuers{byIss: make(map[string]int, len(issuers)), seed: maphash.MakeSeed()}
+	m := &Issuers{byIss: make(map[string]int, len(issuers))}
 	names := make(map[string]bool, len(issuers))
 	sameClock := true
 	for i, is := range issuers {
@@ -89,11 +89,6 @@ func NewIssuers(issuers ...Issuer) (*Issuers, error) {
 		v, err := New(cfg)
 		if err != nil {
 			return nil, fmt.Errorf("%s (%s): %w", where, cfg.Name, err)
-		}
-		if v.cache != nil {
-			// The cache is empty: giving it the shared seed lets Verify hash
-			// a token once and look it up in every issuer's cache.
-			v.cache.seed = m.seed
 		}
 		e := issuerEntry{name: cfg.Name, v: v, tv: v}
 		if is.Introspect != nil {
@@ -114,6 +109,25 @@ func NewIssuers(issuers ...Issuer) (*Issuers, error) {
 	if sameClock {
 		m.clock = time.Now
 	}
+	// One verified-token cache for all, of their sizes together: a token
+	// seen before is then one look-up away whichever issuer verified it.
+	// An entry counts only for the verifier that made it (verifyJWT checks
+	// Claims.IssuerName, unique here), so sharing lets no issuer accept
+	// another's token.
+	size := 0
+	for _, e := range m.list {
+		if !e.v.cfg.DisableCache {
+			size += defaults.Or(e.v.cfg.CacheSize, defaults.CacheSize)
+		}
+	}
+	if size > 0 {
+		m.cache = newTokenCache(size)
+		for _, e := range m.list {
+			if e.v.cache != nil {
+				e.v.cache = m.cache
+			}
+		}
+	}
 	all := make([]string, len(m.list))
 	for i, e := range m.list {
 		all[i] = e.name
@@ -125,21 +139,15 @@ func NewIssuers(issuers ...Issuer) (*Issuers, error) {
 // restrict sets the view's accepted issuers to names, which exist.
 func (m *Issuers) restrict(names []string) {
 	m.allow = make([]bool, len(m.list))
-	m.probe, m.opaque = nil, nil
+	m.opaque = nil
 	for i, e := range m.list {
 		for _, n := range names {
 			if n == e.name {
 				m.allow[i] = true
 			}
 		}
-		switch {
-		case !m.allow[i]:
-		case e.intros:
-			// Never answered from the JWT cache alone: the introspecting
-			// verifier may have to ask the issuer (Always mode).
+		if m.allow[i] && e.intros {
 			m.opaque = append(m.opaque, i)
-		case e.v.cache != nil:
-			m.probe = append(m.probe, i)
 		}
 	}
 }
@@ -241,25 +249,27 @@ func (m *Issuers) Verify(ctx context.Context, token string) (*Claims, error) {
 	if len(token) > MaxTokenSize {
 		return nil, refuse(ErrMalformed, "token longer than %d bytes", MaxTokenSize)
 	}
-	if strings.Count(token, ".") != 2 && len(m.opaque) > 0 {
+	if len(m.opaque) > 0 && strings.Count(token, ".") != 2 {
 		return m.verifyOpaque(ctx, token)
 	}
 	var h uint64
-	if len(m.probe) > 0 {
-		// A token verified before is in the cache of its issuer: one hash,
-		// a map look-up per issuer, and no parsing.
-		h = maphash.String(m.seed, token)
-		var now time.Time
-		if m.clock != nil {
-			now = m.clock()
-		}
-		for _, i := range m.probe {
-			v := m.list[i].v
-			if m.clock == nil {
-				now = v.now()
-			}
-			if c := v.cache.get(h, token, now); c != nil && v.keys.usable(now) {
-				return c, nil
+	if m.cache != nil {
+		h = m.cache.hash(token)
+	}
+	if m.cache != nil && m.clock != nil {
+		// A token verified before is in the shared cache: one hash, one
+		// look-up, no parsing. The entry's issuer must be accepted here,
+		// and must not introspect (its Always mode asks the issuer again).
+		// (With verifiers on clocks of their own, verifyHashed looks.)
+		now := m.clock()
+		if c := m.cache.get(h, token, now); c != nil {
+			for i := range m.list {
+				if e := &m.list[i]; e.name == c.IssuerName {
+					if m.allow[i] && !e.intros && e.v.keys.usable(now) {
+						return c, nil
+					}
+					break
+				}
 			}
 		}
 	}
@@ -306,11 +316,11 @@ func (m *Issuers) verifyOpaque(ctx context.Context, token string) (*Claims, erro
 	return nil, refused
 }
 
-// verifyHashed is verifyJWT for a token whose hash in v's cache is h
-// (computed with the seed v's cache shares with an Issuers).
+// verifyHashed is verifyJWT for a token whose hash in v's cache (shared
+// by an Issuers) is h.
 func (v *Verifier) verifyHashed(ctx context.Context, token string, h uint64) (*Claims, error) {
 	now := v.now()
-	if c := v.cache.get(h, token, now); c != nil && v.keys.usable(now) {
+	if c := v.cache.get(h, token, now); c != nil && c.IssuerName == v.cfg.Name && v.keys.usable(now) {
 		return c, nil
 	}
 	c, k, err := v.verify(ctx, token, now)
@@ -336,7 +346,15 @@ func peekIssuer(token string) (string, error) {
 		return "", refuse(ErrMalformed, "payload is not base64url")
 	}
 	malformed := refuse(ErrMalformed, "claims are not a JSON object of the expected types with unique names")
-	dec := jsontext.NewDecoder(bytes.NewReader(payload[:n]))
+	p := peekers.Get().(*peeker)
+	defer func() {
+		p.r.Reset(nil) // the pool keeps no reference to the payload
+		p.d.Reset(&p.r)
+		peekers.Put(p)
+	}()
+	p.r.Reset(payload[:n])
+	dec := &p.d
+	dec.Reset(&p.r)
 	if t, err := dec.ReadToken(); err != nil || t.Kind() != '{' {
 		return "", malformed
 	}
@@ -366,6 +384,15 @@ func peekIssuer(token string) (string, error) {
 		iss, found = val.String(), true
 	}
 }
+
+// peeker is a JSON decoder with its reader, reused: a fresh one costs a
+// few allocations of a kilobyte or so per token.
+type peeker struct {
+	r bytes.Reader
+	d jsontext.Decoder
+}
+
+var peekers = sync.Pool{New: func() any { return new(peeker) }}
 
 func truncate(s string, n int) string {
 	if len(s) <= n {

@@ -68,6 +68,10 @@ func TestIssuersSelectByIss(t *testing.T) {
 			t.Errorf("IssuerName %q, want %q", cl.IssuerName, tc.name)
 		}
 	}
+	// The issuers share one cache; an entry counts for its own issuer only.
+	if _, err := m.Verifier("a").Verify(ctx, tokB); !errors.Is(err, apiguard.ErrIssuer) {
+		t.Errorf("a's Verifier on b's cached token: %v, want ErrIssuer", err)
+	}
 	// Each issuer's own checks: b's audience is not a's.
 	if _, err := m.Verify(ctx, b.Sign(t, "rs256", b.Claims(now), nil)); !errors.Is(err, apiguard.ErrAudience) {
 		t.Errorf("b's token with a's audience: %v, want ErrAudience", err)

@@ -332,7 +332,11 @@ func (v *Verifier) verifyJWT(ctx context.Context, token string) (*Claims, error)
 		return c, err
 	}
 	h := v.cache.hash(token) // once: a miss looks the token up and then stores it
-	if c := v.cache.get(h, token, now); c != nil && v.keys.usable(now) {
+	// The IssuerName check matters when an Issuers shares one cache among
+	// its verifiers (names unique): an entry counts only for the verifier
+	// that made it. The strings are the same one then, so it costs a
+	// pointer comparison.
+	if c := v.cache.get(h, token, now); c != nil && c.IssuerName == v.cfg.Name && v.keys.usable(now) {
 		return c, nil
 	}
 	c, k, err := v.verify(ctx, token, now)
