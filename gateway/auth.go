@@ -39,7 +39,7 @@ const (
 )
 
 // identityHeaders are the headers setIdentity may set.
-var identityHeaders = [...]string{HeaderSubject, HeaderClientID, HeaderScopes, HeaderGroups}
+var identityHeaders = [...]string{HeaderIssuer, HeaderSubject, HeaderClientID, HeaderScopes, HeaderGroups}
 
 // authPair is the pair of headers /auth trusts to describe the request being
 // decided, and the pair it refuses to see.
@@ -182,7 +182,7 @@ func (g *Gateway) serveAuth(w http.ResponseWriter, r *http.Request) {
 		// method and URL, not for GET /auth.
 		fr := r.WithContext(r.Context())
 		fr.Method, fr.URL, fr.RequestURI = method, u, uri
-		claims, err := g.mw.Check(fr, ru.policies...)
+		claims, err := ru.middleware(g.mw).Check(fr, ru.policies...)
 		if err != nil {
 			reason = g.refuse(out, r, err)
 			return

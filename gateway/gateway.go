@@ -88,6 +88,9 @@ func New(mw *apiguard.Middleware, rules Rules, opts Options) (*Gateway, error) {
 		return nil, errors.New("gateway: a Middleware with a Verifier is required")
 	}
 	rs, err := compile(rules)
+	if err == nil {
+		err = bind(rs, mw)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("gateway: invalid rules: %w", err)
 	}
@@ -301,7 +304,7 @@ func (g *Gateway) serveProxy(w http.ResponseWriter, r *http.Request) {
 	}
 	d := &decision{rule: ru, method: method}
 	if !ru.public {
-		claims, err := g.mw.Check(r, ru.policies...)
+		claims, err := ru.middleware(g.mw).Check(r, ru.policies...)
 		if err != nil {
 			reason = g.refuse(sw, r, err)
 			return

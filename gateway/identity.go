@@ -25,7 +25,8 @@ import (
 //     steps together yield exactly the names in the token: a group named
 //     "Sales, Admins" is sent as "Sales%2C%20Admins", never as the two
 //     groups "Sales" and "Admins".
-//   - X-Auth-Subject and X-Auth-Client-Id are percent-decoded whole.
+//   - X-Auth-Subject, X-Auth-Client-Id and X-Auth-Issuer are
+//     percent-decoded whole.
 //
 // Names made only of the characters above (user@example.com, api:read,
 // 00u1a2b3c) are sent unchanged, and decoding them is a no-op. Decoders
@@ -36,6 +37,10 @@ const (
 	HeaderClientID = "X-Auth-Client-Id" // cid / client_id / azp, encoded
 	HeaderScopes   = "X-Auth-Scopes"    // granted scopes, each encoded, space-separated
 	HeaderGroups   = "X-Auth-Groups"    // groups, each encoded, comma-separated
+	// HeaderIssuer is the iss of the verified token, encoded: subjects are
+	// unique per issuer only, so an upstream behind a gateway of several
+	// issuers keys its users by issuer and subject together.
+	HeaderIssuer = "X-Auth-Issuer"
 )
 
 // setIdentity adds the identity headers for claims (none when nil), each
@@ -43,6 +48,9 @@ const (
 func setIdentity(h http.Header, c *apiguard.Claims) {
 	if c == nil {
 		return
+	}
+	if c.Issuer != "" {
+		h.Set(HeaderIssuer, encodeIdentity(c.Issuer))
 	}
 	if c.Subject != "" {
 		h.Set(HeaderSubject, encodeIdentity(c.Subject))

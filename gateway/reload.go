@@ -8,6 +8,9 @@ import "fmt"
 // running rules stay. Options cannot change at run time.
 func (g *Gateway) Reload(rules Rules) error {
 	rs, err := compile(rules)
+	if err == nil {
+		err = bind(rs, g.mw)
+	}
 	if err != nil {
 		return fmt.Errorf("gateway: invalid rules: %w", err)
 	}

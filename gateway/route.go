@@ -58,6 +58,13 @@ type Route struct {
 	// (or, for an array claim, contain) one of them. Every listed claim
 	// must be satisfied.
 	Claims map[string][]string `yaml:"claims"`
+	// Issuers restricts the route to tokens of these issuers, by their
+	// names (apiguard.Config.Name): a valid token of another issuer is
+	// refused with 401 invalid_token ("wrong issuer: issuer employees is not
+	// accepted here") before any key fetch from its issuer. Empty: every
+	// issuer of the gateway's verifier. Naming issuers needs the
+	// Middleware's Verifier to be an *apiguard.Issuers that has them.
+	Issuers []string `yaml:"issuers"`
 	// Upstream overrides Rules.Upstream for this route.
 	Upstream string `yaml:"upstream"`
 	// ForwardToken sends the client's Authorization header upstream. By
@@ -166,8 +173,16 @@ func checkRoute(r *Route) error {
 	if r.Path == "" {
 		return errors.New("path is required")
 	}
-	if r.Public && (len(r.Scopes) > 0 || len(r.Groups) > 0 || len(r.Claims) > 0) {
-		return errors.New("a public route must not name scopes, groups or claims")
+	if r.Public && (len(r.Scopes) > 0 || len(r.Groups) > 0 || len(r.Claims) > 0 || len(r.Issuers) > 0) {
+		return errors.New("a public route must not name scopes, groups, claims or issuers")
+	}
+	for i, name := range r.Issuers {
+		if strings.TrimSpace(name) == "" {
+			return errors.New("issuers: empty issuer name")
+		}
+		if slices.Contains(r.Issuers[:i], name) {
+			return fmt.Errorf("issuers: %q is named twice", name)
+		}
 	}
 	for _, m := range r.Methods {
 		if methodBit(strings.ToUpper(m)) == 0 {

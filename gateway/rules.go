@@ -21,7 +21,18 @@ type rule struct {
 	upstream       *url.URL // nil: no upstream, decisions only
 	forwardToken   bool
 	forwardCookies bool
-	methodOverride bool // keep method-override headers and a _method query parameter
+	methodOverride bool                 // keep method-override headers and a _method query parameter
+	issuers        []string             // the route's issuers; nil: any
+	mw             *apiguard.Middleware // the gateway's, with a verifier of issuers only (bind)
+}
+
+// middleware returns the Middleware that checks r's tokens: its own when
+// the route names issuers, else def.
+func (r *rule) middleware(def *apiguard.Middleware) *apiguard.Middleware {
+	if r.mw != nil {
+		return r.mw
+	}
+	return def
 }
 
 // ruleset is an immutable compiled Rules; reloads swap whole sets.
@@ -230,6 +241,7 @@ func compile(rules Rules) (*ruleset, error) {
 			forwardToken:   r.ForwardToken,
 			forwardCookies: r.ForwardCookies,
 			methodOverride: r.MethodOverride,
+			issuers:        slices.Clone(r.Issuers),
 		}
 		if cr.name == "" {
 			cr.name = defaultName(r)
@@ -276,4 +288,29 @@ func compile(rules Rules) (*ruleset, error) {
 		rs.rules = append(rs.rules, cr)
 	}
 	return rs, nil
+}
+
+// bind gives each rule of rs that names issuers a copy of mw whose
+// verifier accepts those issuers only, so a token of another issuer is
+// refused before its issuer is asked for keys. A route naming issuers
+// needs mw's Verifier to be an *apiguard.Issuers that has them.
+func bind(rs *ruleset, mw *apiguard.Middleware) error {
+	for i := range rs.rules {
+		r := &rs.rules[i]
+		if len(r.issuers) == 0 {
+			continue
+		}
+		all, ok := mw.Verifier.(*apiguard.Issuers)
+		if !ok {
+			return &RouteError{Index: i, Path: r.pat.src, Err: errors.New("issuers: the gateway verifies the tokens of one issuer; naming issuers needs an apiguard.Issuers")}
+		}
+		view, err := all.Only(r.issuers...)
+		if err != nil {
+			return &RouteError{Index: i, Path: r.pat.src, Err: fmt.Errorf("issuers: %w", err)}
+		}
+		m := *mw
+		m.Verifier = view
+		r.mw = &m
+	}
+	return nil
 }
