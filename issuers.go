@@ -237,14 +237,20 @@ func (m *Issuers) Ready(ctx context.Context) error {
 // first, as [Verifier.Verify] would.
 //
 // Any other token (an opaque token) goes to the issuers that introspect,
-// one after the other in the order given to [NewIssuers], until one says
-// it is active: that issuer's answer is the result. When none does and one
-// of them could not be asked (its endpoint unavailable), the error is that
-// issuer's unavailability (503): a token one issuer might have accepted is
-// never refused as inactive, and another issuer's answer counts only when
-// it is active. With no issuer introspecting, opaque tokens are refused as
-// [ErrMalformed]. Note that an opaque token is thus shown to each
-// introspecting issuer before the one that knows it.
+// one after the other in the order given to [NewIssuers], until one
+// answers for it: active and acceptable (its claims are the result), or
+// active but refused (a refresh token, another audience: that refusal is
+// the result, as the token is that issuer's). An issuer that says "not
+// active" (package introspect's ErrInactive, reason "inactive") passes the
+// token on to the next. When no issuer answers for it and one could not be
+// asked (its endpoint unavailable), the error is that unavailability (503):
+// an issuer that is down never turns into a refusal of its tokens, and
+// another issuer's answer counts only when it is about its own token. When
+// all say "not active", the token is refused as such. With no issuer
+// introspecting, opaque tokens are refused as [ErrMalformed]. Note that an
+// opaque token is thus shown to each introspecting issuer before the one
+// that knows it: configure introspection only for issuers that may see each
+// other's tokens.
 func (m *Issuers) Verify(ctx context.Context, token string) (*Claims, error) {
 	if len(token) > MaxTokenSize {
 		return nil, refuse(ErrMalformed, "token longer than %d bytes", MaxTokenSize)
@@ -292,18 +298,23 @@ func (m *Issuers) Verify(ctx context.Context, token string) (*Claims, error) {
 }
 
 // verifyOpaque asks the introspecting issuers about token, in order, until
-// one says it is active.
+// one says it is active, or that it is its own and refused (see Verify).
 func (m *Issuers) verifyOpaque(ctx context.Context, token string) (*Claims, error) {
-	var refused, unavailable error
+	var inactive, unavailable error
 	for _, i := range m.opaque {
 		c, err := m.list[i].tv.Verify(ctx, token)
 		switch {
 		case err == nil:
 			return c, nil
-		case errors.Is(err, ErrInvalidToken):
-			if refused == nil {
-				refused = err
+		case errors.Is(err, ErrInvalidToken) && Reason(err) == inactiveReason:
+			if inactive == nil {
+				inactive = err
 			}
+		case errors.Is(err, ErrInvalidToken):
+			// Active at this issuer but refused (a refresh token, another
+			// audience): the token is this issuer's, and no other's word
+			// can make it acceptable.
+			return nil, err
 		default:
 			if unavailable == nil {
 				unavailable = err
@@ -313,8 +324,13 @@ func (m *Issuers) verifyOpaque(ctx context.Context, token string) (*Claims, erro
 	if unavailable != nil {
 		return nil, unavailable
 	}
-	return nil, refused
+	return nil, inactive
 }
+
+// inactiveReason is the [Reason] label of package introspect's ErrInactive:
+// the issuer does not know the token as an active one, so another issuer
+// may.
+const inactiveReason = "inactive"
 
 // verifyHashed is verifyJWT for a token whose hash in v's cache (shared
 // by an Issuers) is h.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/apiguard/apiguard"
 	"github.com/apiguard/apiguard/internal/fakeclock"
+	"github.com/apiguard/apiguard/introspect"
 	"github.com/apiguard/apiguard/internal/testissuer"
 )
 
@@ -293,7 +294,8 @@ func (a *answer) Verify(ctx context.Context, token string) (*apiguard.Claims, er
 }
 
 func TestIssuersOpaqueOrder(t *testing.T) {
-	inactive := apiguard.Refuse(apiguard.NewReason("inactive", "token not active"), "the issuer says the token is not active")
+	// introspect's own reason: Issuers knows it by its label only.
+	inactive := apiguard.Refuse(introspect.ErrInactive, "the issuer says the token is not active")
 	down := &apiguard.UnavailableError{Service: "introspection endpoint", Err: errors.New("connection refused")}
 	build := func(t *testing.T, errs ...error) (*apiguard.Issuers, []*answer) {
 		var list []apiguard.Issuer
@@ -338,6 +340,12 @@ func TestIssuersOpaqueOrder(t *testing.T) {
 	m, _ = build(t, down, nil)
 	if cl, err := m.Verify(ctx, opaque); err != nil || cl.IssuerName != "i1" {
 		t.Errorf("one down, the next active: %v %v", cl, err)
+	}
+	// Active at one issuer but refused there (wrong type): that issuer's
+	// refusal ends the search, whatever the later ones are.
+	m, ans = build(t, apiguard.Refuse(apiguard.ErrType, "not an access token"), down, nil)
+	if _, err := m.Verify(ctx, opaque); !errors.Is(err, apiguard.ErrType) || ans[1].asked.Load()+ans[2].asked.Load() != 0 {
+		t.Errorf("refused by the first: %v, later asked %d", err, ans[1].asked.Load()+ans[2].asked.Load())
 	}
 	// All inactive: refused.
 	m, _ = build(t, inactive, inactive)
