@@ -122,19 +122,9 @@ func runGatewayNotify(ctx context.Context, args []string, stdout, stderr io.Writ
 
 	reg := newRegistry()
 	vm := newVerifierMetrics(reg) // serve's apiguard_jwks_* (metrics.go)
-	verifier, err := apiguard.New(apiguard.Config{
-		Issuer:    cfg.issuer,
-		Audience:  cfg.audience,
-		ClientIDs: cfg.clientIDs,
-		Logger:    log,
-		OnFetch:   vm.observeFetch,
-	})
+	verifier, tv, err := gatewayVerifier(cfg, state, log, vm.observeFetch)
 	if err != nil {
-		return &usageError{fmt.Errorf("%s: %w", settingName("issuer"), err)}
-	}
-	tv, err := state.tokenVerifier(verifier)
-	if err != nil {
-		return &usageError{fmt.Errorf("%s: %w", settingName("introspection"), err)}
+		return err
 	}
 	vm.watchKeys(verifier)
 	gw, err := gateway.New(&apiguard.Middleware{Verifier: tv, Binding: state.binding()}, cfg.file.Rules, gateway.Options{
@@ -183,7 +173,7 @@ func runGatewayNotify(ctx context.Context, args []string, stdout, stderr io.Writ
 	owned.goRun(ctx, func(ctx context.Context) error {
 		readyCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
-		if err := verifier.Ready(readyCtx); err != nil && ctx.Err() == nil {
+		if err := tv.Ready(readyCtx); err != nil && ctx.Err() == nil {
 			log.Warn("signing keys not loaded yet; protected routes answer 503 until they are", "issuer", cfg.issuer, "reason", apiguard.Reason(err), "err", err)
 		}
 		return nil
@@ -200,6 +190,40 @@ func runGatewayNotify(ctx context.Context, args []string, stdout, stderr io.Writ
 	}
 
 	return runServers(ctx, servers, listeners, log)
+}
+
+// gatewayVerifier returns the verifier of the issuer setting and the one
+// the gateway decides with: with introspection if it is on, and, when the
+// file names issuers, an apiguard.Issuers of the setting's issuer (named
+// "default", introspecting as set) and the file's (JWTs only: their
+// introspection secrets would have no setting).
+func gatewayVerifier(cfg *gatewayConfig, state *sharedState, log *slog.Logger, onFetch func(apiguard.FetchEvent)) (*apiguard.Verifier, apiguard.TokenVerifier, error) {
+	main := apiguard.Config{Issuer: cfg.issuer, Audience: cfg.audience, ClientIDs: cfg.clientIDs, Logger: log, OnFetch: onFetch}
+	if len(cfg.file.Issuers) == 0 {
+		verifier, err := apiguard.New(main)
+		if err != nil {
+			return nil, nil, &usageError{fmt.Errorf("%s: %w", settingName("issuer"), err)}
+		}
+		tv, err := state.tokenVerifier(verifier)
+		if err != nil {
+			return nil, nil, &usageError{fmt.Errorf("%s: %w", settingName("introspection"), err)}
+		}
+		return verifier, tv, nil
+	}
+	main.Name = defaultIssuerName
+	list := []apiguard.Issuer{{Config: main}}
+	if state.introspection != nil {
+		list[0].Introspect = state.tokenVerifier
+	}
+	for _, fi := range cfg.file.Issuers {
+		list = append(list, apiguard.Issuer{Config: apiguard.Config{Name: fi.Name, Issuer: fi.Issuer, Audience: fi.Audience,
+			ClientIDs: fi.ClientIDs, Logger: log, OnFetch: onFetch}})
+	}
+	m, err := apiguard.NewIssuers(list...)
+	if err != nil {
+		return nil, nil, &usageError{fmt.Errorf("issuers in %s line %d (with %s as %q): %w", cfg.path, cfg.file.line("issuers"), settingName("issuer"), defaultIssuerName, err)}
+	}
+	return m.Verifier(defaultIssuerName), m, nil
 }
 
 // newGatewayServer has no read or write timeout: streams, long polls,

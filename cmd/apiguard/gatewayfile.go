@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -34,6 +35,11 @@ type gatewayFile struct {
 	// /metrics and /auth; the main listener then proxies every path.
 	// Changing it needs a restart.
 	AdminListen string `yaml:"admin_listen"`
+	// Issuers are the authorization servers accepted besides the issuer
+	// setting (OKTA_ISSUER), which is named "default", in the file's
+	// order; routes name them in their issuers lists. Changing them needs
+	// a restart.
+	Issuers fileIssuers `yaml:"issuers"`
 	// Settings holds the keys of settingTable's file column, which
 	// settings.readFile has read and checked; any other key is an error.
 	Settings map[string]yaml.Node `yaml:",inline"`
@@ -95,7 +101,7 @@ func parseGatewayFile(data []byte, settingKeys []string) (*gatewayFile, error) {
 		case !ok:
 			continue // a key of the rules, or admin_listen: decoded above
 		case !slices.Contains(settingKeys, key):
-			return nil, fmt.Errorf("line %d: unknown key %q (the keys are upstream, routes, admin_listen, %s)",
+			return nil, fmt.Errorf("line %d: unknown key %q (the keys are upstream, routes, admin_listen, issuers, %s)",
 				f.lines[key], key, strings.Join(settingKeys, ", "))
 		case v.Kind == yaml.MappingNode:
 			return nil, fmt.Errorf("line %d: %s: want a value or a list, not a mapping", f.lines[key], key)
@@ -115,7 +121,95 @@ func parseGatewayFile(data []byte, settingKeys []string) (*gatewayFile, error) {
 		}
 		return nil, err
 	}
+	// Routes name issuers of the file (or the setting's, "default"): a
+	// name the file lacks is the file's mistake, reported with its line.
+	names := []string{defaultIssuerName}
+	for _, is := range f.Issuers {
+		names = append(names, is.Name)
+	}
+	for i, r := range f.Routes {
+		for _, n := range r.Issuers {
+			if len(f.Issuers) == 0 {
+				return nil, fmt.Errorf("line %d: routes[%d] (%s): issuers: the file has no issuers mapping to name them from", f.route[i], i, r.Path)
+			}
+			if !slices.Contains(names, n) {
+				return nil, fmt.Errorf("line %d: routes[%d] (%s): issuers: no issuer is named %q (the issuers are %s)", f.route[i], i, r.Path, n, strings.Join(names, ", "))
+			}
+		}
+	}
 	return f, nil
+}
+
+// defaultIssuerName names the issuer setting (OKTA_ISSUER) among the
+// file's issuers.
+const defaultIssuerName = "default"
+
+// fileIssuer is one entry of the file's issuers mapping.
+type fileIssuer struct {
+	Name      string
+	Issuer    string
+	Audience  string
+	ClientIDs []string
+	Line      int
+}
+
+// fileIssuers is the file's issuers mapping, name → {issuer, audience,
+// client_ids}, in the file's order (it is the order opaque tokens would be
+// introspected in, and the order /readyz reports).
+type fileIssuers []fileIssuer
+
+// issuerNamePattern is apiguard.Config.Name's form, checked here too so the
+// error names the line.
+var issuerNamePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
+
+// UnmarshalYAML reads the mapping strictly: known keys only, issuer
+// required, client ids as the client_ids setting takes them.
+func (fi *fileIssuers) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.MappingNode {
+		return fmt.Errorf("line %d: issuers: want a mapping of names to {issuer, audience, client_ids}", n.Line)
+	}
+	var out fileIssuers
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		is := fileIssuer{Name: k.Value, Line: k.Line}
+		where := fmt.Sprintf("line %d: issuers.%s", k.Line, k.Value)
+		switch {
+		case !issuerNamePattern.MatchString(k.Value):
+			return fmt.Errorf("%s: bad name: use letters, digits and ._- (at most 63, the first a letter or digit)", where)
+		case k.Value == defaultIssuerName:
+			return fmt.Errorf("%s: %q names the issuer setting (OKTA_ISSUER, issuer); give this one another name", where, defaultIssuerName)
+		case v.Kind != yaml.MappingNode:
+			return fmt.Errorf("%s: want a mapping with issuer, audience and client_ids", where)
+		}
+		for j := 0; j+1 < len(v.Content); j += 2 {
+			key, val := v.Content[j], v.Content[j+1]
+			var err error
+			switch key.Value {
+			case "issuer":
+				err = val.Decode(&is.Issuer)
+			case "audience":
+				err = val.Decode(&is.Audience)
+			case "client_ids":
+				err = val.Decode(&is.ClientIDs)
+				for _, id := range is.ClientIDs {
+					if err == nil && !validClientID(id) {
+						err = fmt.Errorf("bad client id %q", id)
+					}
+				}
+			default:
+				err = errors.New("unknown key (the keys are issuer, audience, client_ids)")
+			}
+			if err != nil {
+				return fmt.Errorf("line %d: issuers.%s.%s: %v", key.Line, k.Value, key.Value, err)
+			}
+		}
+		if is.Issuer == "" {
+			return fmt.Errorf("%s: issuer is required", where)
+		}
+		out = append(out, is)
+	}
+	*fi = out
+	return nil
 }
 
 // line returns the line of a top-level key of the file, 0 if absent.
@@ -163,6 +257,7 @@ func restartSettings(c *gatewayConfig) [][2]string {
 	return [][2]string{
 		{"listen", c.addr},
 		{"admin_listen", c.adminListen},
+		{"issuers", fmt.Sprint(c.file.Issuers)},
 		{"issuer", c.issuer},
 		{"audience", c.audience},
 		{"client_ids", strings.Join(c.clientIDs, " ")},
