@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
@@ -139,8 +140,11 @@ func openDevState(ds devState) (*devStateStore, devissuer.State, error) {
 func (s *devStateStore) save(old, next devissuer.State) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.exists && old.ClientID == next.ClientID && old.ClientSecret == next.ClientSecret &&
-		old.Username == next.Username && old.Password == next.Password && old.Keys == next.Keys {
+	// Secrets are compared with crypto/subtle like every secret (R-LOGIN-10),
+	// though only a change is looked for here.
+	same := func(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }
+	if s.exists && old.ClientID == next.ClientID && same(old.ClientSecret, next.ClientSecret) &&
+		old.Username == next.Username && same(old.Password, next.Password) && old.Keys == next.Keys {
 		return nil
 	}
 	if err := devissuer.WriteStateFile(s.path, next); err != nil {

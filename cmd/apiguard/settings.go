@@ -638,7 +638,7 @@ func checkOrigins(raw string) error {
 // echoed.
 func checkHTTPURL(raw string) error {
 	if _, err := urlcheck.Base(raw); err != nil {
-		if errors.Is(err, urlcheck.ErrScheme) {
+		if u, perr := url.Parse(raw); errors.Is(err, urlcheck.ErrScheme) || (perr == nil && u.Scheme == "") {
 			return fmt.Errorf("%q must start with https:// (or http:// for a local issuer)", redactURL(raw))
 		}
 		return fmt.Errorf("%q: %w", redactURL(raw), err)

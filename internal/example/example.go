@@ -115,9 +115,9 @@ func Try(h http.Handler, method, path, token string) string {
 	}
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, r)
-	if w.Code == http.StatusOK {
+	if status := w.Code; status == http.StatusOK {
 		body, _ := io.ReadAll(w.Body)
-		return fmt.Sprint(w.Code, " ", strings.TrimSpace(string(body)))
+		return fmt.Sprint(status, " ", strings.TrimSpace(string(body)))
 	}
 	challenge := w.Header().Get("WWW-Authenticate")
 	if m := errorParam.FindStringSubmatch(challenge); m != nil {
