@@ -204,25 +204,41 @@ func (m *Issuers) Verifier(name string) *Verifier {
 // errors (so it wraps [ErrKeysUnavailable]). Issuers are checked at the
 // same time: one that is down does not delay the report on the others.
 func (m *Issuers) Ready(ctx context.Context) error {
-	errs := make([]error, len(m.list))
-	done := make(chan struct{})
-	n := 0
-	for i, e := range m.list {
-		if !m.allow[i] {
-			continue
+	errs := m.readiness(ctx)
+	for i, err := range errs {
+		if err != nil {
+			errs[i] = fmt.Errorf("issuer %s (%s): %w", m.list[i].name, m.list[i].v.Issuer(), err)
 		}
-		n++
-		go func() {
-			defer func() { done <- struct{}{} }()
-			if err := e.tv.Ready(ctx); err != nil {
-				errs[i] = fmt.Errorf("issuer %s (%s): %w", e.name, e.v.Issuer(), err)
-			}
-		}()
-	}
-	for range n {
-		<-done
 	}
 	return errors.Join(errs...)
+}
+
+// NotReady returns the names of the accepted issuers whose keys are not
+// loaded (fetching them if needed, as Ready), in order; none when all are
+// ready. For readiness endpoints that say which issuer is not ready
+// without showing why.
+func (m *Issuers) NotReady(ctx context.Context) []string {
+	var out []string
+	for i, err := range m.readiness(ctx) {
+		if err != nil {
+			out = append(out, m.list[i].name)
+		}
+	}
+	return out
+}
+
+// readiness asks every accepted issuer's verifier whether it is ready, all
+// at once, and returns their errors by index.
+func (m *Issuers) readiness(ctx context.Context) []error {
+	errs := make([]error, len(m.list))
+	var wg sync.WaitGroup
+	for i, e := range m.list {
+		if m.allow[i] {
+			wg.Go(func() { errs[i] = e.tv.Ready(ctx) })
+		}
+	}
+	wg.Wait()
+	return errs
 }
 
 // Verify checks token with the issuer it names and returns its claims;

@@ -172,7 +172,15 @@ func (g *Gateway) serveReserved(w http.ResponseWriter, r *http.Request) bool {
 		defer cancel()
 		if err := g.mw.Verifier.Ready(ctx); err != nil {
 			g.log.Debug("not ready", "reason", apiguard.Reason(err), "err", err)
-			writeStatus(w, http.StatusServiceUnavailable, "unavailable")
+			msg := "unavailable"
+			if m, ok := g.mw.Verifier.(*apiguard.Issuers); ok {
+				// Which issuers, by their configured names; never why (the
+				// error may carry internal URLs).
+				if names := m.NotReady(ctx); len(names) > 0 {
+					msg += ": not ready: " + strings.Join(names, ", ")
+				}
+			}
+			writeStatus(w, http.StatusServiceUnavailable, msg)
 			return true
 		}
 		writeStatus(w, http.StatusOK, "ready")

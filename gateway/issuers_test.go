@@ -109,6 +109,17 @@ func TestRouteIssuers(t *testing.T) {
 	}
 }
 
+// /readyz names the issuers that are not ready, and only them.
+func TestReadyNamesIssuers(t *testing.T) {
+	f := newIssuersFixture(t)
+	resp := f.do(t, "GET", "/readyz", "", nil)
+	var body struct{ Status string }
+	decode(t, resp, &body)
+	if resp.StatusCode != 503 || body.Status != "unavailable: not ready: legacy" {
+		t.Errorf("/readyz with legacy down: %d %q", resp.StatusCode, body.Status)
+	}
+}
+
 func TestAuthIssuers(t *testing.T) {
 	f := newIssuersFixture(t)
 	emp, par := f.employees.token(t, nil), f.partners.token(t, nil)
