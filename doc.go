@@ -21,6 +21,23 @@
 // ("api://default" by default, as Okta's default authorization server), exp
 // is required, nbf and iat are honoured with a leeway. See SECURITY.md.
 //
+// # Several issuers
+//
+// [Issuers] verifies the tokens of several authorization servers (an Okta
+// org's default and custom servers, an old and a new provider during a
+// migration), each with its own [Config] and a [Config.Name]:
+//
+//	m, err := apiguard.NewIssuers(
+//		apiguard.Issuer{Config: apiguard.Config{Name: "default", Issuer: "https://example.okta.com/oauth2/default"}},
+//		apiguard.Issuer{Config: apiguard.Config{Name: "partners", Issuer: "https://example.okta.com/oauth2/aus1partners", Audience: "api://partners"}},
+//	)
+//	mw := &apiguard.Middleware{Verifier: m}
+//
+// A token goes to the issuer its iss names exactly, before any key is
+// fetched; a token of no configured issuer is refused with
+// [ErrUnknownIssuer] and costs no issuer a request. [Claims.IssuerName] says
+// which issuer verified a token, and [Issuers.Only] accepts some of them.
+//
 // # Errors
 //
 // Every refusal caused by the token wraps [ErrInvalidToken] and a specific
