@@ -1,7 +1,6 @@
 package apiguard
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,7 +10,6 @@ import (
 	"time"
 
 	"github.com/apiguard/apiguard/internal/defaults"
-	"github.com/go-json-experiment/json/jsontext"
 )
 
 // Issuer is one authorization server of an [Issuers]: its [Config] and,
@@ -295,22 +293,38 @@ func (m *Issuers) Verify(ctx context.Context, token string) (*Claims, error) {
 			}
 		}
 	}
-	iss, err := peekIssuer(token)
-	if err != nil {
+	// The token is decoded once, for the choice and for the checks: the
+	// header and claims do not depend on the issuer, only their checks do.
+	var p parsed
+	if err := p.parseHeader(token); err != nil {
 		return nil, err
 	}
+	if err := p.parsePayload(); err != nil {
+		return nil, err
+	}
+	iss := p.c.Issuer
 	i, ok := m.byIss[iss]
 	switch {
+	case iss == "":
+		return nil, refuse(ErrUnknownIssuer, "the token has no iss claim")
 	case !ok:
 		return nil, refuse(ErrUnknownIssuer, "iss %q is not one of the accepted issuers", truncate(iss, 100))
 	case !m.allow[i]:
 		return nil, refuse(ErrIssuer, "issuer %s is not accepted here", m.list[i].name)
 	}
 	e := &m.list[i]
-	if e.intros || e.v.cache == nil {
+	switch {
+	case e.intros:
 		return e.tv.Verify(ctx, token)
+	case e.v.cache != nil:
+		return e.v.verifyParsedCached(ctx, token, h, &p)
 	}
-	return e.v.verifyHashed(ctx, token, h)
+	method, err := e.v.checkHeader(&p.h)
+	if err != nil {
+		return nil, err
+	}
+	c, _, err := e.v.verifyParsed(ctx, token, &p, method, e.v.now())
+	return c, err
 }
 
 // verifyOpaque asks the introspecting issuers about token, in order, until
@@ -348,83 +362,24 @@ func (m *Issuers) verifyOpaque(ctx context.Context, token string) (*Claims, erro
 // may.
 const inactiveReason = "inactive"
 
-// verifyHashed is verifyJWT for a token whose hash in v's cache (shared
-// by an Issuers) is h.
-func (v *Verifier) verifyHashed(ctx context.Context, token string, h uint64) (*Claims, error) {
+// verifyParsedCached is verifyJWT for a token already parsed, whose hash
+// in v's cache (shared by an Issuers) is h.
+func (v *Verifier) verifyParsedCached(ctx context.Context, token string, h uint64, p *parsed) (*Claims, error) {
 	now := v.now()
 	if c := v.cache.get(h, token, now); c != nil && c.IssuerName == v.cfg.Name && v.keys.usable(now) {
 		return c, nil
 	}
-	c, k, err := v.verify(ctx, token, now)
+	method, err := v.checkHeader(&p.h)
+	if err != nil {
+		return nil, err
+	}
+	c, k, err := v.verifyParsed(ctx, token, p, method, now)
 	if err != nil {
 		return nil, err
 	}
 	v.cache.put(h, token, c, k, now)
 	return c, nil
 }
-
-// peekIssuer returns the iss claim of a compact JWS without verifying
-// anything but the form: the token's parts, the payload's base64url and
-// JSON syntax (names unique), and iss being a string. It decides which
-// issuer verifies the token, and no more.
-func peekIssuer(token string) (string, error) {
-	_, p64, _, err := split(token)
-	if err != nil {
-		return "", err
-	}
-	payload := make([]byte, b64.DecodedLen(len(p64)))
-	n, err := b64.Decode(payload, stringBytes(p64))
-	if err != nil {
-		return "", refuse(ErrMalformed, "payload is not base64url")
-	}
-	malformed := refuse(ErrMalformed, "claims are not a JSON object of the expected types with unique names")
-	p := peekers.Get().(*peeker)
-	defer func() {
-		p.r.Reset(nil) // the pool keeps no reference to the payload
-		p.d.Reset(&p.r)
-		peekers.Put(p)
-	}()
-	p.r.Reset(payload[:n])
-	dec := &p.d
-	dec.Reset(&p.r)
-	if t, err := dec.ReadToken(); err != nil || t.Kind() != '{' {
-		return "", malformed
-	}
-	iss, found := "", false
-	for {
-		t, err := dec.ReadToken()
-		switch {
-		case err != nil:
-			return "", malformed
-		case t.Kind() == '}':
-			if !found {
-				return "", refuse(ErrUnknownIssuer, "the token has no iss claim")
-			}
-			return iss, nil
-		case t.String() != "iss":
-			if err := dec.SkipValue(); err != nil {
-				return "", malformed
-			}
-			continue
-		}
-		// The decoder refuses a second "iss" member, so two parsers
-		// cannot pick two issuers.
-		val, err := dec.ReadToken()
-		if err != nil || val.Kind() != '"' {
-			return "", malformed
-		}
-		iss, found = val.String(), true
-	}
-}
-
-// peeker is a JSON decoder with its reader, reused: a fresh one costs a
-// few allocations of a kilobyte or so per token.
-type peeker struct {
-	r bytes.Reader
-	d jsontext.Decoder
-}
-
-var peekers = sync.Pool{New: func() any { return new(peeker) }}
 
 func truncate(s string, n int) string {
 	if len(s) <= n {

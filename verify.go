@@ -369,50 +369,89 @@ var b64 = base64.RawURLEncoding.Strict()
 const maxSignatureSize = 1024
 
 func (v *Verifier) verify(ctx context.Context, token string, now time.Time) (*Claims, *key, error) {
-	h64, p64, s64, err := split(token)
+	var p parsed
+	if err := p.parseHeader(token); err != nil {
+		return nil, nil, err
+	}
+	method, err := v.checkHeader(&p.h)
 	if err != nil {
 		return nil, nil, err
 	}
+	// The claims: cheap checks before any signature work.
+	if err := p.parsePayload(); err != nil {
+		return nil, nil, err
+	}
+	return v.verifyParsed(ctx, token, &p, method, now)
+}
 
+// parsed is a token cut into its parts, with its header and claims
+// decoded: what [Verifier.verify] and an [Issuers] decode once.
+type parsed struct {
+	h64, p64, s64 string
+	h             header
+	c             *Claims
+	w             *wireClaims
+}
+
+// parseHeader splits token and decodes its header, refusing headers no
+// verifier accepts.
+func (p *parsed) parseHeader(token string) error {
+	var err error
+	if p.h64, p.p64, p.s64, err = split(token); err != nil {
+		return err
+	}
 	// The header, into a buffer of its size: it escapes into the JSON
 	// decoder, so a fixed array here would be a heap allocation of its
 	// full size on every call.
-	hbuf := make([]byte, b64.DecodedLen(len(h64)))
-	n, err := b64.Decode(hbuf, stringBytes(h64))
+	hbuf := make([]byte, b64.DecodedLen(len(p.h64)))
+	n, err := b64.Decode(hbuf, stringBytes(p.h64))
 	if err != nil {
-		return nil, nil, refuse(ErrMalformed, "header is not base64url")
+		return refuse(ErrMalformed, "header is not base64url")
 	}
-	var h header
-	if err := jsonv2.Unmarshal(hbuf[:n], &h); err != nil {
-		return nil, nil, refuse(ErrMalformed, "header is not a JSON object of the expected types with unique names")
+	h := &p.h
+	if err := jsonv2.Unmarshal(hbuf[:n], h); err != nil {
+		return refuse(ErrMalformed, "header is not a JSON object of the expected types with unique names")
 	}
 	switch {
 	case h.Crit != nil:
-		return nil, nil, refuse(ErrMalformed, "header has crit parameters")
+		return refuse(ErrMalformed, "header has crit parameters")
 	case h.Zip != nil || h.Enc != nil:
-		return nil, nil, refuse(ErrMalformed, "encrypted or compressed tokens are not accepted")
+		return refuse(ErrMalformed, "encrypted or compressed tokens are not accepted")
 	case h.Cty != "" && strings.EqualFold(normalizeType(h.Cty), "jwt"):
-		return nil, nil, refuse(ErrMalformed, "nested tokens are not accepted")
+		return refuse(ErrMalformed, "nested tokens are not accepted")
 	}
+	return nil
+}
+
+// checkHeader applies v's own header checks (algorithm allowlist, typ) and
+// returns the signing method.
+func (v *Verifier) checkHeader(h *header) (jwt.SigningMethod, error) {
 	method, ok := v.algs[h.Alg]
 	if !ok {
-		return nil, nil, refuse(ErrAlgorithm, "alg %q is not allowed", h.Alg)
+		return nil, refuse(ErrAlgorithm, "alg %q is not allowed", h.Alg)
 	}
 	if v.typ != "" && normalizeType(h.Typ) != v.typ {
-		return nil, nil, refuse(ErrType, "typ %q, want %q", h.Typ, v.typ)
+		return nil, refuse(ErrType, "typ %q, want %q", h.Typ, v.typ)
 	}
+	return method, nil
+}
 
-	// The claims: cheap checks before any signature work.
-	payload := make([]byte, b64.DecodedLen(len(p64)))
-	n, err = b64.Decode(payload, stringBytes(p64))
+// parsePayload decodes the claims.
+func (p *parsed) parsePayload() error {
+	payload := make([]byte, b64.DecodedLen(len(p.p64)))
+	n, err := b64.Decode(payload, stringBytes(p.p64))
 	if err != nil {
-		return nil, nil, refuse(ErrMalformed, "payload is not base64url")
+		return refuse(ErrMalformed, "payload is not base64url")
 	}
-	c, w, err := decodeClaims(payload[:n])
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := v.checkClaims(c, w, now); err != nil {
+	p.c, p.w, err = decodeClaims(payload[:n])
+	return err
+}
+
+// verifyParsed checks a parsed token's claims, then its signature with
+// v's key for its kid.
+func (v *Verifier) verifyParsed(ctx context.Context, token string, p *parsed, method jwt.SigningMethod, now time.Time) (*Claims, *key, error) {
+	h, c, s64 := &p.h, p.c, p.s64
+	if err := v.checkClaims(c, p.w, now); err != nil {
 		return nil, nil, err
 	}
 
@@ -430,13 +469,13 @@ func (v *Verifier) verify(ctx context.Context, token string, now time.Time) (*Cl
 		return nil, nil, refuse(ErrSignature, "signature too large")
 	}
 	sbuf := make([]byte, b64.DecodedLen(len(s64)))
-	n, err = b64.Decode(sbuf, stringBytes(s64))
+	n, err := b64.Decode(sbuf, stringBytes(s64))
 	if err != nil {
 		return nil, nil, refuse(ErrMalformed, "signature is not base64url")
 	}
 	// The JOSE library checks the signature: PKCS#1 v1.5, PSS, ECDSA with
 	// the r||s size checked against the curve, Ed25519.
-	if err := method.Verify(token[:len(h64)+1+len(p64)], sbuf[:n], k.pub); err != nil {
+	if err := method.Verify(token[:len(p.h64)+1+len(p.p64)], sbuf[:n], k.pub); err != nil {
 		return nil, nil, refuse(ErrSignature, "signature does not verify")
 	}
 	return c, k, nil
