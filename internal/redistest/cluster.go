@@ -70,6 +70,29 @@ func NewReplicatedClusterWith(t testing.TB, masters, replicas int, mode Failover
 		t.Fatalf("redistest: redis-cli %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 	c.WaitHealthy()
+	// redis-cli waits until the nodes agree on the slots, not on who
+	// replicates whom: until they do, a node's CLUSTER NODES may show a
+	// master without its replica, and Sync would skip it.
+	waitFor(t, "every node to know every master's replicas", func() error {
+		for _, s := range c.live() {
+			ns, err := nodes(s.Addr())
+			if err != nil {
+				return err
+			}
+			count := map[string]int{}
+			for _, n := range ns {
+				if !n.isMaster && n.linked && !n.failed {
+					count[n.master]++
+				}
+			}
+			for _, n := range ns {
+				if n.isMaster && n.slots > 0 && count[n.id] < replicas {
+					return fmt.Errorf("node %s sees %d replicas of %s", s.Addr(), count[n.id], n.addr)
+				}
+			}
+		}
+		return nil
+	})
 	return c
 }
 

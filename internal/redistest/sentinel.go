@@ -52,9 +52,10 @@ const failoverTimeout = 30 * time.Second
 // and three sentinels (quorum 2), as a small production deployment has.
 type Sentinel struct {
 	t         testing.TB
-	Master    *Server   // the first master; after a failover, see MasterAddr
-	Replica   *Server   // the replica the sentinels promote when Master dies
+	Master    *Server   // the first master; after a failover, see Current
+	Replica   *Server   // the first replica
 	Sentinels []*Server // three sentinels
+	killed    string    // the address KillMaster killed
 }
 
 // NewSentinel starts a group that fails over by itself; see
@@ -160,17 +161,30 @@ func (g *Sentinel) MasterAddr() string {
 	return addr
 }
 
+// Current returns the server the sentinels name as master, and the other.
+func (g *Sentinel) Current() (master, replica *Server) {
+	g.t.Helper()
+	if g.MasterAddr() == g.Master.Addr() {
+		return g.Master, g.Replica
+	}
+	return g.Replica, g.Master
+}
+
 // Sync waits until the replica has received every write the master has
 // made, so that killing the master then loses nothing.
 func (g *Sentinel) Sync() {
 	g.t.Helper()
-	waitSynced(g.t, g.Master.Addr(), g.Replica.Addr())
+	m, r := g.Current()
+	waitSynced(g.t, m.Addr(), r.Addr())
 }
 
-// KillMaster kills the master (SIGKILL, as a crashed machine) and returns
-// the time it died.
+// KillMaster kills the current master (SIGKILL, as a crashed machine) and
+// returns the time it died.
 func (g *Sentinel) KillMaster() time.Time {
-	g.Master.Stop()
+	g.t.Helper()
+	m, _ := g.Current()
+	g.killed = m.Addr()
+	m.Stop()
 	return time.Now()
 }
 
@@ -185,21 +199,24 @@ func (g *Sentinel) Failover() time.Time {
 	return asked
 }
 
-// WaitFailover waits until every sentinel names the replica as master and
-// the replica answers as one, and returns the time that was first seen.
+// WaitFailover waits until every sentinel names the same new master (not
+// the one KillMaster killed) and it answers as one, and returns the time
+// that was first seen.
 func (g *Sentinel) WaitFailover() time.Time {
 	g.t.Helper()
 	waitForWithin(g.t, failoverTimeout, "the sentinels to promote the replica", func() error {
+		var named string
 		for _, s := range g.Sentinels {
 			addr, err := masterByName(s.Addr())
 			if err != nil {
 				return err
 			}
-			if addr != g.Replica.Addr() {
+			if addr == g.killed || (named != "" && addr != named) {
 				return fmt.Errorf("sentinel %s names %s", s.Addr(), addr)
 			}
+			named = addr
 		}
-		info, err := infoSection(g.Replica.Addr(), "replication")
+		info, err := infoSection(named, "replication")
 		if err != nil {
 			return err
 		}
@@ -315,10 +332,17 @@ func waitSynced(t testing.TB, master, replica string) {
 	})
 }
 
-// Promoted reports whether the replica already answers as a master. A
-// test calls it after probing to know whether the probe fell within the
-// failover.
+// Promoted reports whether a server other than the one KillMaster killed
+// answers as a master. A test calls it after probing to know whether the
+// probe fell within the failover.
 func (g *Sentinel) Promoted() bool {
-	info, err := infoSection(g.Replica.Addr(), "replication")
-	return err == nil && info["role"] == "master"
+	for _, s := range []*Server{g.Master, g.Replica} {
+		if s.Addr() == g.killed {
+			continue
+		}
+		if info, err := infoSection(s.Addr(), "replication"); err == nil && info["role"] == "master" {
+			return true
+		}
+	}
+	return false
 }
