@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -180,5 +181,39 @@ func TestRouteIssuersErrors(t *testing.T) {
 	_, err = gateway.New(&apiguard.Middleware{Verifier: v}, rules("  - path: /a\n    issuers: [employees]\n"), gateway.Options{})
 	if err == nil || !strings.Contains(err.Error(), "needs an apiguard.Issuers") {
 		t.Errorf("issuers with a lone Verifier: %v", err)
+	}
+}
+
+// A thousand tokens of made-up issuers add no series to the gateway's
+// metrics once the first has added its one, whatever their iss. Holds
+// R-ISS-3.
+func TestUnknownIssuersAddNoSeries(t *testing.T) {
+	f := newIssuersFixture(t)
+	series := func() []string {
+		n, err := f.gw.Registry().Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, mf := range n {
+			if strings.HasPrefix(mf.GetName(), "apiguard_") {
+				for _, m := range mf.GetMetric() {
+					out = append(out, mf.GetName()+m.String())
+				}
+			}
+		}
+		return out
+	}
+	f.do(t, "GET", "/any/x", f.employees.token(t, map[string]any{"iss": "https://warm.example"}), nil)
+	before := len(series())
+	for i := range 1000 {
+		tok := f.employees.token(t, map[string]any{"iss": fmt.Sprintf("https://%d.example/oauth2/%d", i, i)})
+		resp := f.do(t, "GET", "/any/x", tok, nil)
+		if resp.StatusCode != 401 {
+			t.Fatalf("token %d of a made-up issuer: %d", i, resp.StatusCode)
+		}
+	}
+	if after := len(series()); after != before {
+		t.Errorf("1,000 tokens of made-up issuers: %d series, was %d", after, before)
 	}
 }
