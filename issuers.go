@@ -319,7 +319,7 @@ func (m *Issuers) Verify(ctx context.Context, token string) (*Claims, error) {
 	case e.v.cache != nil:
 		return e.v.verifyParsedCached(ctx, token, h, &p)
 	}
-	method, err := e.v.checkHeader(&p.h)
+	method, err := e.v.checkHeader(p.h)
 	if err != nil {
 		return nil, err
 	}
@@ -369,7 +369,7 @@ func (v *Verifier) verifyParsedCached(ctx context.Context, token string, h uint6
 	if c := v.cache.get(h, token, now); c != nil && c.IssuerName == v.cfg.Name && v.keys.usable(now) {
 		return c, nil
 	}
-	method, err := v.checkHeader(&p.h)
+	method, err := v.checkHeader(p.h)
 	if err != nil {
 		return nil, err
 	}
