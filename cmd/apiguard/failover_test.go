@@ -17,8 +17,8 @@ import (
 )
 
 // recoveryBound is how long after a replica is promoted every route of
-// both instances must work again. Measured on a busy 2-CPU machine: about
-// 1 s for Sentinel and 2 s for Cluster (RELIABILITY.md); the bound leaves
+// both instances must work again. Measured on a busy 2-CPU machine: under
+// 2 s for Sentinel and 1 s for Cluster (RELIABILITY.md); the bound leaves
 // room for a slower machine.
 const recoveryBound = 20 * time.Second
 
