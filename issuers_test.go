@@ -13,8 +13,8 @@ import (
 
 	"github.com/apiguard/apiguard"
 	"github.com/apiguard/apiguard/internal/fakeclock"
-	"github.com/apiguard/apiguard/introspect"
 	"github.com/apiguard/apiguard/internal/testissuer"
+	"github.com/apiguard/apiguard/introspect"
 )
 
 // Holds R-ISS-1, R-ISS-2 and R-ISS-3 (SECURITY.md).
