@@ -1,0 +1,49 @@
+package login_test
+
+import (
+	"bytes"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// syncBuffer is a log destination the servers' goroutines may write to
+// while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestLogoutLogsNoFalseDiscoveryFailure: a logout with the issuer's
+// discovery document at hand ends the session at the issuer and logs the
+// logout, not a discovery failure (a warning an operator would chase).
+func TestLogoutLogsNoFalseDiscoveryFailure(t *testing.T) {
+	var logs syncBuffer
+	f := newFixture(t, fixtureOptions{logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	a := f.apps[0]
+	b := newBrowser(t)
+	_, body := f.login(b, a, "")
+	csrf := match(t, csrfField, body, "CSRF field")
+	resp, _ := b.post(a.url("/logout"), url.Values{"csrf": {csrf}}, false, nil)
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, f.issuerURL) {
+		t.Fatalf("POST /logout: %d Location %q, want 303 to the issuer's end-session endpoint", resp.StatusCode, loc)
+	}
+	if got := logs.String(); !strings.Contains(got, "user logged out") || strings.Contains(got, "discovery failed") {
+		t.Errorf("logout log, want \"user logged out\" and no discovery failure:\n%s", got)
+	}
+}
