@@ -129,8 +129,12 @@ routes:
 		down := newTestIssuer(t)
 		down.srv.Close()
 		f := newFixture(t, down, config, map[string]string{"up": up.URL})
-		if resp := f.do(t, "GET", "/readyz", "", nil); resp.StatusCode != http.StatusServiceUnavailable {
-			t.Errorf("GET /readyz: got %d, want 503", resp.StatusCode)
+		resp := f.do(t, "GET", "/readyz", "", nil)
+		var body struct{ Status, Reason string }
+		decode(t, resp, &body)
+		if resp.StatusCode != http.StatusServiceUnavailable || body.Status != "unavailable" ||
+			!strings.HasPrefix(body.Reason, "signing keys not loaded") || resp.Header.Get("Retry-After") == "" {
+			t.Errorf("GET /readyz: got %d %+v Retry-After %q, want 503 unavailable, why, and Retry-After", resp.StatusCode, body, resp.Header.Get("Retry-After"))
 		}
 		if resp := f.do(t, "GET", "/healthz", "", nil); resp.StatusCode != 200 {
 			t.Errorf("GET /healthz: got %d, want 200", resp.StatusCode)

@@ -172,15 +172,7 @@ func (g *Gateway) serveReserved(w http.ResponseWriter, r *http.Request) bool {
 		defer cancel()
 		if err := g.mw.Verifier.Ready(ctx); err != nil {
 			g.log.Debug("not ready", "reason", apiguard.Reason(err), "err", err)
-			msg := "unavailable"
-			if m, ok := g.mw.Verifier.(*apiguard.Issuers); ok {
-				// Which issuers, by their configured names; never why (the
-				// error may carry internal URLs).
-				if names := m.NotReady(ctx); len(names) > 0 {
-					msg += ": not ready: " + strings.Join(names, ", ")
-				}
-			}
-			writeStatus(w, http.StatusServiceUnavailable, msg)
+			writeNotReady(ctx, w, err, g.mw.Verifier)
 			return true
 		}
 		writeStatus(w, http.StatusOK, "ready")
@@ -433,6 +425,36 @@ func writeStatus(w http.ResponseWriter, status int, s string) {
 		Status string `json:"status"`
 	}{s})
 	writeBody(w, status, body)
+}
+
+// writeNotReady answers /readyz with 503 and why: the keys are not loaded,
+// and with several issuers which ones, by their configured names. Never the
+// error's text: it may carry internal URLs, and /readyz may be on the
+// public listener. Retry-After is the verifier's hint (5 s without one).
+func writeNotReady(ctx context.Context, w http.ResponseWriter, err error, tv apiguard.TokenVerifier) {
+	retry := 5 * time.Second
+	var ke *apiguard.KeysError
+	if errors.As(err, &ke) && ke.RetryAfter > 0 {
+		retry = ke.RetryAfter
+	}
+	reason := "signing keys not loaded"
+	var names []string
+	if m, ok := tv.(*apiguard.Issuers); ok {
+		names = m.NotReady(ctx)
+	}
+	switch {
+	case len(names) > 0:
+		reason += ": " + strings.Join(names, ", ")
+	case errors.Is(err, context.DeadlineExceeded):
+		reason += ": the issuer did not answer in time"
+	}
+	body, _ := json.Marshal(struct {
+		Status   string   `json:"status"`
+		Reason   string   `json:"reason"`
+		NotReady []string `json:"not_ready,omitempty"`
+	}{"unavailable", reason, names})
+	w.Header().Set("Retry-After", strconv.Itoa(int((retry+time.Second-1)/time.Second)))
+	writeBody(w, http.StatusServiceUnavailable, body)
 }
 
 func writeBody(w http.ResponseWriter, status int, body []byte) {

@@ -114,10 +114,14 @@ func TestRouteIssuers(t *testing.T) {
 func TestReadyNamesIssuers(t *testing.T) {
 	f := newIssuersFixture(t)
 	resp := f.do(t, "GET", "/readyz", "", nil)
-	var body struct{ Status string }
+	var body struct {
+		Status, Reason string
+		NotReady       []string `json:"not_ready"`
+	}
 	decode(t, resp, &body)
-	if resp.StatusCode != 503 || body.Status != "unavailable: not ready: legacy" {
-		t.Errorf("/readyz with legacy down: %d %q", resp.StatusCode, body.Status)
+	if resp.StatusCode != 503 || body.Status != "unavailable" || body.Reason != "signing keys not loaded: legacy" ||
+		len(body.NotReady) != 1 || body.NotReady[0] != "legacy" || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("/readyz with legacy down: %d %+v Retry-After %q", resp.StatusCode, body, resp.Header.Get("Retry-After"))
 	}
 }
 

@@ -104,25 +104,9 @@ func (e *RouteError) Error() string {
 
 func (e *RouteError) Unwrap() error { return e.Err }
 
-// IntrospectionModes are the values of the introspection setting of
-// `apiguard serve` and `apiguard gateway`. The gateway itself does not read
-// them (it decides with the Middleware it is given); they stay here until
-// the command's settings declare them.
-func IntrospectionModes() []string { return []string{"off", "opaque", "always"} }
-
-// DPoPModes are the values of the dpop setting of `apiguard serve` and
-// `apiguard gateway`; like IntrospectionModes, they stay here until the
-// command's settings declare them.
-func DPoPModes() []string { return []string{"on", "off", "required"} }
-
 // AuthProxies are the values of Options.AuthProxy (any letter case; empty
 // means AuthProxyNginx).
 func AuthProxies() []string { return []string{AuthProxyNginx, AuthProxyTraefik, AuthProxyCaddy} }
-
-// DefaultListen is the address `apiguard gateway` listens on when no
-// setting names one. The package itself never listens; it stays here until
-// the command's settings declare it.
-const DefaultListen = "127.0.0.1:8080"
 
 // methodBit maps a method a route may name to its bit of a mask, its index
 // in methodNames; 0 for any other method.
