@@ -100,6 +100,7 @@ type harness struct {
 	upstream   *upstream
 
 	mu      sync.Mutex
+	samples []map[string]procMetrics // at the start of each fault cycle, under load
 	ledger  []entry
 	faults  []*fault
 	started time.Time
@@ -625,7 +626,6 @@ func (h *harness) dpopRequest(c *http.Client, proof string) (*http.Response, err
 // checks the ledger and writes the report.
 func (h *harness) run(d time.Duration) {
 	cases := h.cases()
-	startMetrics := h.metrics()
 	jwks0, intro0 := h.jwksCalls.Load(), h.introCalls.Load()
 	h.started = time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), d)
@@ -667,7 +667,7 @@ func (h *harness) run(d time.Duration) {
 	wg.Wait()
 	elapsed := time.Since(h.started)
 	endMetrics := h.metrics()
-	h.report(elapsed, startMetrics, endMetrics, h.jwksCalls.Load()-jwks0, h.introCalls.Load()-intro0)
+	h.report(elapsed, endMetrics, h.jwksCalls.Load()-jwks0, h.introCalls.Load()-intro0)
 }
 
 // faultSchedule injects the faults, one cycle a minute (the short mode has
@@ -699,6 +699,15 @@ func (h *harness) faultSchedule(ctx context.Context, d time.Duration) {
 		h.mu.Unlock()
 	}
 	for base := time.Duration(0); base+cycle <= d; base += cycle {
+		// RSS and goroutines under load, before the cycle's faults.
+		if !sleepUntil(at(base, 0.04)) {
+			return
+		}
+		m := h.metrics()
+		h.mu.Lock()
+		h.samples = append(h.samples, m)
+		h.mu.Unlock()
+
 		// Issuer down and up (same keys, kept in its state file).
 		if !sleepUntil(at(base, 0.08)) {
 			return
@@ -820,11 +829,14 @@ func (h *harness) metrics() map[string]procMetrics {
 }
 
 // report checks the ledger and writes the report.
-func (h *harness) report(elapsed time.Duration, start, end map[string]procMetrics, jwks, intro int64) {
+func (h *harness) report(elapsed time.Duration, end map[string]procMetrics, jwks, intro int64) {
 	t := h.t
 	h.mu.Lock()
-	ledger, faults := slices.Clone(h.ledger), slices.Clone(h.faults)
+	ledger, faults, samples := slices.Clone(h.ledger), slices.Clone(h.faults), slices.Clone(h.samples)
 	h.mu.Unlock()
+	if len(samples) == 0 {
+		samples = append(samples, end)
+	}
 
 	// A request belongs to the latest fault whose window holds it.
 	windowOf := func(at float64) *fault {
@@ -953,10 +965,14 @@ func (h *harness) report(elapsed time.Duration, start, end map[string]procMetric
 		fmt.Fprintf(&b, "| %s | %s | %d | %s |\n", n, expected[n], pc[n].n, strings.Join(outs, ", "))
 	}
 
-	fmt.Fprintf(&b, "\n| Process | RSS start → end | goroutines start → end |\n|---|---|---|\n")
+	fmt.Fprintf(&b, "\nRSS and goroutines under load at the start of each fault cycle, then at the end:\n\n| Process | RSS (MiB) | goroutines |\n|---|---|---|\n")
 	for _, p := range []string{"serve-a", "serve-b", "gateway"} {
-		fmt.Fprintf(&b, "| %s | %.1f → %.1f MiB | %d → %d |\n", p, float64(start[p].rssKiB)/1024, float64(end[p].rssKiB)/1024,
-			start[p].goroutines, end[p].goroutines)
+		var rss, gr []string
+		for _, m := range append(samples, end) {
+			rss = append(rss, fmt.Sprintf("%.1f", float64(m[p].rssKiB)/1024))
+			gr = append(gr, strconv.FormatInt(m[p].goroutines, 10))
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s |\n", p, strings.Join(rss, " → "), strings.Join(gr, " → "))
 	}
 	report := b.String()
 	t.Log("\n" + report)
