@@ -122,11 +122,10 @@ func runGatewayNotify(ctx context.Context, args []string, stdout, stderr io.Writ
 
 	reg := newRegistry()
 	vm := newVerifierMetrics(reg) // serve's apiguard_jwks_* (metrics.go)
-	verifier, tv, err := gatewayVerifier(cfg, state, log, vm.observeFetch)
+	tv, err := gatewayVerifier(cfg, state, log, vm)
 	if err != nil {
 		return err
 	}
-	vm.watchKeys(verifier)
 	gw, err := gateway.New(&apiguard.Middleware{Verifier: tv, Binding: state.binding()}, cfg.file.Rules, gateway.Options{
 		Registry:      reg,
 		Logger:        log,
@@ -192,38 +191,19 @@ func runGatewayNotify(ctx context.Context, args []string, stdout, stderr io.Writ
 	return runServers(ctx, servers, listeners, log)
 }
 
-// gatewayVerifier returns the verifier of the issuer setting and the one
-// the gateway decides with: with introspection if it is on, and, when the
-// file names issuers, an apiguard.Issuers of the setting's issuer (named
-// "default", introspecting as set) and the file's (JWTs only: their
-// introspection secrets would have no setting).
-func gatewayVerifier(cfg *gatewayConfig, state *sharedState, log *slog.Logger, onFetch func(apiguard.FetchEvent)) (*apiguard.Verifier, apiguard.TokenVerifier, error) {
-	main := apiguard.Config{Issuer: cfg.issuer, Audience: cfg.audience, ClientIDs: cfg.clientIDs, Logger: log, OnFetch: onFetch}
-	if len(cfg.file.Issuers) == 0 {
-		verifier, err := apiguard.New(main)
-		if err != nil {
-			return nil, nil, &usageError{fmt.Errorf("%s: %w", settingName("issuer"), err)}
-		}
-		tv, err := state.tokenVerifier(verifier)
-		if err != nil {
-			return nil, nil, &usageError{fmt.Errorf("%s: %w", settingName("introspection"), err)}
-		}
-		return verifier, tv, nil
-	}
-	main.Name = defaultIssuerName
-	list := []apiguard.Issuer{{Config: main}}
-	if state.introspection != nil {
-		list[0].Introspect = state.tokenVerifier
-	}
-	for _, fi := range cfg.file.Issuers {
-		list = append(list, apiguard.Issuer{Config: apiguard.Config{Name: fi.Name, Issuer: fi.Issuer, Audience: fi.Audience,
-			ClientIDs: fi.ClientIDs, Logger: log, OnFetch: onFetch}})
-	}
-	m, err := apiguard.NewIssuers(list...)
+// gatewayVerifier returns the verifier the gateway decides with, built as
+// serve builds its own (newVerifiers): the issuer setting's, named
+// "default" and introspecting as set, and the file's issuers (JWTs only:
+// their introspection secrets would have no setting).
+func gatewayVerifier(cfg *gatewayConfig, state *sharedState, log *slog.Logger, vm *verifierMetrics) (apiguard.TokenVerifier, error) {
+	vs, err := newVerifiers(apiguard.Config{Issuer: cfg.issuer, Audience: cfg.audience, ClientIDs: cfg.clientIDs},
+		cfg.file.Issuers, state, vm, log, func(err error) error {
+			return fmt.Errorf("issuers in %s line %d (with %s as %q): %w", cfg.path, cfg.file.line("issuers"), settingName("issuer"), defaultIssuerName, err)
+		})
 	if err != nil {
-		return nil, nil, &usageError{fmt.Errorf("issuers in %s line %d (with %s as %q): %w", cfg.path, cfg.file.line("issuers"), settingName("issuer"), defaultIssuerName, err)}
+		return nil, err
 	}
-	return m.Verifier(defaultIssuerName), m, nil
+	return vs.tv, nil
 }
 
 // newGatewayServer has no read or write timeout: streams, long polls,

@@ -27,11 +27,16 @@ type metrics struct {
 
 // verifierMetrics are the verifier's metrics (apiguard_jwks_*), the same
 // in serve and gateway: key fetches by outcome and trigger, their
-// duration, and the keys in the current set.
+// duration, the keys in the current set and the time of the last
+// successful fetch, each by issuer. The issuer label's values are the
+// configured issuers' names only ("default" for OKTA_ISSUER): each
+// verifier gets its own OnFetch with its name fixed (onFetch), so a
+// token's iss never becomes a label.
 type verifierMetrics struct {
 	reg           *prometheus.Registry
 	fetches       *prometheus.CounterVec
-	fetchDuration prometheus.Histogram
+	fetchDuration *prometheus.HistogramVec
+	lastSuccess   *prometheus.GaugeVec
 }
 
 // newRegistry is a registry with the Go and process collectors.
@@ -41,21 +46,25 @@ func newRegistry() *prometheus.Registry {
 	return reg
 }
 
-// newVerifierMetrics registers the verifier's metrics in reg; give the
-// verifier observeFetch as its OnFetch, then call watchKeys.
+// newVerifierMetrics registers the verifier's metrics in reg; give each
+// issuer's verifier onFetch(its name) as its OnFetch, then call watchKeys.
 func newVerifierMetrics(reg *prometheus.Registry) *verifierMetrics {
 	m := &verifierMetrics{
 		reg: reg,
 		fetches: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "apiguard_jwks_fetches_total",
-			Help: "Attempts to fetch the issuer's signing keys, by outcome (ok or error) and trigger (age or unknown_kid).",
-		}, []string{"outcome", "trigger"}),
-		fetchDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Help: "Attempts to fetch an issuer's signing keys, by issuer (its configured name), outcome (ok or error) and trigger (age or unknown_kid).",
+		}, []string{"issuer", "outcome", "trigger"}),
+		fetchDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "apiguard_jwks_fetch_duration_seconds",
-			Help: "Duration of signing key fetches (discovery included).",
-		}),
+			Help: "Duration of signing key fetches (discovery included), by issuer.",
+		}, []string{"issuer"}),
+		lastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "apiguard_jwks_last_success_timestamp_seconds",
+			Help: "Unix time of the last successful fetch of an issuer's signing keys, by issuer (absent until the first).",
+		}, []string{"issuer"}),
 	}
-	reg.MustRegister(m.fetches, m.fetchDuration)
+	reg.MustRegister(m.fetches, m.fetchDuration, m.lastSuccess)
 	return m
 }
 
@@ -82,24 +91,52 @@ func newMetrics() *metrics {
 	return m
 }
 
-// watchKeys exports the verifier's key count.
-func (m *verifierMetrics) watchKeys(v *apiguard.Verifier) {
-	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "apiguard_jwks_keys",
-		Help: "Signing keys in the current key set.",
-	}, func() float64 { return float64(v.KeyCount()) }))
+// watchKeys exports the key count of each named verifier and starts its
+// fetch series at zero, so rates and alerts see an issuer before its
+// first fetch. The last-success gauge is left absent until a fetch
+// succeeds: a zero would read as keys fifty years stale (an issuer that
+// never loaded keys is apiguard_jwks_keys == 0).
+func (m *verifierMetrics) watchKeys(vs map[string]*apiguard.Verifier) {
+	for name, v := range vs {
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name:        "apiguard_jwks_keys",
+			Help:        "Signing keys in an issuer's current key set, by issuer.",
+			ConstLabels: prometheus.Labels{"issuer": name},
+		}, func() float64 { return float64(v.KeyCount()) }))
+		for _, outcome := range []string{"ok", "error"} {
+			for _, trigger := range []string{"age", "unknown_kid"} {
+				m.fetches.WithLabelValues(name, outcome, trigger)
+			}
+		}
+		m.fetchDuration.WithLabelValues(name)
+	}
 }
 
-func (m *verifierMetrics) observeFetch(e apiguard.FetchEvent) {
-	outcome, trigger := "ok", "age"
-	if e.Err != nil {
-		outcome = "error"
+// onFetch returns the OnFetch of the issuer called name, a configured
+// name: the label comes from the configuration, never from a token.
+func (m *verifierMetrics) onFetch(name string) func(apiguard.FetchEvent) {
+	fetches := map[[2]bool]prometheus.Counter{}
+	for _, failed := range []bool{false, true} {
+		for _, forced := range []bool{false, true} {
+			outcome, trigger := "ok", "age"
+			if failed {
+				outcome = "error"
+			}
+			if forced {
+				trigger = "unknown_kid"
+			}
+			fetches[[2]bool{failed, forced}] = m.fetches.WithLabelValues(name, outcome, trigger)
+		}
 	}
-	if e.Forced {
-		trigger = "unknown_kid"
+	duration := m.fetchDuration.WithLabelValues(name)
+	lastSuccess := m.lastSuccess.WithLabelValues(name)
+	return func(e apiguard.FetchEvent) {
+		fetches[[2]bool{e.Err != nil, e.Forced}].Inc()
+		duration.Observe(e.Duration.Seconds())
+		if e.Err == nil {
+			lastSuccess.SetToCurrentTime()
+		}
 	}
-	m.fetches.WithLabelValues(outcome, trigger).Inc()
-	m.fetchDuration.Observe(e.Duration.Seconds())
 }
 
 // observeRequest counts a request; route must be a pattern of serve's mux

@@ -47,10 +47,11 @@ type serveConfig struct {
 	logFormat      string
 	logLevel       slog.Level
 	state          stateConfig // introspection and DPoP
+	issuers        []fileIssuer // OKTA_ISSUERS: the issuers besides issuer, in order
 }
 
 // serveSettings are the settings serve reads (settingTable).
-var serveSettings = []string{"addr", "public-url", "issuer", "audience", "client-id", "client-secret",
+var serveSettings = []string{"addr", "public-url", "issuer", "issuers", "audience", "client-id", "client-secret",
 	"allowed-origins", "redis-url", "session-secret", "require-scope", "issuer-config", "login-scopes",
 	"introspection", "introspection-cache-ttl", "dpop", "dpop-nonce", "dev", "dev-state", "dev-state-reset", "dev-user", "dev-password",
 	"log-format", "log-level"}
@@ -74,6 +75,11 @@ func parseServeConfig(args []string, stderr io.Writer) (*serveConfig, error) {
 		// anything listens; New does not contact the issuer.
 		if _, err := apiguard.New(apiguard.Config{Issuer: cfg.issuer, Audience: cfg.audience}); err != nil {
 			return nil, s.bad("issuer", "%v", strings.TrimPrefix(err.Error(), "apiguard: "))
+		}
+	}
+	if raw := s.str("issuers"); raw != "" {
+		if cfg.issuers, err = parseIssuersSetting(raw, cfg.issuer, cfg.audience); err != nil {
+			return nil, s.bad("issuers", "%v", err)
 		}
 	}
 	if err := checkSessionSecret(s); err != nil {
@@ -250,22 +256,18 @@ func newApp(ctx context.Context, cfg *serveConfig, log *slog.Logger, stdout io.W
 		return nil, err
 	}
 	owned.add(state.close)
-	v, err := apiguard.New(apiguard.Config{
+	vs, err := newVerifiers(apiguard.Config{
 		Issuer:            a.issuerURL,
 		Audience:          cfg.audience,
-		Logger:            log,
-		OnFetch:           m.observeFetch,
 		InsecureAllowHTTP: insecureHTTP,
+	}, cfg.issuers, state, m.verifierMetrics, log, func(err error) error {
+		return fmt.Errorf("%s (with %s as %q): %w", settingName("issuers"), settingName("issuer"), defaultIssuerName, err)
 	})
 	if err != nil {
-		return nil, &usageError{fmt.Errorf("%s: %w", settingName("issuer"), err)}
+		return nil, err
 	}
-	tv, err := state.tokenVerifier(v)
-	if err != nil {
-		return nil, &usageError{fmt.Errorf("%s: %w", settingName("introspection"), err)}
-	}
+	v, tv := vs.main, vs.tv
 	a.verifier = v
-	m.watchKeys(v)
 
 	resourceMetadata := cfg.publicURL + "/.well-known/oauth-protected-resource"
 	guard := &apiguard.Middleware{
@@ -308,17 +310,33 @@ func newApp(ctx context.Context, cfg *serveConfig, log *slog.Logger, stdout io.W
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		rctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 		defer cancel()
-		if err := v.Ready(rctx); err != nil {
+		if err := tv.Ready(rctx); err != nil {
 			retry := 5 * time.Second
 			var ke *apiguard.KeysError
 			if errors.As(err, &ke) && ke.RetryAfter > 0 {
 				retry = ke.RetryAfter
 			}
 			w.Header().Set("Retry-After", strconv.Itoa(int((retry+time.Second-1)/time.Second)))
-			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "reason": notReadyReason(err)})
+			body := map[string]any{"status": "unavailable", "reason": notReadyReason(err)}
+			if multi, ok := tv.(*apiguard.Issuers); ok {
+				// Names only: with several issuers the errors would show
+				// every URL and cause, which a probe does not need.
+				names := multi.NotReady(rctx)
+				body["reason"] = "signing keys not loaded: " + strings.Join(names, ", ")
+				if len(names) == 0 { // ready meanwhile, or the deadline passed first
+					body["reason"] = "signing keys not loaded"
+					names = []string{}
+				}
+				body["not_ready"] = names
+			}
+			writeJSON(w, http.StatusServiceUnavailable, body)
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "keys": v.KeyCount()})
+		keys := 0
+		for _, iv := range vs.all {
+			keys += iv.KeyCount()
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "keys": keys})
 	})
 	mux.Handle("GET /metrics", m.handler())
 	mux.HandleFunc("GET /.well-known/oauth-protected-resource", func(w http.ResponseWriter, r *http.Request) {
@@ -329,7 +347,7 @@ func newApp(ctx context.Context, cfg *serveConfig, log *slog.Logger, stdout io.W
 		meta := map[string]any{
 			"resource":                 cfg.publicURL,
 			"resource_name":            "apiguard",
-			"authorization_servers":    []string{a.issuerURL},
+			"authorization_servers":    vs.urls,
 			"bearer_methods_supported": []string{"header"},
 			"scopes_supported":         scopes,
 		}

@@ -193,8 +193,9 @@ func TestServeRoutes(t *testing.T) {
 			`apiguard_token_refusals_total{reason="no_token"} 1`,
 			`apiguard_token_refusals_total{reason="malformed"} 1`,
 			`apiguard_http_requests_total{method="GET",route="GET /secure-data",status="200"} 1`,
-			`apiguard_jwks_fetches_total{outcome="ok",trigger="age"} 1`,
-			`apiguard_jwks_keys 10`,
+			`apiguard_jwks_fetches_total{issuer="default",outcome="ok",trigger="age"} 1`,
+			`apiguard_jwks_keys{issuer="default"} 10`,
+			`apiguard_jwks_last_success_timestamp_seconds{issuer="default"} `,
 		} {
 			if !strings.Contains(r.raw, want) {
 				t.Errorf("metrics lack %q", want)

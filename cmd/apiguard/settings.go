@@ -101,6 +101,10 @@ var settingTable = []*decl{
 			"inspect": "the issuer to verify against (default: decode only)",
 		},
 		hint: "put your Okta domain there (Okta admin console > Security > API > Authorization Servers > Issuer URI)"},
+	{key: "issuers", flag: "issuers", env: "OKTA_ISSUERS", kind: kindText, value: "NAME=URL[|AUDIENCE],...",
+		help: "issuers accepted besides OKTA_ISSUER (named default, always first): comma-separated name=issuer-url or " +
+			"name=issuer-url|audience (audience default: OKTA_AUDIENCE), e.g. partners=https://dev-123.okta.com/oauth2/aus123|api://partners; " +
+			"names of letters, digits and ._-; introspection and browser login stay with OKTA_ISSUER (default: OKTA_ISSUER alone)"},
 	{key: "audience", flag: "audience", env: "OKTA_AUDIENCE", file: "audience", kind: kindText, def: apiguard.DefaultAudience,
 		help: "audience of access tokens", check: notEmpty},
 	{key: "client-id", flag: "client-id", env: "OKTA_CLIENT_ID", file: "client_ids", kind: kindText,
