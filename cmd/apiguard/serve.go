@@ -46,7 +46,7 @@ type serveConfig struct {
 	devState       devState // where the development issuer keeps its state; zero: in memory
 	logFormat      string
 	logLevel       slog.Level
-	state          stateConfig // introspection and DPoP
+	state          stateConfig  // introspection and DPoP
 	issuers        []fileIssuer // OKTA_ISSUERS: the issuers besides issuer, in order
 }
 
