@@ -43,7 +43,7 @@ type server struct {
 // and waits until it listens.
 func startServe(t *testing.T, env map[string]string, args ...string) *server {
 	t.Helper()
-	for _, k := range []string{"OKTA_ISSUER", "OKTA_AUDIENCE", "OKTA_CLIENT_ID", "OKTA_CLIENT_SECRET", "ALLOWED_ORIGINS",
+	for _, k := range []string{"OKTA_ISSUER", "OKTA_ISSUERS", "OKTA_AUDIENCE", "OKTA_CLIENT_ID", "OKTA_CLIENT_SECRET", "ALLOWED_ORIGINS",
 		"APIGUARD_ADDR", "APIGUARD_PUBLIC_URL", "APIGUARD_REDIS_URL", "APIGUARD_REQUIRED_SCOPES", "APIGUARD_SESSION_SECRET"} {
 		t.Setenv(k, "")
 	}
