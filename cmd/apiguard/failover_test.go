@@ -39,8 +39,8 @@ type deployment struct {
 	allDown bool
 }
 
-// TestServeSurvivesSentinelFailover: two serve instances share a Sentinel
-// group (master, replica, three sentinels); the master is killed, then the
+// TestServeSurvivesSentinelFailover: two serve instances and a gateway
+// share a Sentinel group (master, replica, three sentinels); the master is killed, then the
 // sentinels promote the replica.
 func TestServeSurvivesSentinelFailover(t *testing.T) {
 	g := redistest.NewSentinelWith(t, redistest.Manual)
@@ -48,8 +48,8 @@ func TestServeSurvivesSentinelFailover(t *testing.T) {
 		failover: g.Failover, promoted: func() { g.WaitFailover() }, allDown: true})
 }
 
-// TestServeSurvivesClusterFailover: two serve instances share a Redis
-// Cluster of three masters with a replica each; the master holding the
+// TestServeSurvivesClusterFailover: two serve instances and a gateway
+// share a Redis Cluster of three masters with a replica each; the master holding the
 // browser session is killed and its replica promoted.
 func TestServeSurvivesClusterFailover(t *testing.T) {
 	c := redistest.NewReplicatedClusterWith(t, 3, 1, redistest.Manual)
@@ -65,7 +65,8 @@ func TestServeSurvivesClusterFailover(t *testing.T) {
 	})
 }
 
-// testFailover logs in, uses DPoP and introspection through two instances,
+// testFailover logs in, uses DPoP and introspection through two instances
+// (and DPoP through a gateway),
 // kills the Redis master, checks what every route answers while it is
 // dead, has the replica promoted, probes every route until all work again
 // and checks that nothing was lost or let through.
@@ -92,6 +93,18 @@ func testFailover(t *testing.T, d deployment) {
 	a, b := startServe(t, env), startServe(t, env)
 	instances := map[string]*server{"A": a, "B": b}
 	target := lbServer.URL + "/secure-data"
+	// A gateway on the same Redis, for its DPoP replay cache.
+	var dpopToken, bearer string // made below
+	up, _ := newRecordingUpstream(t)
+	gw := startStateGateway(t, stateGatewayFile(t, ci.url, up.URL, "public_url: "+gwPublicURL+"\ndpop: on\n"),
+		map[string]string{"APIGUARD_REDIS_URL": d.url, "APIGUARD_SESSION_SECRET": "0123456789abcdef0123456789abcdef-gateway"})
+	gwOrders := gwPublicURL + "/orders/1"
+	gwDPoP := func(proof string) reply {
+		return do(t, http.MethodGet, gw+"/orders/1", map[string]string{"Authorization": "DPoP " + dpopToken, "DPoP": proof})
+	}
+	gwBearer := func() reply {
+		return do(t, http.MethodGet, gw+"/orders/1", map[string]string{"Authorization": "Bearer " + bearer})
+	}
 
 	// Before: a session made through A works on B, a proof used at A is a
 	// replay at B, and B reuses A's introspection result.
@@ -104,7 +117,7 @@ func testFailover(t *testing.T, d deployment) {
 		t.Fatalf("before: B does not know A's session: %d", r.status)
 	}
 	key := dpoptest.NewKey(t, "ES256")
-	dpopToken, _ := ci.token(t, key.Proof(t, http.MethodPost, ci.url+"/v1/token", ""))
+	dpopToken, _ = ci.token(t, key.Proof(t, http.MethodPost, ci.url+"/v1/token", ""))
 	used := key.Proof(t, http.MethodGet, target, dpopToken)
 	lb.use(t, a.url)
 	if r := dpopGet(t, lbServer.URL, dpopToken, used); r.status != 200 {
@@ -114,7 +127,7 @@ func testFailover(t *testing.T, d deployment) {
 	if r := dpopGet(t, lbServer.URL, dpopToken, used); r.status != 401 {
 		t.Fatalf("before: proof replayed at B: %d %s, want 401", r.status, r.raw)
 	}
-	bearer, _ := ci.token(t, "")    // used throughout
+	bearer, _ = ci.token(t, "")     // used throughout
 	untouched, _ := ci.token(t, "") // introspected once before, next after
 	for _, tok := range []string{bearer, untouched} {
 		lb.use(t, a.url)
@@ -129,6 +142,14 @@ func testFailover(t *testing.T, d deployment) {
 		if got := ci.introspect.Load() - n; got != 1 {
 			t.Fatalf("before: %d introspection calls for one token at two instances, want 1 (shared cache)", got)
 		}
+	}
+
+	gwUsed := key.Proof(t, http.MethodGet, gwOrders, dpopToken)
+	if r := gwDPoP(gwUsed); r.status != 200 {
+		t.Fatalf("before: fresh proof at the gateway: %d %s", r.status, r.raw)
+	}
+	if r := gwDPoP(gwUsed); r.status != 401 {
+		t.Fatalf("before: proof replayed at the gateway: %d %s, want 401", r.status, r.raw)
 	}
 
 	// The replica has every write; then the master dies.
@@ -179,6 +200,24 @@ func testFailover(t *testing.T, d deployment) {
 		if !dpop503 || !login503 {
 			t.Errorf("%s, master dead: 60 tries and no 503 (DPoP %v, /login %v)", name, dpop503, login503)
 		}
+	}
+	if r := gwBearer(); r.status != 200 {
+		t.Errorf("gateway, master dead: bearer token: %d %s, want 200", r.status, r.raw)
+	}
+	if r := gwDPoP(gwUsed); !is503(r) && (d.allDown || r.status != 401) {
+		t.Errorf("gateway, master dead: replayed proof: %d %s, want 503 with Retry-After (or 401 in a cluster)", r.status, r.raw)
+	}
+	gwDPoP503 := false
+	for i := 0; i < 60 && !gwDPoP503; i++ {
+		switch r := gwDPoP(key.Proof(t, http.MethodGet, gwOrders, dpopToken)); {
+		case is503(r):
+			gwDPoP503 = true
+		case d.allDown || r.status != 200:
+			t.Fatalf("gateway, master dead: fresh proof: %d %s, want 503 with Retry-After (or 200 in a cluster)", r.status, r.raw)
+		}
+	}
+	if !gwDPoP503 {
+		t.Error("gateway, master dead: 60 fresh proofs and no 503")
 	}
 	if t.Failed() {
 		t.FailNow()
@@ -231,6 +270,23 @@ func testFailover(t *testing.T, d deployment) {
 				t.Fatalf("%s, after the promotion: /profile with the session: %d, want 200 with the user (or 503 while recovering)\n%s", name, r.status, r.raw)
 			}
 		}
+		if r := gwBearer(); r.status != 200 {
+			t.Fatalf("gateway, after the promotion: bearer token: %d %s, want 200", r.status, r.raw)
+		}
+		switch r := gwDPoP(gwUsed); {
+		case r.status == 401:
+		case is503(r):
+			fail("gateway", "replayed proof", r)
+		default:
+			t.Fatalf("gateway, after the promotion: replayed proof: %d %s, want 401 (or 503 while recovering)", r.status, r.raw)
+		}
+		switch r := gwDPoP(key.Proof(t, http.MethodGet, gwOrders, dpopToken)); {
+		case r.status == 200:
+		case is503(r):
+			fail("gateway", "fresh proof", r)
+		default:
+			t.Fatalf("gateway, after the promotion: fresh proof: %d %s, want 200 (or 503 while recovering)", r.status, r.raw)
+		}
 		if ok {
 			break
 		}
@@ -240,7 +296,7 @@ func testFailover(t *testing.T, d deployment) {
 		time.Sleep(50 * time.Millisecond) // between rounds of probes, not waiting for a server
 	}
 	recovered := time.Since(asked)
-	t.Logf("failover: replica promoted %v after it was asked, every route of both instances working %v after (still failing: %s)",
+	t.Logf("failover: replica promoted %v after it was asked, every route of both instances and the gateway working %v after (still failing: %s)",
 		promoted.Round(10*time.Millisecond), recovered.Round(10*time.Millisecond), strings.Join(timeline, ", "))
 
 	// After: the introspection result stored before the failover is still
