@@ -29,10 +29,12 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// TestLogoutLogsNoFalseDiscoveryFailure: a logout with the issuer's
-// discovery document at hand ends the session at the issuer and logs the
-// logout, not a discovery failure (a warning an operator would chase).
-func TestLogoutLogsNoFalseDiscoveryFailure(t *testing.T) {
+// TestLogoutLogsNoFalseFailures: a logout with the issuer's discovery
+// document at hand, whose refresh token the issuer revokes, logs the
+// logout, and neither a discovery nor a revocation failure (warnings an
+// operator would chase). TestLogoutRevokesRefreshToken checks that the
+// revocation happens.
+func TestLogoutLogsNoFalseFailures(t *testing.T) {
 	var logs syncBuffer
 	f := newFixture(t, fixtureOptions{logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	a := f.apps[0]
@@ -43,7 +45,12 @@ func TestLogoutLogsNoFalseDiscoveryFailure(t *testing.T) {
 	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, f.issuerURL) {
 		t.Fatalf("POST /logout: %d Location %q, want 303 to the issuer's end-session endpoint", resp.StatusCode, loc)
 	}
-	if got := logs.String(); !strings.Contains(got, "user logged out") || strings.Contains(got, "discovery failed") {
-		t.Errorf("logout log, want \"user logged out\" and no discovery failure:\n%s", got)
+	got := logs.String()
+	if !strings.Contains(got, "user logged out") || !strings.Contains(got, `msg="login: user logged out" sub=`) {
+		t.Errorf("logout log, want \"user logged out\" naming the user:\n%s", got)
+	}
+	if strings.Contains(got, "discovery failed") || strings.Contains(got, "failed to revoke") {
+		t.Errorf("logout log, want no discovery or revocation failure:\n%s", got)
 	}
 }
+
