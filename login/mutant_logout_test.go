@@ -53,4 +53,3 @@ func TestLogoutLogsNoFalseFailures(t *testing.T) {
 		t.Errorf("logout log, want no discovery or revocation failure:\n%s", got)
 	}
 }
-
