@@ -65,6 +65,9 @@ routes:
 			t.Errorf("%s with a %s token: challenge %q", tc.path, tc.who, resp.Header.Get("WWW-Authenticate"))
 		}
 	}
+	// The verifier metrics are by issuer, as serve's, with the names of
+	// the setting and the file.
+	checkIssuerLabels(t, scrape(t, base+"/metrics"), "default", "partners")
 }
 
 func TestGatewayIssuersFileErrors(t *testing.T) {
