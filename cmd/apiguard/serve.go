@@ -310,7 +310,11 @@ func newApp(ctx context.Context, cfg *serveConfig, log *slog.Logger, stdout io.W
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		rctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 		defer cancel()
-		if err := tv.Ready(rctx); err != nil {
+		ready := apiguard.TokenVerifier(v) // one issuer: its keys, as before several
+		if len(vs.names) > 1 {
+			ready = tv // every issuer's
+		}
+		if err := ready.Ready(rctx); err != nil {
 			retry := 5 * time.Second
 			var ke *apiguard.KeysError
 			if errors.As(err, &ke) && ke.RetryAfter > 0 {
