@@ -196,3 +196,19 @@ func TestServeIssuersSettingErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestServeIssuersWithEmbeddedIssuer: without OKTA_ISSUER the embedded
+// development issuer is "default", first, and OKTA_ISSUERS's come after.
+func TestServeIssuersWithEmbeddedIssuer(t *testing.T) {
+	partners := gwDevIssuer(t)
+	s := startServe(t, map[string]string{"OKTA_ISSUERS": "partners=" + partners, "APIGUARD_LOG_LEVEL": "warn"})
+	r := do(t, "GET", s.url+"/.well-known/oauth-protected-resource", nil)
+	servers, _ := r.body["authorization_servers"].([]any)
+	if len(servers) != 2 || servers[0] != s.url+"/oauth2/default" || servers[1] != partners {
+		t.Errorf("authorization_servers %v, want the embedded issuer then %s", servers, partners)
+	}
+	if r := do(t, "GET", s.url+"/secure-data", map[string]string{"Authorization": "Bearer " + gwToken(t, partners, "orders:read")}); r.status != 200 {
+		t.Errorf("a partners token: %d %s, want 200", r.status, r.raw)
+	}
+	testwait.For(t, "readiness of both issuers", func() bool { return do(t, "GET", s.url+"/readyz", nil).status == 200 })
+}
