@@ -112,7 +112,7 @@ for ((i = 1; i <= ROUNDS; i++)); do
 	log "  round $i/$ROUNDS"
 	(cd bench && "$work/bench.test" -test.run '^$' -test.bench '^Benchmark(Verify|HTTP)$' \
 		-test.benchtime "$BENCHTIME" -test.benchmem) >>"$work/bench.txt"
-	"$work/root.test" -test.run '^$' -test.bench '^BenchmarkVerify$' -test.benchtime "$BENCHTIME" -test.benchmem >>"$work/root.txt"
+	"$work/root.test" -test.run '^$' -test.bench '^Benchmark(Verify|IssuersVerify)$' -test.benchtime "$BENCHTIME" -test.benchmem >>"$work/root.txt"
 done
 GOBIN=$work go install "$BENCHSTAT" || log "could not build benchstat; BENCHMARKS.md goes without it"
 if [[ -x $work/benchstat ]]; then
