@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 // tokenCache remembers verified tokens until their exp, so a client that
@@ -41,6 +42,14 @@ type tokenCache struct {
 	// then missed 116 of its tokens, and one of 20,000 missed 460).
 	size int64
 	n    atomic.Int64 // entries, over all shards
+	// maxBytes bounds the estimated heap of the entries (entrySize), over
+	// all shards, as size bounds their number: a count alone let a flood
+	// of long tokens (up to MaxTokenSize each, with payloads to match)
+	// take many times the memory the same count of ordinary tokens takes.
+	maxBytes int64
+	bytes    atomic.Int64 // estimated heap of the entries, over all shards
+
+	intern interner
 }
 
 const cacheShards = 64
@@ -53,12 +62,28 @@ type cacheShard struct {
 type cacheEntry struct {
 	token  string // a copy of the verified token, compared on every hit
 	claims *Claims
-	exp    int64 // unix nanoseconds: the token's exp, with no leeway
-	key    *key  // the key that verified it; a removed key voids the entry
+	exp    int64  // unix nanoseconds: the token's exp, with no leeway
+	key    *key   // the key that verified it; a removed key voids the entry
+	bytes  uint32 // entrySize when stored, subtracted when it goes
 }
+
+// cacheEntryBytes is the default byte bound per entry of the count bound
+// (Config.CacheBytes defaults to CacheSize times it): an Okta-shaped RS256
+// access token (about 770 bytes) costs about 1,500 bytes by entrySize, an
+// EdDSA one about 1,000, so the default count of ordinary tokens fits with
+// room to spare, while tokens near MaxTokenSize fill the bound at a
+// fraction of the count.
+const cacheEntryBytes = 2560
+
+// entryOverhead is what entrySize adds to the lengths of an entry's own
+// bytes: the Claims struct (352 bytes with its size class), the map slot
+// with the map's spare room (about 80), and the allocator's rounding of
+// the token copy, the payload and the strings (about 100 over them).
+const entryOverhead = 530
 
 func newTokenCache(size int) *tokenCache {
 	c := &tokenCache{seed: maphash.MakeSeed(), size: int64(max(1, size))}
+	c.maxBytes = c.size * cacheEntryBytes
 	for i := range c.shards {
 		c.shards[i].m = make(map[uint64]cacheEntry)
 	}
@@ -130,30 +155,72 @@ func (c *tokenCache) put(h uint64, token string, claims *Claims, k *key, now tim
 	// spaces), and keeping the slice would keep all of that string alive
 	// until the entry goes. The copy is one allocation of the token's size
 	// per fresh token; hits do not copy.
-	e := cacheEntry{token: strings.Clone(token), claims: claims, exp: exp, key: k}
+	c.intern.claims(claims)
+	size := entrySize(token, claims)
+	if size > c.maxBytes {
+		return // it alone would pass the bound
+	}
+	e := cacheEntry{token: strings.Clone(token), claims: claims, exp: exp, key: k, bytes: uint32(size)}
 	s := c.shard(h)
 	s.mu.Lock()
-	before := len(s.m)
+	old, replaced := s.m[h]
 	s.m[h] = e
-	if len(s.m) > before && c.n.Add(1) > c.size {
-		c.n.Add(-int64(s.evict(h, now.UnixNano())))
+	if replaced {
+		c.bytes.Add(size - int64(old.bytes))
+	} else {
+		c.n.Add(1)
+		c.bytes.Add(size)
 	}
+	if c.n.Load() > c.size || c.bytes.Load() > c.maxBytes {
+		s.evict(c, h, now.UnixNano())
+	}
+	over := c.bytes.Load() > c.maxBytes
 	s.mu.Unlock()
+	if over {
+		c.shrink(h, now.UnixNano())
+	}
+}
+
+// entrySize estimates the heap an entry for token with claims takes: the
+// token copy, the lengths of the claims' strings that are the entry's own
+// (interned ones are shared, see interner) and entryOverhead. The estimate
+// is within about a tenth of what cachemem measures for ordinary tokens;
+// what matters for the bound is that it grows with everything a token's
+// sender controls the size of.
+func entrySize(token string, c *Claims) int64 {
+	n := len(token) + len(c.raw) + len(c.Subject) + len(c.ID) + len(c.UserID) + len(c.Nonce) + len(c.JKT)
+	// Interned values are counted too (a token's sender chooses them, and
+	// an interned value is kept by the table besides): an over-estimate
+	// of about 100 bytes for an ordinary token.
+	n += len(c.Issuer) + len(c.ClientID) + len(c.Version)
+	for _, l := range [...][]string{c.Audience, c.Scopes, c.Groups} {
+		n += 16 * len(l)
+		for _, v := range l {
+			n += len(v)
+		}
+	}
+	return int64(n + entryOverhead)
 }
 
 // evict removes expired or voided entries among the first few it visits,
-// or else one arbitrary entry other than keep (the one just inserted), and
-// returns how many it removed; s.mu must be held.
-func (s *cacheShard) evict(keep uint64, now int64) int {
+// or else one arbitrary entry other than keep (the one just inserted),
+// and takes them off c's counts; s.mu must be held. It reports whether it
+// removed any.
+func (s *cacheShard) evict(c *tokenCache, keep uint64, now int64) bool {
 	const sample = 8
 	seen, dropped := 0, 0
 	victim, found := uint64(0), false
+	drop := func(h uint64, e cacheEntry) {
+		delete(s.m, h)
+		c.n.Add(-1)
+		c.bytes.Add(-int64(e.bytes))
+		dropped++
+	}
 	for h, e := range s.m {
 		switch {
 		case h == keep:
 		case e.exp <= now || e.key.removed.Load():
-			delete(s.m, h)
-			dropped++
+			drop(h, e)
 		default:
 			victim, found = h, true
 		}
@@ -162,10 +229,28 @@ func (s *cacheShard) evict(keep uint64, now int64) int {
 		}
 	}
 	if dropped == 0 && found {
-		delete(s.m, victim)
-		dropped++
+		drop(victim, s.m[victim])
 	}
-	return dropped
+	return dropped > 0
+}
+
+// shrink evicts from the shards in turn, starting with the one of keep,
+// until the entries fit in maxBytes again or no shard has anything but
+// keep left. One eviction per insertion keeps the count bound, but not the
+// byte bound: a long token can take the place of several short ones. It
+// holds one shard's lock at a time, so it cannot deadlock with another
+// shrink or put.
+func (c *tokenCache) shrink(keep uint64, now int64) {
+	start := int(keep >> 58 % cacheShards)
+	for i := 0; i < cacheShards && c.bytes.Load() > c.maxBytes; {
+		s := &c.shards[(start+i)%cacheShards]
+		s.mu.Lock()
+		progress := s.evict(c, keep, now)
+		s.mu.Unlock()
+		if !progress {
+			i++ // this shard has nothing left to give
+		}
+	}
 }
 
 // len returns the number of entries (for tests and metrics).
@@ -178,4 +263,92 @@ func (c *tokenCache) len() int {
 		s.mu.RUnlock()
 	}
 	return n
+}
+
+// interner makes the claims that many tokens of one issuer have in common
+// (iss, aud, cid, ver, scopes, groups) share one copy among the cached
+// Claims, instead of one copy each: for an Okta-shaped token that is a
+// dozen small allocations, about 200 bytes, per entry. The subject, uid
+// and jti are left alone: they differ from token to token (or from user to
+// user), and interning them would only churn the table.
+//
+// The table is bounded: values longer than internMaxLen and lists longer
+// than internMaxList are not interned, and when it holds internMaxValues
+// it is emptied and starts again (the entries keep the values they share;
+// only later tokens share with each other from then on). So a sender of
+// many tokens with distinct values can cost it at most a bounded map, not
+// memory that grows.
+type interner struct {
+	mu      sync.Mutex
+	strings map[string]string
+	lists   map[string][]string // by the list's elements, each preceded by its length
+}
+
+const (
+	internMaxValues = 4096
+	internMaxLen    = 256
+	internMaxList   = 64
+)
+
+// claims replaces c's shareable values by interned equal ones. It writes a
+// field only when the interned value is another copy, so Claims already
+// interned (or with nothing to intern) are only read: a Claims put twice
+// is not written while another goroutine may read it.
+func (in *interner) claims(c *Claims) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if len(in.strings)+len(in.lists) >= internMaxValues || in.strings == nil {
+		in.strings = make(map[string]string)
+		in.lists = make(map[string][]string)
+	}
+	for _, f := range [...]*string{&c.Issuer, &c.ClientID, &c.Version} {
+		if v := in.string(*f); unsafe.StringData(v) != unsafe.StringData(*f) {
+			*f = v
+		}
+	}
+	for _, f := range [...]*[]string{&c.Audience, &c.Scopes, &c.Groups} {
+		if v := in.list(*f); unsafe.SliceData(v) != unsafe.SliceData(*f) || cap(v) != cap(*f) {
+			*f = v
+		}
+	}
+}
+
+func (in *interner) string(v string) string {
+	if v == "" || len(v) > internMaxLen {
+		return v
+	}
+	if s, ok := in.strings[v]; ok {
+		return s
+	}
+	in.strings[v] = v
+	return v
+}
+
+// list returns the interned list equal to l. It has no room to grow
+// (its capacity is its length), so a caller appending to a Claims' list
+// gets a new array rather than writing into the shared one.
+func (in *interner) list(l []string) []string {
+	if len(l) == 0 || len(l) > internMaxList {
+		return l
+	}
+	var kb [internMaxLen]byte
+	k := kb[:0]
+	for _, v := range l {
+		if len(v) > internMaxLen {
+			return l
+		}
+		k = binary.AppendUvarint(k, uint64(len(v)))
+		k = append(k, v...)
+	}
+	if s, ok := in.lists[string(k)]; ok {
+		return s
+	}
+	// A copy, not l itself: l belongs to the Claims being put, which must
+	// only be read here, and the copy has no spare capacity.
+	s := make([]string, len(l))
+	for i, v := range l {
+		s[i] = in.string(v)
+	}
+	in.lists[string(k)] = s
+	return s
 }

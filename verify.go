@@ -109,6 +109,14 @@ type Config struct {
 	// the token's exp, nor the key that signed it.
 	CacheSize int
 
+	// CacheBytes bounds the cache by an estimate of the heap its entries
+	// take (the token, its payload and claims, and about 530 bytes of
+	// overhead each), so that long tokens cannot take CacheSize times
+	// their size. Default CacheSize × 2,560 bytes (256 MB for the default
+	// count), which ordinary access tokens (about 1,000 to 1,500 bytes
+	// each by this estimate) do not reach.
+	CacheBytes int64
+
 	// DisableCache turns the verified-token cache off.
 	DisableCache bool
 
@@ -205,8 +213,14 @@ func New(cfg Config) (*Verifier, error) {
 		maxBody:    1 << 20,
 		unknownTTL: time.Minute,
 	}
+	if cfg.CacheBytes < 0 {
+		return nil, fmt.Errorf("apiguard: Config.CacheBytes %d is negative (0 means the default)", cfg.CacheBytes)
+	}
 	if !cfg.DisableCache {
 		v.cache = newTokenCache(defaults.Or(cfg.CacheSize, defaults.CacheSize))
+		if cfg.CacheBytes > 0 {
+			v.cache.maxBytes = cfg.CacheBytes
+		}
 	}
 	return v, nil
 }
