@@ -217,6 +217,11 @@ func checkOpaque(token string) error {
 			break
 		}
 	}
+	// RFC 6750's b64token is 1*(ALPHA / DIGIT / "-" / "." / "_" / "~" /
+	// "+" / "/") *"=": padding alone is no token.
+	if i == 0 && token[0] == '=' {
+		return apiguard.Refuse(apiguard.ErrMalformed, "token starts with \"=\": padding needs at least one character before it")
+	}
 	for ; i < len(token) && token[i] == '='; i++ {
 	}
 	if i != len(token) {

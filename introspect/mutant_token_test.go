@@ -3,11 +3,13 @@ package introspect_test
 import (
 	"context"
 	"errors"
+	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/apiguard/apiguard"
 	"github.com/apiguard/apiguard/internal/fakeclock"
+	"github.com/apiguard/apiguard/internal/middlewaretest"
 	"github.com/apiguard/apiguard/internal/testissuer"
 	"github.com/apiguard/apiguard/introspect"
 )
@@ -46,5 +48,32 @@ func TestOpaqueTokenSyntaxEdges(t *testing.T) {
 		if fake.calls.Load() != before {
 			t.Errorf("token %.20q: refused, yet the issuer was asked", tok)
 		}
+	}
+}
+
+// TestOpaqueTokenPaddingOnly holds that a token of "=" padding alone is
+// malformed: RFC 6750's b64token needs at least one character before its
+// padding. It is refused with 401 invalid_token, like any other malformed
+// token, and never reaches the issuer.
+func TestOpaqueTokenPaddingOnly(t *testing.T) {
+	iss, clk, fake := testissuer.New(t), fakeclock.New(epoch), newFakeIntrospection(t)
+	fake.set(200, activeBody(iss.URL, clk.Now()))
+	v := introVerifier(t, iss, clk, fake.srv.URL, withNoCache)
+	m := &apiguard.Middleware{Verifier: v}
+	for _, tok := range []string{"=", "==", "===", "=a"} {
+		if _, err := v.Verify(context.Background(), tok); !errors.Is(err, apiguard.ErrMalformed) {
+			t.Errorf("token %q: got %v, want ErrMalformed", tok, err)
+		}
+		res := middlewaretest.Call(t, m.Handler(http.NotFoundHandler()), middlewaretest.Bearer(tok))
+		if res.Status != http.StatusUnauthorized || res.Body["error"] != "invalid_token" {
+			t.Errorf("token %q: got %+v, want 401 invalid_token", tok, res)
+		}
+	}
+	if n := fake.calls.Load(); n != 0 {
+		t.Errorf("the issuer was asked %d times about padding-only tokens, want 0", n)
+	}
+	// One character before the padding is enough.
+	if _, err := v.Verify(context.Background(), "a="); err != nil {
+		t.Errorf("token \"a=\": %v, want accepted", err)
 	}
 }
