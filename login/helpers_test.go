@@ -1,10 +1,12 @@
 package login_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"html"
 	"io"
+	"log"
 	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
@@ -90,7 +92,9 @@ func newFixture(t *testing.T, opts fixtureOptions) *fixture {
 	for i := range opts.instances {
 		mux := http.NewServeMux()
 		muxes[i] = mux
-		srv := httptest.NewServer(mux)
+		srv := httptest.NewUnstartedServer(mux)
+		srv.Config.ErrorLog = panicLog(t)
+		srv.Start()
 		t.Cleanup(srv.Close)
 		f.apps = append(f.apps, &app{srv: srv})
 		bases = append(bases, srv.URL)
@@ -202,6 +206,24 @@ func rewriteJSON(w http.ResponseWriter, r *http.Request, h http.Handler, change 
 	}
 	w.WriteHeader(rec.Code)
 	_, _ = w.Write(body)
+}
+
+// panicLog is an http.Server ErrorLog that fails t when a handler panics.
+// net/http recovers the panic and closes the connection, and the browser's
+// transport then retries an idempotent request on a new connection: without
+// this, a handler that panics once and answers rightly the second time
+// (its state already changed by the first attempt) would pass unnoticed.
+func panicLog(t *testing.T) *log.Logger {
+	return log.New(panicWriter{t}, "", 0)
+}
+
+type panicWriter struct{ t *testing.T }
+
+func (w panicWriter) Write(p []byte) (int, error) {
+	if bytes.Contains(p, []byte("panic serving")) {
+		w.t.Errorf("server: %s", p)
+	}
+	return len(p), nil
 }
 
 // browser is an HTTP client with a cookie jar that records every response.

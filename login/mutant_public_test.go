@@ -25,7 +25,9 @@ import (
 func ownClient(t *testing.T, secret string, onToken func(r *http.Request, form url.Values)) (*fixture, func() string) {
 	t.Helper()
 	mux := http.NewServeMux()
-	appSrv := httptest.NewServer(mux)
+	appSrv := httptest.NewUnstartedServer(mux)
+	appSrv.Config.ErrorLog = panicLog(t)
+	appSrv.Start()
 	t.Cleanup(appSrv.Close)
 	cfg, _, err := devissuer.DefaultConfig(devissuer.Defaults{
 		ClientID: clientID, ClientSecret: clientSecret, Username: userName, Password: userPass, BaseURLs: []string{appSrv.URL},
