@@ -72,7 +72,7 @@ type Config struct {
 
 	// ReplayCacheSize bounds the in-memory replay cache. Default 1,000,000
 	// proofs. When it is full of live entries, requests are refused with
-	// 503 rather than forgetting a proof.
+	// 503 rather than forgetting a proof. A negative size is refused.
 	ReplayCacheSize int
 
 	// NonceKey, when set (32 bytes or more), makes the server require
@@ -83,7 +83,7 @@ type Config struct {
 	NonceKey []byte
 
 	// NonceLifetime is how long a nonce stays current; the previous one is
-	// accepted too. Default 5m.
+	// accepted too. Default 5m; a negative lifetime is refused.
 	NonceLifetime time.Duration
 
 	// Required refuses bearer tokens: only DPoP-bound tokens are accepted
@@ -127,6 +127,14 @@ func New(cfg Config) (*Checker, error) {
 			return nil, fmt.Errorf("dpop: Config.PublicURL: %w; want an absolute http(s) URL without credentials, query or fragment, e.g. https://api.example.com", err)
 		}
 		d.publicURL = u
+	}
+	// defaults.Or reads a negative value as unset; a negative setting is a
+	// mistake to report, not to replace with the default.
+	if cfg.NonceLifetime < 0 {
+		return nil, fmt.Errorf("dpop: Config.NonceLifetime %s is negative; want 0 (the default, 5m) or more", cfg.NonceLifetime)
+	}
+	if cfg.ReplayCacheSize < 0 {
+		return nil, fmt.Errorf("dpop: Config.ReplayCacheSize %d is negative; want 0 (the default, 1,000,000 proofs) or more", cfg.ReplayCacheSize)
 	}
 	var err error
 	if d.window, err = defaults.Bounded("dpop: Config.Window", cfg.Window, 60*time.Second, 5*time.Minute); err != nil {
