@@ -16,7 +16,7 @@ import (
 // TestMaxTokenSizeEdge: a token of exactly MaxTokenSize bytes is verified,
 // one a byte longer is refused as malformed before any other work
 // (R-PARSE-2). (Kills the lived mutant len(token) >= MaxTokenSize of
-// Verify; see MUTATION.md.)
+// Verify, and of Issuers.Verify; see MUTATION.md.)
 func TestMaxTokenSizeEdge(t *testing.T) {
 	iss := testissuer.New(t)
 	clk := fakeclock.New(epoch)
@@ -49,10 +49,19 @@ func TestMaxTokenSizeEdge(t *testing.T) {
 		t.Fatalf("no payload makes a token of exactly %d bytes", n)
 		return ""
 	}
-	if _, err := v.Verify(context.Background(), sized(apiguard.MaxTokenSize)); err != nil {
-		t.Errorf("token of MaxTokenSize (%d) bytes: got %v, want it verified", apiguard.MaxTokenSize, err)
+	// Issuers checks the size itself, before it reads iss to pick the
+	// issuer: the same edge holds there.
+	m, err := apiguard.NewIssuers(apiguard.Issuer{Config: apiguard.Config{Name: "one", Issuer: iss.URL, Now: clk.Now}})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, err := v.Verify(context.Background(), sized(apiguard.MaxTokenSize+1)); !errors.Is(err, apiguard.ErrMalformed) {
-		t.Errorf("token of MaxTokenSize+1 bytes: got %v, want ErrMalformed", err)
+	exact, over := sized(apiguard.MaxTokenSize), sized(apiguard.MaxTokenSize+1)
+	for name, v := range map[string]apiguard.TokenVerifier{"Verifier": v, "Issuers": m} {
+		if _, err := v.Verify(context.Background(), exact); err != nil {
+			t.Errorf("%s: token of MaxTokenSize (%d) bytes: got %v, want it verified", name, apiguard.MaxTokenSize, err)
+		}
+		if _, err := v.Verify(context.Background(), over); !errors.Is(err, apiguard.ErrMalformed) {
+			t.Errorf("%s: token of MaxTokenSize+1 bytes: got %v, want ErrMalformed", name, err)
+		}
 	}
 }
