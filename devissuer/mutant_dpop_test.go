@@ -1,9 +1,13 @@
 package devissuer_test
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/go-jose/go-jose/v4"
 
 	"github.com/apiguard/apiguard/internal/dpoptest"
 )
@@ -59,6 +63,30 @@ func TestDPoPProofLimits(t *testing.T) {
 		status, body := postDPoP(t, f, tc.proof)
 		if status != tc.status || (status == 400 && body["error"] != "invalid_dpop_proof") {
 			t.Errorf("%s: got %d %v, want %d", tc.name, status, body, tc.status)
+		}
+	}
+}
+
+// TestDPoPProofRSAKeySize: a proof signed with a 2048-bit RSA key is
+// taken; one with a shorter RSA key is refused before its signature is
+// checked.
+func TestDPoPProofRSAKeySize(t *testing.T) {
+	f := newFixture(t, nil)
+	short, err := rsa.GenerateKey(rand.Reader, 2040)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		key    *dpoptest.Key
+		status int
+	}{
+		{dpoptest.NewKey(t, "RS256"), 200}, // testkey.RSABits, 2048
+		{&dpoptest.Key{Alg: "RS256", Priv: short, Public: jose.JSONWebKey{Key: short.Public()}}, 400},
+	} {
+		bits := tc.key.Public.Key.(*rsa.PublicKey).N.BitLen()
+		p := tc.key.Proof(t, http.MethodPost, f.endpoint("token"), "")
+		if status, body := postDPoP(t, f, p); status != tc.status {
+			t.Errorf("RSA key of %d bits: got %d %v, want %d", bits, status, body, tc.status)
 		}
 	}
 }
