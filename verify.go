@@ -113,8 +113,8 @@ type Config struct {
 	// take (the token, its payload and claims, and about 530 bytes of
 	// overhead each), so that long tokens cannot take CacheSize times
 	// their size. Default CacheSize × 2,560 bytes (256 MB for the default
-	// count), which ordinary access tokens (about 1,000 to 1,500 bytes
-	// each by this estimate) do not reach.
+	// count), which ordinary access tokens (about 1,500 to 1,800 bytes
+	// each by this estimate, a little above what they take) do not reach.
 	CacheBytes int64
 
 	// DisableCache turns the verified-token cache off.
