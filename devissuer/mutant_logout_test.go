@@ -3,6 +3,7 @@ package devissuer_test
 import (
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 
 	"golang.org/x/oauth2"
@@ -32,5 +33,45 @@ func TestLogoutDeletesSessionCookie(t *testing.T) {
 	}
 	if !found || resp.StatusCode != http.StatusSeeOther && resp.StatusCode != http.StatusFound {
 		t.Errorf("logout: got %d, cookie set %v; want a redirect deleting the session cookie", resp.StatusCode, found)
+	}
+}
+
+// TestLogoutByPost: RP-initiated logout takes a POSTed form as well as a
+// GET (OpenID Connect RP-Initiated Logout 1.0 section 2); other methods get
+// 405 with Allow.
+func TestLogoutByPost(t *testing.T) {
+	f := newFixture(t, nil)
+	b := newBrowser(t)
+	verifier := oauth2.GenerateVerifier()
+	code := f.loginCode(t, b, "s1", oauth2.S256ChallengeOption(verifier))
+	tok, err := f.oauthConfig().Exchange(ctx(t), code, oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	idToken, _ := tok.Extra("id_token").(string)
+	form := url.Values{"id_token_hint": {idToken}, "post_logout_redirect_uri": {appLogout}, "state": {"bye"}}
+	for _, method := range []string{http.MethodPut, http.MethodDelete} {
+		req, _ := http.NewRequest(method, f.endpoint("logout"), strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		resp, err := b.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "GET, POST" {
+			t.Errorf("%s logout: got %d Allow %q, want 405 and GET, POST", method, resp.StatusCode, resp.Header.Get("Allow"))
+		}
+	}
+	resp, err := b.PostForm(f.endpoint("logout"), form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if q := redirectParams(t, resp, appLogout); q.Get("state") != "bye" {
+		t.Errorf("POST logout: got %v, want a redirect to the logout URI with state bye", q)
+	}
+	resp, _ = get(t, b, f.authURL(url.Values{"prompt": {"none"}}))
+	if q := redirectParams(t, resp, appCallback); q.Get("error") != "login_required" {
+		t.Errorf("after POST logout, prompt=none: got %v, want login_required", q)
 	}
 }
