@@ -112,14 +112,17 @@ func NewIssuers(issuers ...Issuer) (*Issuers, error) {
 	// An entry counts only for the verifier that made it (verifyJWT checks
 	// Claims.IssuerName, unique here), so sharing lets no issuer accept
 	// another's token.
-	size := 0
+	size, bytes := 0, int64(0)
 	for _, e := range m.list {
 		if !e.v.cfg.DisableCache {
-			size += defaults.Or(e.v.cfg.CacheSize, defaults.CacheSize)
+			n := defaults.Or(e.v.cfg.CacheSize, defaults.CacheSize)
+			size += n
+			bytes += defaults.Or(e.v.cfg.CacheBytes, int64(n)*cacheEntryBytes)
 		}
 	}
 	if size > 0 {
 		m.cache = newTokenCache(size)
+		m.cache.maxBytes = bytes
 		for _, e := range m.list {
 			if e.v.cache != nil {
 				e.v.cache = m.cache
