@@ -1,0 +1,39 @@
+package apiguard_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/apiguard/apiguard"
+	"github.com/apiguard/apiguard/internal/fakeclock"
+	"github.com/apiguard/apiguard/internal/testissuer"
+)
+
+// TestIssuersDisableCacheKept: in an Issuers whose other issuer caches, an
+// issuer with DisableCache is not given the shared cache: each Verify of
+// its token is a fresh check with claims of its own, while the caching
+// issuer's second Verify is answered from the cache (the same claims).
+func TestIssuersDisableCacheKept(t *testing.T) {
+	a, b, clk := testissuer.New(t), testissuer.New(t), fakeclock.New(epoch)
+	m, err := apiguard.NewIssuers(
+		apiguard.Issuer{Config: apiguard.Config{Name: "uncached", Issuer: a.URL, Now: clk.Now, DisableCache: true}},
+		apiguard.Issuer{Config: apiguard.Config{Name: "cached", Issuer: b.URL, Now: clk.Now}},
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		iss    *testissuer.Issuer
+		cached bool
+	}{{a, false}, {b, true}} {
+		tok := tc.iss.Sign(t, "es256", tc.iss.Claims(clk.Now()), nil)
+		c1, err1 := m.Verify(context.Background(), tok)
+		c2, err2 := m.Verify(context.Background(), tok)
+		if err1 != nil || err2 != nil {
+			t.Fatalf("%s: %v, %v", tc.iss.URL, err1, err2)
+		}
+		if got := c1 == c2; got != tc.cached {
+			t.Errorf("issuer %s: second Verify answered from the cache: %v, want %v", c1.IssuerName, got, tc.cached)
+		}
+	}
+}
