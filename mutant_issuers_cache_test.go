@@ -2,7 +2,9 @@ package apiguard_test
 
 import (
 	"context"
+	"errors"
 	"testing"
+	"time"
 
 	"github.com/apiguard/apiguard"
 	"github.com/apiguard/apiguard/internal/fakeclock"
@@ -35,5 +37,29 @@ func TestIssuersDisableCacheKept(t *testing.T) {
 		if got := c1 == c2; got != tc.cached {
 			t.Errorf("issuer %s: second Verify answered from the cache: %v, want %v", c1.IssuerName, got, tc.cached)
 		}
+	}
+}
+
+// TestIssuersCacheUsesTheirClock: when the issuers run on clocks of their
+// own, a cached token is looked up at their time, not the wall clock's: a
+// token verified once is refused once their clock has passed its exp.
+func TestIssuersCacheUsesTheirClock(t *testing.T) {
+	a := testissuer.New(t)
+	// The clock starts at the wall clock's time, so that the token is
+	// still valid by the wall clock after this clock has passed its exp.
+	clk := fakeclock.New(time.Now())
+	m, err := apiguard.NewIssuers(apiguard.Issuer{Config: apiguard.Config{Name: "a", Issuer: a.URL, Now: clk.Now}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims := a.Claims(clk.Now())
+	claims["exp"] = clk.Now().Add(time.Hour).Unix()
+	tok := a.Sign(t, "es256", claims, nil)
+	if _, err := m.Verify(context.Background(), tok); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(2 * time.Hour)
+	if _, err := m.Verify(context.Background(), tok); !errors.Is(err, apiguard.ErrExpired) {
+		t.Errorf("after its exp by the issuers' clock: %v, want ErrExpired", err)
 	}
 }

@@ -35,3 +35,26 @@ func TestIssuersUnknownIssShortened(t *testing.T) {
 		}
 	}
 }
+
+// TestIssuersOnlyFirst: Only takes the first configured issuer's name like
+// any other, and its view accepts that issuer's tokens only.
+func TestIssuersOnlyFirst(t *testing.T) {
+	a, b, clk := testissuer.New(t), testissuer.New(t), fakeclock.New(epoch)
+	m, err := apiguard.NewIssuers(
+		apiguard.Issuer{Config: apiguard.Config{Name: "first", Issuer: a.URL, Now: clk.Now}},
+		apiguard.Issuer{Config: apiguard.Config{Name: "second", Issuer: b.URL, Now: clk.Now}},
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	view, err := m.Only("first")
+	if err != nil {
+		t.Fatalf("Only(first): %v", err)
+	}
+	if _, err := view.Verify(context.Background(), a.Sign(t, "es256", a.Claims(clk.Now()), nil)); err != nil {
+		t.Errorf("first's token through Only(first): %v", err)
+	}
+	if _, err := view.Verify(context.Background(), b.Sign(t, "es256", b.Claims(clk.Now()), nil)); !errors.Is(err, apiguard.ErrIssuer) {
+		t.Errorf("second's token through Only(first): %v, want ErrIssuer", err)
+	}
+}
