@@ -63,3 +63,19 @@ func TestIssuersCacheUsesTheirClock(t *testing.T) {
 		t.Errorf("after its exp by the issuers' clock: %v, want ErrExpired", err)
 	}
 }
+
+// TestIssuersAllCachesOff: an Issuers whose issuers all have DisableCache
+// (so no shared cache) and the wall clock verifies their tokens, every time.
+func TestIssuersAllCachesOff(t *testing.T) {
+	a := testissuer.New(t)
+	m, err := apiguard.NewIssuers(apiguard.Issuer{Config: apiguard.Config{Name: "a", Issuer: a.URL, DisableCache: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := a.Sign(t, "es256", a.Claims(time.Now()), nil)
+	for i := range 2 {
+		if _, err := m.Verify(context.Background(), tok); err != nil {
+			t.Errorf("Verify %d: %v", i+1, err)
+		}
+	}
+}
