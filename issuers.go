@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -57,10 +56,6 @@ type issuerEntry struct {
 	tv     TokenVerifier // v, or the introspecting verifier made from it
 	intros bool
 }
-
-// issuerName is the form of an issuer's Name: it is a label in metrics and
-// a key in the gateway's rules file.
-var issuerName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
 
 // NewIssuers returns a verifier over issuers, in the order given: that
 // order is the order opaque tokens are introspected in. Names and issuer

@@ -14,6 +14,7 @@ import (
 
 	"github.com/apiguard/apiguard/internal/defaults"
 	"github.com/apiguard/apiguard/internal/discovery"
+	"github.com/apiguard/apiguard/internal/metriclabel"
 	"github.com/apiguard/apiguard/internal/urlcheck"
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
@@ -160,7 +161,7 @@ func New(cfg Config) (*Verifier, error) {
 	if err := checkURL("Issuer", cfg.Issuer, cfg.InsecureAllowHTTP); err != nil {
 		return nil, err
 	}
-	if cfg.Name != "" && !issuerName.MatchString(cfg.Name) {
+	if cfg.Name != "" && !metriclabel.IssuerName(cfg.Name) {
 		return nil, fmt.Errorf("apiguard: Config.Name %q: use letters, digits and ._- (at most 63, the first a letter or digit)", cfg.Name)
 	}
 	if cfg.JWKSURL != "" {

@@ -10,12 +10,12 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/apiguard/apiguard/gateway"
+	"github.com/apiguard/apiguard/internal/metriclabel"
 	"github.com/fsnotify/fsnotify"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.yaml.in/yaml/v3"
@@ -158,10 +158,6 @@ type fileIssuer struct {
 // introspected in, and the order /readyz reports).
 type fileIssuers []fileIssuer
 
-// issuerNamePattern is apiguard.Config.Name's form, checked here too so the
-// error names the line.
-var issuerNamePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
-
 // UnmarshalYAML reads the mapping strictly: known keys only, issuer
 // required, client ids as the client_ids setting takes them.
 func (fi *fileIssuers) UnmarshalYAML(n *yaml.Node) error {
@@ -174,7 +170,7 @@ func (fi *fileIssuers) UnmarshalYAML(n *yaml.Node) error {
 		is := fileIssuer{Name: k.Value, Line: k.Line}
 		where := fmt.Sprintf("line %d: issuers.%s", k.Line, k.Value)
 		switch {
-		case !issuerNamePattern.MatchString(k.Value):
+		case !metriclabel.IssuerName(k.Value):
 			return fmt.Errorf("%s: bad name: use letters, digits and ._- (at most 63, the first a letter or digit)", where)
 		case k.Value == defaultIssuerName:
 			return fmt.Errorf("%s: %q names the issuer setting (OKTA_ISSUER, issuer); give this one another name", where, defaultIssuerName)

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/apiguard/apiguard"
+	"github.com/apiguard/apiguard/internal/metriclabel"
 )
 
 // verifiers are the token verifiers of serve and gateway, built by
@@ -97,7 +98,7 @@ func parseIssuersSetting(raw, mainIssuer, audience string) ([]fileIssuer, error)
 		iss, aud, hasAud := strings.Cut(rest, "|")
 		name, iss, aud = strings.TrimSpace(name), strings.TrimSpace(iss), strings.TrimSpace(aud)
 		switch {
-		case !issuerNamePattern.MatchString(name):
+		case !metriclabel.IssuerName(name):
 			return nil, fmt.Errorf("issuer name %q: use letters, digits and ._- (at most 63, the first a letter or digit)", name)
 		case name == defaultIssuerName:
 			return nil, fmt.Errorf("issuer name %q is OKTA_ISSUER's: name the others differently", name)

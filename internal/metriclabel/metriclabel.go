@@ -5,6 +5,7 @@ package metriclabel
 
 import (
 	"net/http"
+	"regexp"
 	"strconv"
 )
 
@@ -54,3 +55,13 @@ func Statuses() []string {
 	}
 	return append(out, "1xx", "2xx", "3xx", "4xx", "5xx", Other)
 }
+
+// issuerName is the form of an issuer's configured name.
+var issuerName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
+
+// IssuerName reports whether s may name an issuer (apiguard.Config.Name):
+// 1 to 63 letters, digits and ._-, the first a letter or digit. The name
+// becomes the issuer label of metrics and a key in the gateway's rules
+// file; the library and the command's settings check it with this one
+// rule.
+func IssuerName(s string) bool { return issuerName.MatchString(s) }
