@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/apiguard/apiguard/gateway"
-	"github.com/apiguard/apiguard/internal/metriclabel"
 	"github.com/fsnotify/fsnotify"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.yaml.in/yaml/v3"
@@ -169,12 +168,10 @@ func (fi *fileIssuers) UnmarshalYAML(n *yaml.Node) error {
 		k, v := n.Content[i], n.Content[i+1]
 		is := fileIssuer{Name: k.Value, Line: k.Line}
 		where := fmt.Sprintf("line %d: issuers.%s", k.Line, k.Value)
-		switch {
-		case !metriclabel.IssuerName(k.Value):
-			return fmt.Errorf("%s: bad name: use letters, digits and ._- (at most 63, the first a letter or digit)", where)
-		case k.Value == defaultIssuerName:
-			return fmt.Errorf("%s: %q names the issuer setting (OKTA_ISSUER, issuer); give this one another name", where, defaultIssuerName)
-		case v.Kind != yaml.MappingNode:
+		if err := checkIssuerName(k.Value); err != nil {
+			return fmt.Errorf("%s: bad name: %w", where, err)
+		}
+		if v.Kind != yaml.MappingNode {
 			return fmt.Errorf("%s: want a mapping with issuer, audience and client_ids", where)
 		}
 		for j := 0; j+1 < len(v.Content); j += 2 {

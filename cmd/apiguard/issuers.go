@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -77,6 +78,20 @@ func newVerifiers(main apiguard.Config, extra []fileIssuer, state *sharedState, 
 	return vs, nil
 }
 
+// checkIssuerName applies the one rule for the names of extra issuers, in
+// OKTA_ISSUERS and in the gateway file's issuers mapping alike: a metric
+// label's spelling (the name becomes the issuer label), and not
+// defaultIssuerName, which is OKTA_ISSUER's.
+func checkIssuerName(name string) error {
+	switch {
+	case !metriclabel.IssuerName(name):
+		return errors.New("use letters, digits and ._- (at most 63, the first a letter or digit)")
+	case name == defaultIssuerName:
+		return fmt.Errorf("%q names the issuer setting (OKTA_ISSUER, issuer): give this one another name", defaultIssuerName)
+	}
+	return nil
+}
+
 // parseIssuersSetting reads OKTA_ISSUERS: a comma-separated list of
 // name=issuer-url or name=issuer-url|audience (audience default: the
 // audience setting's). mainIssuer is OKTA_ISSUER's URL, named "default";
@@ -97,12 +112,10 @@ func parseIssuersSetting(raw, mainIssuer, audience string) ([]fileIssuer, error)
 		}
 		iss, aud, hasAud := strings.Cut(rest, "|")
 		name, iss, aud = strings.TrimSpace(name), strings.TrimSpace(iss), strings.TrimSpace(aud)
-		switch {
-		case !metriclabel.IssuerName(name):
-			return nil, fmt.Errorf("issuer name %q: use letters, digits and ._- (at most 63, the first a letter or digit)", name)
-		case name == defaultIssuerName:
-			return nil, fmt.Errorf("issuer name %q is OKTA_ISSUER's: name the others differently", name)
-		case names[name]:
+		if err := checkIssuerName(name); err != nil {
+			return nil, fmt.Errorf("issuer name %q: %w", name, err)
+		}
+		if names[name] {
 			return nil, fmt.Errorf("issuer name %q is used twice", name)
 		}
 		if err := checkHTTPURL(iss); err != nil {

@@ -161,7 +161,7 @@ func TestServeIssuersSettingErrors(t *testing.T) {
 		{"no equals sign", "https://dev-123.okta.com/oauth2/aus1", []string{"is not name=issuer-url"}},
 		{"bad name", "my issuer=https://dev-123.okta.com/oauth2/aus1", []string{`issuer name "my issuer"`, "letters, digits"}},
 		{"empty name", "=https://dev-123.okta.com/oauth2/aus1", []string{`issuer name ""`}},
-		{"default taken", "default=https://dev-123.okta.com/oauth2/aus1", []string{`"default" is OKTA_ISSUER's`}},
+		{"default taken", "default=https://dev-123.okta.com/oauth2/aus1", []string{`"default" names the issuer setting`}},
 		{"name twice", "p=https://dev-123.okta.com/oauth2/aus1,p=https://dev-123.okta.com/oauth2/aus2", []string{`"p" is used twice`}},
 		{"OKTA_ISSUER's URL again", "p=" + main, []string{"issuer p", "also issuer default"}},
 		{"URL twice", "p=https://dev-123.okta.com/oauth2/aus1,q=https://dev-123.okta.com/oauth2/aus1", []string{"issuer q", "also issuer p"}},
