@@ -5,6 +5,7 @@ go 1.26.0
 replace github.com/apiguard/apiguard => ../
 
 require (
+	github.com/MicahParks/keyfunc/v3 v3.9.2
 	github.com/apiguard/apiguard v0.0.0-00010101000000-000000000000
 	github.com/auth0/go-jwt-middleware/v2 v2.3.1
 	github.com/coreos/go-oidc/v3 v3.21.0
@@ -15,6 +16,7 @@ require (
 )
 
 require (
+	github.com/MicahParks/jwkset v0.11.4 // indirect
 	github.com/decred/dcrd/dcrec/secp256k1/v4 v4.4.1 // indirect
 	github.com/go-json-experiment/json v1.27.2 // indirect
 	github.com/goccy/go-json v0.11.2 // indirect
@@ -35,5 +37,6 @@ require (
 	golang.org/x/oauth2 v0.38.0 // indirect
 	golang.org/x/sync v0.25.0 // indirect
 	golang.org/x/sys v0.48.0 // indirect
+	golang.org/x/time v0.15.0 // indirect
 	gopkg.in/go-jose/go-jose.v2 v2.6.3 // indirect
 )

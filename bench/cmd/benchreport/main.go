@@ -10,7 +10,13 @@
 // benchstat.txt, cachemem.txt, load.tsv (tab-separated: target, round,
 // req/s, requests, fresh tokens available or 0, the target to compare
 // with, server CPU µs per request), and machine.txt, versions.txt and
-// notes.txt (free text).
+// notes.txt (free text). Issue 16 adds peers.tsv (the gateway peers, in
+// load.tsv's format, the target being one of the peer names below and the
+// CPU the proxy's), peers-checks.tsv and peers-skipped.tsv (peer, tab,
+// what its check found or why it was left out), fresh.tsv (load.tsv's
+// format: apiguard serve and the golang-jwt reference with fresh tokens),
+// flood.txt (bench/cmd/flood's output) and notes-peers.txt and
+// notes-fresh.txt (free text).
 package main
 
 import (
@@ -210,7 +216,8 @@ func fmtNum(v float64) string {
 
 func write(w io.Writer, dir string) error {
 	files := map[string]string{}
-	for _, name := range []string{"bench.txt", "root.txt", "benchstat.txt", "cachemem.txt", "load.tsv", "machine.txt", "versions.txt", "notes.txt"} {
+	for _, name := range []string{"bench.txt", "root.txt", "benchstat.txt", "cachemem.txt", "load.tsv", "machine.txt", "versions.txt", "notes.txt",
+		"peers.tsv", "peers-checks.tsv", "peers-skipped.tsv", "fresh.tsv", "flood.txt", "notes-peers.txt", "notes-fresh.txt"} {
 		s, err := read(dir, name)
 		if err != nil {
 			return err
@@ -226,6 +233,10 @@ func write(w io.Writer, dir string) error {
 		return err
 	}
 	loads, err := parseLoad(strings.NewReader(files["load.tsv"]))
+	if err != nil {
+		return err
+	}
+	i16, err := parseIssue16(files)
 	if err != nil {
 		return err
 	}
@@ -248,10 +259,19 @@ func write(w io.Writer, dir string) error {
 	p("<details><summary>Module versions (bench module)</summary>\n\n```\n%s```\n\n</details>\n\n", ensureNL(files["versions.txt"]))
 
 	p("## Targets (issue 7)\n\n")
-	for _, line := range targets(bench, loads) {
+	for _, line := range targets(bench, loads, i16.peers) {
 		p("- %s\n", line)
 	}
 	p("\n")
+	if goals := i16.goals(); len(goals) > 0 {
+		p("## Goals (issue 16)\n\n")
+		for _, line := range goals {
+			p("- %s\n", line)
+		}
+		p("\n")
+	}
+	i16.peersSection(p)
+	i16.freshSection(p)
 
 	p("## Verify: one Okta-shaped access token, the same checks\n\n")
 	p("`go test -bench Verify` in `bench/`. Each contender verifies the same token, with an allowlist of the token's algorithm, ")
@@ -325,25 +345,7 @@ func write(w io.Writer, dir string) error {
 	if len(loads) > 0 {
 		p("## Load run (wrk)\n\n")
 		p("%s\n\n", strings.TrimSpace(files["notes.txt"]))
-		p("| target | req/s (median) | server CPU per request | rounds | compared with | × req/s | × by CPU | requests that reused a token |\n|---|--:|--:|--:|---|--:|--:|--:|\n")
-		rps, cpu := map[string]float64{}, map[string]float64{}
-		for _, l := range loads {
-			rps[l.target], cpu[l.target] = median(l.rps), median(l.cpu)
-		}
-		for _, l := range loads {
-			ratio, cpuRatio, base := math.NaN(), math.NaN(), "–"
-			if b, ok := rps[l.base]; ok && l.base != "" {
-				ratio, cpuRatio, base = median(l.rps)/b, cpu[l.base]/median(l.cpu), l.base
-			}
-			reused := "–"
-			switch {
-			case l.fresh[0] > 0:
-				reused = fmt.Sprintf("%.1f%%", 100*l.reusedShare())
-			case l.fresh[0] < 0:
-				reused = fmt.Sprintf("cycle of %.0f, no hit possible", -l.fresh[0])
-			}
-			p("| %s | %s | %.1f µs | %d | %s | %s | %s | %s |\n", l.target, fmtNum(median(l.rps)), median(l.cpu), len(l.rps), base, fmtRatio(ratio), fmtRatio(cpuRatio), reused)
-		}
+		loadTable(p, loads)
 		p("\n× req/s is the ratio of the medians of req/s; × by CPU is the ratio of server CPU per request, inverted ")
 		p("(the throughput ratio a CPU-bound server would reach), which holds however busy the machine was.\n")
 		p("\nProfiles taken while writing the load run (pprof of the servers under wrk, Go 1.26): in `apiguard serve`, ")
@@ -360,22 +362,29 @@ func write(w io.Writer, dir string) error {
 		p("drops the tokens, collects garbage and reads the live heap and `/proc/self/status` VmRSS. ")
 		p("Bytes per entry are the cache's own: the hash key, the entry with the token it keeps, and the decoded claims with their payload.\n\n```\n%s\n```\n\n", m)
 	}
+	if _, ok := i16.flood["rss_after_kib"]; ok {
+		if strings.TrimSpace(files["cachemem.txt"]) == "" {
+			p("## Memory\n\n")
+		}
+		i16.floodSection(p)
+	}
 
 	if s := strings.TrimSpace(files["benchstat.txt"]); s != "" {
 		p("<details><summary>benchstat of all rounds (bench module, then root module)</summary>\n\n```\n%s\n```\n\n</details>\n\n", s)
 	}
 
 	p("## How to reproduce\n\n")
-	p("```\nscripts/bench.sh                     # everything, about 5 minutes on 2 cores; writes BENCHMARKS.md\n")
+	p("```\nscripts/bench.sh                     # everything, about 11 minutes on 2 cores; writes BENCHMARKS.md\n")
 	p("ROUNDS=3 BENCHTIME=100ms scripts/bench.sh   # quicker, noisier\n")
 	p("cd bench && go test -run '^$' -bench . -benchmem   # the microbenchmarks once\n```\n\n")
-	p("It needs Go, `wrk` (Debian package; the script installs it with apt-get when missing) and builds `apiguard` from this tree. ")
+	p("It needs Go, `wrk` and `nginx` (Debian packages; the script installs them with apt-get when missing), builds `apiguard` ")
+	p("from this tree and oauth2-proxy with `go install` (a few minutes more the first time). ")
 	p("Servers bind to 127.0.0.1 only and stop when the script ends.\n")
 	return nil
 }
 
 // targets checks issue 7's "done when" list against the measurements.
-func targets(bench results, loads []*load) []string {
+func targets(bench results, loads []*load, peers []*load) []string {
 	var out []string
 	mark := func(ok bool) string {
 		if ok {
@@ -442,7 +451,12 @@ func targets(bench results, loads []*load) []string {
 	gj := "loadserver /golang-jwt/secure-data (fresh tokens)"
 	compare("serve /secure-data with fresh tokens ≥ the golang-jwt middleware with fresh tokens", "serve /secure-data (fresh tokens)", gj, 1)
 	compare("loadserver: apiguard (cache of 1,024, every request a miss) with fresh tokens ≥ the golang-jwt middleware", "loadserver /secure-data-small-cache (fresh tokens)", gj, 1)
-	compare("apiguard gateway with a reused token vs the upstream direct", "gateway / (one token)", "upstream direct /", 0)
+	for _, l := range peers {
+		rps[l.target], cpu[l.target] = median(l.rps), median(l.cpu)
+	}
+	if a, b := rps["gateway"], rps["direct"]; a > 0 && b > 0 {
+		out = append(out, fmt.Sprintf("apiguard gateway with a reused token vs the upstream direct: no target set (%.2f× req/s; see the gateway peers)", a/b))
+	}
 	return out
 }
 
@@ -478,4 +492,28 @@ func issuersSection(p func(string, ...any), root results) {
 		}
 	}
 	p("\n")
+}
+
+// loadTable renders wrk runs: medians, the ratio to each one's base, and
+// how many fresh-token requests had to reuse a token.
+func loadTable(p func(string, ...any), loads []*load) {
+	p("| target | req/s (median) | server CPU per request | rounds | compared with | × req/s | × by CPU | requests that reused a token |\n|---|--:|--:|--:|---|--:|--:|--:|\n")
+	rps, cpu := map[string]float64{}, map[string]float64{}
+	for _, l := range loads {
+		rps[l.target], cpu[l.target] = median(l.rps), median(l.cpu)
+	}
+	for _, l := range loads {
+		ratio, cpuRatio, base := math.NaN(), math.NaN(), "–"
+		if b, ok := rps[l.base]; ok && l.base != "" {
+			ratio, cpuRatio, base = median(l.rps)/b, cpu[l.base]/median(l.cpu), l.base
+		}
+		reused := "–"
+		switch {
+		case l.fresh[0] > 0:
+			reused = fmt.Sprintf("%.1f%%", 100*l.reusedShare())
+		case l.fresh[0] < 0:
+			reused = fmt.Sprintf("cycle of %.0f, no hit possible", -l.fresh[0])
+		}
+		p("| %s | %s | %.1f µs | %d | %s | %s | %s | %s |\n", l.target, fmtNum(median(l.rps)), median(l.cpu), len(l.rps), base, fmtRatio(ratio), fmtRatio(cpuRatio), reused)
+	}
 }

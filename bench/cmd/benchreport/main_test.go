@@ -95,3 +95,104 @@ func TestWrite(t *testing.T) {
 		t.Log(out)
 	}
 }
+
+// issue16Files are the outputs of bench.sh's issue 16 parts, for a run
+// where oauth2-proxy could be built or not.
+func issue16Files(withOAuth2Proxy bool) map[string]string {
+	peers := "direct\t1\t30000\t90000\t0\t\t30\n" +
+		"nginx\t1\t20000\t60000\t0\t\t30\n" +
+		"revproxy\t1\t8000\t24000\t0\t\t140\n" +
+		"gateway\t1\t12000\t36000\t0\t\t57\n" +
+		"nginx-auth\t1\t9000\t27000\t0\t\t120\n" +
+		"direct\t2\t32000\t96000\t0\t\t32\n" +
+		"nginx\t2\t22000\t66000\t0\t\t34\n" +
+		"revproxy\t2\t7000\t21000\t0\t\t150\n" +
+		"gateway\t2\t11000\t33000\t0\t\t63\n" +
+		"nginx-auth\t2\t8000\t24000\t0\t\t130\n"
+	checks := "direct\twith the token 200 (checks nothing, by design)\n" +
+		"gateway\twithout a token 401, forged signature 401, with the token 200\n"
+	skipped := ""
+	if withOAuth2Proxy {
+		peers += "oauth2-proxy\t1\t1600\t4800\t0\t\t700\noauth2-proxy\t2\t1500\t4500\t0\t\t740\n"
+	} else {
+		skipped = "oauth2-proxy\tgo install failed: no network\n"
+	}
+	return map[string]string{
+		"peers.tsv":         peers,
+		"peers-checks.tsv":  checks,
+		"peers-skipped.tsv": skipped,
+		"fresh.tsv": "ref\t1\t5000\t5000\t15000\t\t180\n" +
+			"apiguard serve, default settings, /secure-data\t1\t5500\t5500\t15000\tref\t150\n",
+		"flood.txt":    "tokens 200000\nconnections 16\nseconds 50.5\nrss_before_kib 16384\nrss_after_kib 204800\nhwm_kib 215040\n",
+		"cachemem.txt": "tokens cached:          100000 (EdDSA, 487 bytes each)\nheap bytes per entry:   690\n",
+	}
+}
+
+func writeFiles(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, s := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// TestIssue16: the peers table, the fresh-token comparison and the memory
+// figures are rendered, with issue 16's goals marked.
+func TestIssue16(t *testing.T) {
+	var buf bytes.Buffer
+	if err := write(&buf, writeFiles(t, issue16Files(true))); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, want := range []string{
+		"## Goals (issue 16)",
+		// gateway median 60 µs, nginx median 32 µs: 1.875×
+		"- gateway: proxy CPU per request ≤ 2.0× nginx's: **met** (1.88×: 60.0 µs against nginx's 32.0 µs",
+		// 125 / 32 = 3.9
+		"- nginx `auth_request` → apiguard `/auth` (both processes) ≤ 2.5× nginx's plain proxy: **not met** (3.91×",
+		// 720 / 60 = 12
+		"- gateway ≥ 7× cheaper than oauth2-proxy (proxy CPU per request): **met** (12.0×: 720.0 µs against 60.0 µs)",
+		"≥ 1.0× the golang-jwt reference on req/s: **met** (1.10× req/s: 5500 against 5000; 1.20× by CPU per request)",
+		"- ≤ 700 heap bytes per cached Okta-shaped token: **met** (690 bytes",
+		"flood of 200,000 distinct valid tokens, stated: VmRSS 16.0 MiB before, 200.0 MiB after, peak (VmHWM) 210.0 MiB",
+		"| upstream direct (no proxy) | 31000 | – (upstream: 31.0 µs) | – | 2 | with the token 200 (checks nothing, by design) |",
+		"| nginx `proxy_pass` with upstream keepalive, no checks | 21000 | 32.0 µs | 1.00× | 2 | – |",
+		"| **apiguard gateway**, token required | 11500 | 60.0 µs | **1.88×** | 2 | without a token 401, forged signature 401, with the token 200 |",
+		"| oauth2-proxy v7.15.6, `--skip-jwt-bearer-tokens` | 1550 | 720.0 µs | 22.50× | 2 | – |",
+		"| apiguard serve, default settings, /secure-data | 5500 | 150.0 µs | 1 | ref | 1.10× | 1.20× | 0.0% |",
+		"| 16.0 MiB | 200.0 MiB | 210.0 MiB |",
+		"apiguard gateway with a reused token vs the upstream direct: no target set (0.37× req/s",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Log(out)
+	}
+}
+
+// TestIssue16Skipped: a contender that could not run says why, in its row
+// and in its goal.
+func TestIssue16Skipped(t *testing.T) {
+	var buf bytes.Buffer
+	if err := write(&buf, writeFiles(t, issue16Files(false))); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, want := range []string{
+		"- gateway ≥ 7× cheaper than oauth2-proxy (proxy CPU per request): **not measured** (go install failed: no network)",
+		"| oauth2-proxy v7.15.6, `--skip-jwt-bearer-tokens` | – | – | – | 0 | not run: go install failed: no network |",
+		"- gateway: proxy CPU per request ≤ 2.0× nginx's: **met**",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Log(out)
+	}
+}
