@@ -36,8 +36,10 @@ const (
 // Options are the parts of a Gateway that its Rules are not. They are fixed
 // for the Gateway's life; only the Rules can be reloaded.
 type Options struct {
-	// Transport reaches the upstreams. Default: a clone of
-	// http.DefaultTransport.
+	// Transport reaches the upstreams. Default: HTTP/1.1 keep-alive
+	// connections used from the request's goroutine for requests without
+	// a body to http:// upstreams, and a clone of http.DefaultTransport
+	// (up to 64 idle connections per host) for everything else.
 	Transport http.RoundTripper
 	// Registry receives the gateway's metrics and is served on /metrics.
 	// Default: a new registry with Go and process collectors.
@@ -124,7 +126,9 @@ func New(mw *apiguard.Middleware, rules Rules, opts Options) (*Gateway, error) {
 	if transport == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.MaxIdleConnsPerHost = 64 // the default 2 churns connections to a busy upstream
-		transport = t
+		// Plain requests to http:// upstreams skip t's per-connection
+		// goroutines (transport.go); the rest go to t.
+		transport = newH1Transport(t)
 	}
 	g.proxy = &httputil.ReverseProxy{
 		Rewrite:      g.rewrite,
@@ -146,6 +150,7 @@ func (g *Gateway) Registry() *prometheus.Registry { return g.registry }
 // ServeHTTP serves the main listener: the reserved paths (unless
 // Options.SeparateAdmin is set) and the proxy.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	closeAfterChunked(w, r)
 	if !g.split && g.serveReserved(w, r) {
 		return
 	}
@@ -157,10 +162,24 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // Options.SeparateAdmin set.
 func (g *Gateway) AdminHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		closeAfterChunked(w, r)
 		if !g.serveReserved(w, r) {
 			writeJSON(w, http.StatusNotFound, "not_found", "no such endpoint")
 		}
 	})
+}
+
+// closeAfterChunked closes the client's connection after answering a
+// request with a Transfer-Encoding. net/http reads a request with both
+// Content-Length and Transfer-Encoding: chunked by the chunked framing and
+// drops Content-Length, so a handler cannot tell it was there; RFC 9112
+// section 6.1 wants the connection closed after such a request, since a
+// proxy in front may have framed it by Content-Length and sent what the
+// chunked reading sees as a second request (TestProxyClientFramingClosed).
+func closeAfterChunked(w http.ResponseWriter, r *http.Request) {
+	if len(r.TransferEncoding) > 0 {
+		w.Header().Set("Connection", "close")
+	}
 }
 
 func (g *Gateway) serveReserved(w http.ResponseWriter, r *http.Request) bool {
