@@ -8,8 +8,11 @@
 // # Running
 //
 //	go test -run '^$' -bench . -benchmem        # every benchmark, once
-//	../scripts/bench.sh                          # -count 6, benchstat, load run, BENCHMARKS.md
+//	../scripts/bench.sh                          # 6 rounds, benchstat, load run, gateway peers, BENCHMARKS.md
 //
-// The commands in cmd/ measure memory per cached token and serve the
-// handlers the load run drives with wrk.
+// The commands in cmd/ measure memory per cached token (cachemem), serve the
+// handlers the load run drives with wrk (loadserver), and stand in for the
+// peers of issue 16: a bare httputil.ReverseProxy (revproxy), a minimal
+// golang-jwt + keyfunc server (jwtref), and a flood of distinct tokens
+// (flood); benchreport writes BENCHMARKS.md.
 package bench

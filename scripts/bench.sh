@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs apiguard's benchmarks and writes BENCHMARKS.md (issues 7 and 16).
 #
-#   scripts/bench.sh                            everything, about 11 minutes on 2 cores
-#                                               (plus 3 to 5 the first time, to build oauth2-proxy)
+#   scripts/bench.sh                            everything: 12 minutes on 2 busy cores (load
+#                                               average 10; 3 of them minting 57,000 RS256
+#                                               tokens), plus 5 the first time to build oauth2-proxy
 #   ROUNDS=3 BENCHTIME=100ms scripts/bench.sh   quicker, noisier
 #
 # Settings (environment): ROUNDS, BENCHTIME, LOAD_ROUNDS, LOAD_DURATION,
@@ -564,6 +565,9 @@ if [[ -n $serve_default_url ]]; then
 			run_wrk "$ref" "$r" "" "$FRESH_PER_RUN" "$first" "$FRESH_DURATION" "$jwtref_url/secure-data" "$jwtref_pid"
 		fi
 		run_wrk "apiguard serve, default settings, /secure-data" "$r" "$ref" "$FRESH_PER_RUN" "$first" "$FRESH_DURATION" "$serve_default_url/secure-data" "$serve_default_pid"
+		# The same without the access log: the serve of the load run, which
+		# has seen no ES256 token.
+		run_wrk "apiguard serve, --log-level warn, /secure-data" "$r" "$ref" "$FRESH_PER_RUN" "$first" "$FRESH_DURATION" "$serve_url/secure-data" "$serve_pid"
 		if ((r % 2 == 0)); then
 			run_wrk "$ref" "$r" "" "$FRESH_PER_RUN" "$first" "$FRESH_DURATION" "$jwtref_url/secure-data" "$jwtref_pid"
 		fi
@@ -623,7 +627,8 @@ echo "bench.sh took: $(($(date +%s) - start)) s" >>"$work/machine.txt"
 	echo "allowlist, kid, iss, aud, exp with a minute of leeway; answers /secure-data with the claims, as serve does, and logs"
 	echo "nothing), both verifying ES256 tokens of the loadserver's issuer. wrk -t1 -c16, $FRESH_ROUNDS rounds of $FRESH_DURATION,"
 	echo "interleaved (who goes first alternates); in each round both get the same $FRESH_PER_RUN tokens, one per request, that serve"
-	echo "has never seen (jwtref caches nothing). CPU per request is the server process's."
+	echo "has never seen (jwtref caches nothing). CPU per request is the server process's. The --log-level warn row is the"
+	echo "load run's \`apiguard serve\` (no access log), sent the same tokens, which it has not seen either."
 } >"$work/notes-fresh.txt"
 
 "$work/benchreport" -dir "$work" -o "$OUTPUT"

@@ -358,7 +358,8 @@ func write(w io.Writer, dir string) error {
 
 	if m := strings.TrimSpace(files["cachemem.txt"]); m != "" {
 		p("## Memory of the verified-token cache\n\n")
-		p("`go run ./cmd/cachemem -n 100000` in `bench/`: fills a verifier's cache (size 100,000) with 100,000 distinct tokens, ")
+		p("`go run ./cmd/cachemem -n 100000` in `bench/`: fills a verifier's cache (size 100,000) with 100,000 distinct tokens ")
+		p("(each verified twice in a row: the cache may store a token on its second sighting only), ")
 		p("drops the tokens, collects garbage and reads the live heap and `/proc/self/status` VmRSS. ")
 		p("Bytes per entry are the cache's own: the hash key, the entry with the token it keeps, and the decoded claims with their payload.\n\n```\n%s\n```\n\n", m)
 	}
@@ -374,7 +375,7 @@ func write(w io.Writer, dir string) error {
 	}
 
 	p("## How to reproduce\n\n")
-	p("```\nscripts/bench.sh                     # everything, about 11 minutes on 2 cores; writes BENCHMARKS.md\n")
+	p("```\nscripts/bench.sh                     # everything, about 12 minutes on 2 cores; writes BENCHMARKS.md\n")
 	p("ROUNDS=3 BENCHTIME=100ms scripts/bench.sh   # quicker, noisier\n")
 	p("cd bench && go test -run '^$' -bench . -benchmem   # the microbenchmarks once\n```\n\n")
 	p("It needs Go, `wrk` and `nginx` (Debian packages; the script installs them with apt-get when missing), builds `apiguard` ")

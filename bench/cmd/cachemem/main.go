@@ -1,7 +1,8 @@
 // Command cachemem measures what apiguard's verified-token cache costs in
 // memory: it fills a Verifier's cache with N distinct Okta-shaped tokens
-// and prints the heap bytes per cached token and the process's resident
-// set size (VmRSS) before and after.
+// (verifying each twice in a row, as a cache may admit a token on its
+// second sighting only) and prints the heap bytes per cached token and the
+// process's resident set size (VmRSS) before and after.
 //
 //	go run ./cmd/cachemem -n 100000
 //
@@ -40,12 +41,12 @@ func main() {
 // result is what one measurement found.
 type result struct {
 	N             int
-	TokenBytes    float64 // mean token length
-	BytesPerEntry float64 // heap growth per cached token
-	RSSBefore     int64   // VmRSS in bytes with the verifier ready and nothing cached
-	RSSAfter      int64   // VmRSS in bytes with N tokens cached
-	Fill          time.Duration
-	Hit           time.Duration // mean time of a second Verify of the same token
+	TokenBytes    float64       // mean token length
+	BytesPerEntry float64       // heap growth per cached token
+	RSSBefore     int64         // VmRSS in bytes with the verifier ready and nothing cached
+	RSSAfter      int64         // VmRSS in bytes with N tokens cached
+	Fill          time.Duration // verifying every token twice in a row
+	Hit           time.Duration // mean time of a further Verify of the same token
 }
 
 func run(w io.Writer, n int, alg string) error {
@@ -57,8 +58,8 @@ func run(w io.Writer, n int, alg string) error {
 	fmt.Fprintf(w, "heap bytes per entry:   %.0f\n", r.BytesPerEntry)
 	fmt.Fprintf(w, "VmRSS before:           %.1f MiB\n", float64(r.RSSBefore)/(1<<20))
 	fmt.Fprintf(w, "VmRSS with %d cached: %.1f MiB\n", r.N, float64(r.RSSAfter)/(1<<20))
-	fmt.Fprintf(w, "fill (verify each once): %s, %.1f µs/token\n", r.Fill.Round(time.Millisecond), float64(r.Fill.Microseconds())/float64(r.N))
-	fmt.Fprintf(w, "second pass (hits):     %.0f ns/token\n", float64(r.Hit.Nanoseconds()))
+	fmt.Fprintf(w, "fill (2 sightings each): %s, %.1f µs/token\n", r.Fill.Round(time.Millisecond), float64(r.Fill.Microseconds())/float64(r.N))
+	fmt.Fprintf(w, "another pass (hits):    %.0f ns/token\n", float64(r.Hit.Nanoseconds()))
 	return nil
 }
 
@@ -92,10 +93,14 @@ func measure(n int, alg string) (*result, error) {
 	for _, t := range tokens {
 		total += len(t)
 	}
+	// Each token twice in a row: a cache may store a token on its second
+	// sighting only (its doorkeeper keeps out tokens seen once).
 	start := time.Now()
 	for _, t := range tokens {
-		if _, err := v.Verify(ctx, t); err != nil {
-			return nil, fmt.Errorf("failed to verify a minted token: %w", err)
+		for range 2 {
+			if _, err := v.Verify(ctx, t); err != nil {
+				return nil, fmt.Errorf("failed to verify a minted token: %w", err)
+			}
 		}
 	}
 	fill := time.Since(start)
