@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -233,6 +234,17 @@ type proxied struct {
 	addr   string // the proxy
 	issuer *testIssuer
 	gw     *httptest.Server
+
+	mu      sync.Mutex
+	clients map[string]int // requests the gateway got, by remote address (one per connection)
+}
+
+// gatewayConns returns how many connections the proxy has opened to the
+// gateway so far.
+func (p *proxied) gatewayConns() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.clients)
 }
 
 // newProxied starts the gateway (with DPoP on, so refusals carry both
@@ -259,8 +271,15 @@ func newProxiedWith(t *testing.T, proxy string, start func(*testing.T, string, s
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := newServer(t, gw)
-	return &proxied{addr: start(t, hostPort(t, srv.URL), hostPort(t, api.URL)), issuer: ti, gw: srv}
+	p := &proxied{issuer: ti, clients: map[string]int{}}
+	p.gw = newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.mu.Lock()
+		p.clients[r.RemoteAddr]++
+		p.mu.Unlock()
+		gw.ServeHTTP(w, r)
+	}))
+	p.addr = start(t, hostPort(t, p.gw.URL), hostPort(t, api.URL))
+	return p
 }
 
 func hostPort(t *testing.T, raw string) string {
@@ -469,6 +488,19 @@ func TestNginxAuthRequest(t *testing.T) {
 	t.Run("nginx's own 400 for a lowercase method", func(t *testing.T) {
 		if r := p.send(t, "post", "/public/x", "", nil); r.status != http.StatusBadRequest {
 			t.Errorf("got %d %s, want nginx's 400", r.status, r.body)
+		}
+	})
+	// The README's upstream block with keepalive: nginx asks /auth on kept
+	// connections, not on a new one per decision (issue 16).
+	t.Run("decisions on kept-alive connections", func(t *testing.T) {
+		before := p.gatewayConns()
+		for range 20 {
+			if r := p.send(t, "GET", "/public/x", "", nil); r.status != http.StatusOK {
+				t.Fatalf("got %d %s", r.status, r.body)
+			}
+		}
+		if n := p.gatewayConns() - before; n > 1 {
+			t.Errorf("nginx opened %d new connections to the gateway for 20 sequential decisions, want at most 1", n)
 		}
 	})
 }

@@ -64,6 +64,12 @@ type h1Transport struct {
 	idleTimeout       time.Duration // an idle connection older than this is closed
 	headerTimeout     time.Duration // ResponseHeaderTimeout; 0: none
 	maxResponseHeader int64
+	// checkAfter: a connection idle this long is checked (alive) before
+	// use. Under load connections come back within microseconds, and the
+	// check is a system call; an upstream closing a connection sooner than
+	// this after its last response is not noticed before a request is sent
+	// on it (a GET, HEAD, OPTIONS or TRACE is then retried).
+	checkAfter time.Duration
 
 	mu   sync.Mutex
 	idle map[string][]*h1Conn // by host:port, most recently used last
@@ -81,6 +87,7 @@ func newH1Transport(next *http.Transport) *h1Transport {
 		idleTimeout:       next.IdleConnTimeout,
 		headerTimeout:     next.ResponseHeaderTimeout,
 		maxResponseHeader: next.MaxResponseHeaderBytes,
+		checkAfter:        5 * time.Millisecond,
 		idle:              map[string][]*h1Conn{},
 	}
 	if t.dial == nil {
@@ -187,7 +194,8 @@ func (t *h1Transport) get(ctx context.Context, addr string) (*h1Conn, bool, erro
 		if pc == nil {
 			break
 		}
-		if t.idleTimeout > 0 && time.Since(pc.idleAt) > t.idleTimeout || !pc.alive() {
+		idle := time.Since(pc.idleAt)
+		if t.idleTimeout > 0 && idle > t.idleTimeout || idle >= t.checkAfter && !pc.alive() {
 			pc.conn.Close()
 			continue
 		}

@@ -243,6 +243,7 @@ func TestTransportIdleClosedByUpstream(t *testing.T) {
 		return false // closes without saying so
 	})
 	tr := newTestTransport()
+	tr.checkAfter = 0 // check every time, not only after 5ms idle
 	if _, body, err := send(t, tr, context.Background(), "GET", up.url()+"/x"); err != nil || body != "ok" {
 		t.Fatal(err, body)
 	}
