@@ -9,7 +9,8 @@
 # Settings (environment): ROUNDS, BENCHTIME, LOAD_ROUNDS, LOAD_DURATION,
 # FRESH_ROUNDS, FRESH_DURATION, FRESH_PER_RUN, FRESH_CYCLE, CONNECTIONS,
 # CACHED_TOKENS, PEERS_ROUNDS and PEERS_DURATION (the gateway peers; default
-# LOAD_ROUNDS and LOAD_DURATION), FLOOD_TOKENS (200000), BASE_PORT (5000:
+# LOAD_ROUNDS and LOAD_DURATION), FLOOD_TOKENS (200000), FLOOD_REPEAT (1:
+# times each token of the flood is sent, in a row), BASE_PORT (5000:
 # the servers listen on 127.0.0.1 ports BASE_PORT to BASE_PORT+8),
 # SERVE_ADDR (127.0.0.1:BASE_PORT), GATEWAY_ADDR (127.0.0.1:BASE_PORT+1),
 # OUTPUT (BENCHMARKS.md), APIGUARD_BIN (an apiguard binary to use instead
@@ -45,7 +46,9 @@
 #    request (wrk -t1 -c16), FRESH_ROUNDS interleaved rounds.
 # 6. Memory under a flood (issue 16): a new apiguard serve (default
 #    settings) is sent FLOOD_TOKENS distinct valid tokens, each once
-#    (bench/cmd/flood), and its VmRSS is read before and after.
+#    (FLOOD_REPEAT times in a row, to see a cache that stores tokens on
+#    their second sighting full; bench/cmd/flood), and its VmRSS is read
+#    before and after.
 # 7. bench/cmd/benchreport writes BENCHMARKS.md from all of it.
 #
 # Needs Go, wrk and nginx (Debian packages, installed with apt-get when
@@ -69,6 +72,7 @@ CACHED_TOKENS=${CACHED_TOKENS:-100000}
 PEERS_ROUNDS=${PEERS_ROUNDS:-$LOAD_ROUNDS}
 PEERS_DURATION=${PEERS_DURATION:-$LOAD_DURATION}
 FLOOD_TOKENS=${FLOOD_TOKENS:-200000}
+FLOOD_REPEAT=${FLOOD_REPEAT:-1}
 BASE_PORT=${BASE_PORT:-5000}
 addr() { echo "127.0.0.1:$((BASE_PORT + $1))"; }
 SERVE_ADDR=${SERVE_ADDR:-$(addr 0)}
@@ -581,7 +585,7 @@ if [[ -n $serve_default_url ]]; then
 	flood_pid=$!
 	pids+=("$flood_pid")
 	wait_for "http://$FLOOD_ADDR/readyz"
-	"$work/flood" -url "http://$FLOOD_ADDR/secure-data" -tokens "$work/load/fresh-es256.txt" -n "$FLOOD_TOKENS" -c 16 -pid "$flood_pid" >"$work/flood.txt" ||
+	"$work/flood" -url "http://$FLOOD_ADDR/secure-data" -tokens "$work/load/fresh-es256.txt" -n "$FLOOD_TOKENS" -repeat "$FLOOD_REPEAT" -c 16 -pid "$flood_pid" >"$work/flood.txt" ||
 		die "the flood failed"
 	kill "$flood_pid" 2>/dev/null || true
 	log "  $(tr '\n' ' ' <"$work/flood.txt")"

@@ -6,8 +6,10 @@
 //	flood -url http://127.0.0.1:5007/secure-data -tokens fresh.txt -n 200000 -c 16 -pid PID
 //
 // It reads the first -n tokens of the file (one per line), sends them over
-// -c keep-alive connections, and fails if any answer is not 2xx. It prints
-// "key value" lines: tokens, connections, seconds, rss_before_kib,
+// -c keep-alive connections (each -repeat times in a row: 2 is a flood of
+// tokens that are reused, which a cache storing tokens on their second
+// sighting keeps), and fails if any answer is not 2xx. It prints "key
+// value" lines: tokens, repeat, connections, seconds, rss_before_kib,
 // rss_after_kib and hwm_kib (the peak, VmHWM), from /proc/PID/status.
 package main
 
@@ -31,17 +33,18 @@ func main() {
 	file := flag.String("tokens", "", "file of tokens, one per line")
 	n := flag.Int("n", 0, "number of tokens to send (0: all of the file)")
 	c := flag.Int("c", 16, "connections")
+	repeat := flag.Int("repeat", 1, "times each token is sent, in a row")
 	pid := flag.Int("pid", 0, "process whose memory to report (0: none)")
 	flag.Parse()
-	if err := run(context.Background(), os.Stdout, *url, *file, *n, *c, *pid); err != nil {
+	if err := run(context.Background(), os.Stdout, *url, *file, *n, *c, *repeat, *pid); err != nil {
 		fmt.Fprintln(os.Stderr, "flood:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, w io.Writer, url, file string, n, c, pid int) error {
-	if url == "" || file == "" || c < 1 {
-		return errors.New("-url and -tokens are required, -c at least 1")
+func run(ctx context.Context, w io.Writer, url, file string, n, c, repeat, pid int) error {
+	if url == "" || file == "" || c < 1 || repeat < 1 {
+		return errors.New("-url and -tokens are required, -c and -repeat at least 1")
 	}
 	tokens, err := readTokens(file, n)
 	if err != nil {
@@ -69,10 +72,12 @@ func run(ctx context.Context, w io.Writer, url, file string, n, c, pid int) erro
 				if k >= len(tokens) {
 					return
 				}
-				if err := send(ctx, client, url, tokens[k]); err != nil {
-					errs[i] = fmt.Errorf("token %d: %w", k+1, err)
-					next.Store(int64(len(tokens))) // stop the others
-					return
+				for range repeat {
+					if err := send(ctx, client, url, tokens[k]); err != nil {
+						errs[i] = fmt.Errorf("token %d: %w", k+1, err)
+						next.Store(int64(len(tokens))) // stop the others
+						return
+					}
 				}
 			}
 		})
@@ -87,7 +92,7 @@ func run(ctx context.Context, w io.Writer, url, file string, n, c, pid int) erro
 			return err
 		}
 	}
-	fmt.Fprintf(w, "tokens %d\nconnections %d\nseconds %.1f\n", len(tokens), c, took.Seconds())
+	fmt.Fprintf(w, "tokens %d\nrepeat %d\nconnections %d\nseconds %.1f\n", len(tokens), repeat, c, took.Seconds())
 	if pid > 0 {
 		fmt.Fprintf(w, "rss_before_kib %d\nrss_after_kib %d\nhwm_kib %d\n", before, after, hwm)
 	}

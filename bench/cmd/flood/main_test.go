@@ -37,7 +37,7 @@ func TestRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	if err := run(context.Background(), &out, srv.URL, file, 100, 4, os.Getpid()); err != nil {
+	if err := run(context.Background(), &out, srv.URL, file, 100, 4, 1, os.Getpid()); err != nil {
 		t.Fatal(err)
 	}
 	if len(seen) != 100 {
@@ -48,15 +48,22 @@ func TestRun(t *testing.T) {
 			t.Errorf("token %q sent %d times", tok, n)
 		}
 	}
-	for _, want := range []string{"tokens 100\n", "connections 4\n", "rss_before_kib ", "rss_after_kib ", "hwm_kib "} {
+	for _, want := range []string{"tokens 100\n", "repeat 1\n", "connections 4\n", "rss_before_kib ", "rss_after_kib ", "hwm_kib "} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output %q lacks %q", out.String(), want)
 		}
 	}
-	if err := run(context.Background(), &out, srv.URL, file, 0, 4, 0); err == nil || !strings.Contains(err.Error(), "401") {
+	clear(seen)
+	if err := run(context.Background(), &out, srv.URL, file, 10, 2, 3, 0); err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != 10 || seen["t0"] != 3 || seen["t9"] != 3 {
+		t.Errorf("with -repeat 3: server saw %v, want t0…t9 three times each", seen)
+	}
+	if err := run(context.Background(), &out, srv.URL, file, 0, 4, 1, 0); err == nil || !strings.Contains(err.Error(), "401") {
 		t.Errorf("with a refused token: got %v, want an error naming the 401", err)
 	}
-	if err := run(context.Background(), &out, srv.URL, file, 1000, 4, 0); err == nil {
+	if err := run(context.Background(), &out, srv.URL, file, 1000, 4, 1, 0); err == nil {
 		t.Error("asking for more tokens than the file holds: no error")
 	}
 }
