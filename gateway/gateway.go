@@ -75,6 +75,8 @@ type Gateway struct {
 	registry *prometheus.Registry
 	metrics  *metrics
 	scrape   http.Handler
+	h1       *h1Transport // the default transport; nil with Options.Transport
+	buffers  *bufferPool
 	split    bool      // admin endpoints on their own handler
 	auth     *authPair // the headers /auth trusts (auth.go)
 	rules    atomic.Pointer[ruleset]
@@ -128,14 +130,16 @@ func New(mw *apiguard.Middleware, rules Rules, opts Options) (*Gateway, error) {
 		t.MaxIdleConnsPerHost = 64 // the default 2 churns connections to a busy upstream
 		// Plain requests to http:// upstreams skip t's per-connection
 		// goroutines (transport.go); the rest go to t.
-		transport = newH1Transport(t)
+		g.h1 = newH1Transport(t)
+		transport = g.h1
 	}
+	g.buffers = &bufferPool{}
 	g.proxy = &httputil.ReverseProxy{
 		Rewrite:      g.rewrite,
-		Transport:    &timedTransport{next: transport, hist: g.metrics.upstream},
+		Transport:    &timedTransport{next: transport, metrics: g.metrics},
 		ErrorHandler: g.proxyError,
 		ErrorLog:     slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
-		BufferPool:   &bufferPool{},
+		BufferPool:   g.buffers,
 		// Responses of unknown length (chunked) and text/event-stream are
 		// flushed on every write by ReverseProxy itself; everything else
 		// is buffered, which is what large downloads want.
@@ -335,12 +339,19 @@ func (g *Gateway) serveProxy(w http.ResponseWriter, r *http.Request) {
 		writeJSON(sw, http.StatusNotFound, "not_found", "route has no upstream")
 		return
 	}
+	if g.serveDirect(sw, r, d) {
+		return
+	}
 	g.proxy.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), ctxKey{}, d)))
 }
 
 // rewrite builds the upstream request: spoofable headers out, our own in.
 func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
-	d := pr.In.Context().Value(ctxKey{}).(*decision)
+	g.rewriteFor(pr, pr.In.Context().Value(ctxKey{}).(*decision))
+}
+
+// rewriteFor is rewrite for the request decided by d.
+func (g *Gateway) rewriteFor(pr *httputil.ProxyRequest, d *decision) {
 	h := pr.Out.Header
 	for k := range h {
 		if spoofable(k) || (!d.rule.methodOverride && methodOverrideHeader(k)) {

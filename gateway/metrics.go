@@ -3,6 +3,7 @@ package gateway
 import (
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/apiguard/apiguard/internal/metriclabel"
@@ -16,8 +17,20 @@ import (
 // any code) or "other", and reason one of the gateway's own labels or an
 // apiguard.Reason label.
 type metrics struct {
-	requests *prometheus.CounterVec
-	upstream *prometheus.HistogramVec
+	requests  *prometheus.CounterVec
+	upstream  *prometheus.HistogramVec
+	observers sync.Map // route name → its upstream histogram
+}
+
+// observeUpstream records an upstream's time to response headers for a
+// route, looking the route's histogram up in observers rather than hashing
+// its label on every request.
+func (m *metrics) observeUpstream(route string, d time.Duration) {
+	o, ok := m.observers.Load(route)
+	if !ok {
+		o, _ = m.observers.LoadOrStore(route, m.upstream.WithLabelValues(route))
+	}
+	o.(prometheus.Observer).Observe(d.Seconds())
 }
 
 func newMetrics(reg *prometheus.Registry) (*metrics, error) {
@@ -46,15 +59,15 @@ func (m *metrics) count(handler, route string, status int, reason string) {
 
 // timedTransport observes upstream latency per route.
 type timedTransport struct {
-	next http.RoundTripper
-	hist *prometheus.HistogramVec
+	next    http.RoundTripper
+	metrics *metrics
 }
 
 func (t *timedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	start := time.Now()
 	resp, err := t.next.RoundTrip(req)
 	if d, ok := req.Context().Value(ctxKey{}).(*decision); ok && err == nil {
-		t.hist.WithLabelValues(d.rule.name).Observe(time.Since(start).Seconds())
+		t.metrics.observeUpstream(d.rule.name, time.Since(start))
 	}
 	return resp, err
 }

@@ -129,6 +129,12 @@ func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !t.handles(req) {
 		return t.next.RoundTrip(req)
 	}
+	return t.roundTrip(req, nil)
+}
+
+// roundTrip sends a request handles accepted. got1xx, when set, receives
+// the 1xx responses instead of the request's ClientTrace.
+func (t *h1Transport) roundTrip(req *http.Request, got1xx func(int, textproto.MIMEHeader) error) (*http.Response, error) {
 	if err := validHeader(req.Header); err != nil {
 		return nil, err
 	}
@@ -141,7 +147,7 @@ func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if err != nil {
 			return nil, err
 		}
-		resp, err := pc.roundTrip(req)
+		resp, err := pc.roundTrip(req, got1xx)
 		if err == nil {
 			return resp, nil
 		}
@@ -276,7 +282,7 @@ var errFraming = errors.New("gateway: upstream response has both Content-Length 
 
 // roundTrip sends req on pc and reads its response headers. On error pc is
 // closed.
-func (pc *h1Conn) roundTrip(req *http.Request) (_ *http.Response, err error) {
+func (pc *h1Conn) roundTrip(req *http.Request, got1xx func(int, textproto.MIMEHeader) error) (_ *http.Response, err error) {
 	ctx := req.Context()
 	stop := context.AfterFunc(ctx, pc.abort)
 	defer func() {
@@ -323,8 +329,13 @@ func (pc *h1Conn) roundTrip(req *http.Request) (_ *http.Response, err error) {
 		if informational >= maxInformational {
 			return nil, errors.New("gateway: too many 1xx responses from the upstream")
 		}
-		if trace := httptrace.ContextClientTrace(ctx); trace != nil && trace.Got1xxResponse != nil {
-			if err := trace.Got1xxResponse(code, textproto.MIMEHeader(resp.Header)); err != nil {
+		if got1xx == nil {
+			if trace := httptrace.ContextClientTrace(ctx); trace != nil {
+				got1xx = trace.Got1xxResponse
+			}
+		}
+		if got1xx != nil {
+			if err := got1xx(code, textproto.MIMEHeader(resp.Header)); err != nil {
 				return nil, err
 			}
 		}

@@ -19,6 +19,7 @@ type rawUpstream struct {
 	ln       net.Listener
 	conns    atomic.Int32
 	requests atomic.Int32
+	last     atomic.Pointer[http.Request] // the last request read
 }
 
 func newRawUpstream(t *testing.T, respond func(req *http.Request) string) *rawUpstream {
@@ -64,6 +65,7 @@ func newRawUpstream(t *testing.T, respond func(req *http.Request) string) *rawUp
 					}
 					_, _ = io.Copy(io.Discard, req.Body)
 					u.requests.Add(1)
+					u.last.Store(req)
 					if _, err := io.WriteString(c, respond(req)); err != nil {
 						return
 					}
@@ -187,5 +189,41 @@ func TestProxyReusesUpstreamConnection(t *testing.T) {
 	}
 	if n := up.conns.Load(); n != 1 {
 		t.Errorf("upstream saw %d connections for 30 sequential requests, want 1", n)
+	}
+}
+
+// TestProxyHopByHop: hop-by-hop headers, and those a Connection header
+// names, stop at the gateway in both directions; "Te: trailers" goes on; a
+// query with ";" is re-encoded (as ReverseProxy does); no Accept-Encoding
+// is added to a request that had none.
+func TestProxyHopByHop(t *testing.T) {
+	up := newRawUpstream(t, func(*http.Request) string {
+		return "HTTP/1.1 200 OK\r\nConnection: X-Hop\r\nX-Hop: 1\r\nKeep-Alive: timeout=5\r\nX-Kept: 1\r\nContent-Length: 2\r\n\r\nok"
+	})
+	srv := rawGatewayServer(t, "http://"+up.ln.Addr().String())
+	tr := &http.Transport{DisableCompression: true} // sends no Accept-Encoding
+	t.Cleanup(tr.CloseIdleConnections)
+	client := &http.Client{Transport: tr}
+	for _, method := range []string{"GET", "HEAD", "DELETE"} {
+		req, _ := http.NewRequest(method, srv.URL+"/x?a=1;b=2", nil)
+		req.Header.Set("Connection", "X-Req-Hop")
+		req.Header.Set("X-Req-Hop", "1")
+		req.Header.Set("Te", "trailers, deflate")
+		req.Header.Set("Proxy-Authorization", "Basic eDp5")
+		req.Header.Set("X-Req-Kept", "1")
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || resp.Header.Get("X-Kept") != "1" || resp.Header.Get("X-Hop") != "" || resp.Header.Get("Keep-Alive") != "" {
+			t.Errorf("%s: client got %d %v", method, resp.StatusCode, resp.Header)
+		}
+		got := up.last.Load()
+		if got.Header.Get("X-Req-Kept") != "1" || got.Header.Get("X-Req-Hop") != "" || got.Header.Get("Proxy-Authorization") != "" ||
+			got.Header.Get("Te") != "trailers" || got.URL.RawQuery != "" || got.Header.Get("Accept-Encoding") != "" {
+			t.Errorf("%s: upstream got %s %v", method, got.URL, got.Header)
+		}
 	}
 }
