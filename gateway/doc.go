@@ -47,7 +47,12 @@
 // # Proxying
 //
 // Allowed requests go to the route's upstream through
-// [net/http/httputil.ReverseProxy] with a Rewrite function. Every inbound
+// [net/http/httputil.ReverseProxy] with a Rewrite function, or, for a
+// request without a body to an http:// upstream with the default
+// transport, through the same steps done by the gateway itself over
+// kept-alive HTTP/1.1 connections (fewer allocations and no goroutine
+// hand-offs per request; responses with both Content-Length and
+// Transfer-Encoding are answered with 502). Every inbound
 // X-Auth-*, X-Forwarded-*, X-Original-*, X-Real-Ip and Forwarded header is
 // removed (names compared case-insensitively, "_" read as "-"), then
 // X-Forwarded-For/-Host/-Proto are set from the connection and the identity
