@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"io"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 )
 
@@ -101,3 +103,87 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 }
 
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// logWriter buffers the log's lines and writes them in batches: with an
+// access-log line per request, writing each line to stderr as it comes
+// costs a write system call per request. A line is written whole, in the
+// order lines came, at most logFlushEvery after it came (or sooner, when
+// the buffer fills), and Close writes what is left, so nothing is lost on
+// a clean exit. On a crash (a panic that ends the process, SIGKILL, the
+// machine going down) the lines of the last logFlushEvery can be lost;
+// a Go panic's own report goes to stderr directly and is not delayed.
+//
+// slog's handlers give Write one whole line at a time, under their own
+// lock; logWriter keeps lines whole even across handlers (the server's
+// error log and the Redis client's share it), as it only ever writes a
+// line completely or not at all.
+type logWriter struct {
+	mu        sync.Mutex
+	w         io.Writer
+	buf       []byte
+	scheduled bool // a flush is due within logFlushEvery
+	closed    bool // Close was called: lines go straight to w
+}
+
+const (
+	logFlushEvery = 50 * time.Millisecond
+	logBufferSize = 64 << 10
+)
+
+func newLogWriter(w io.Writer) *logWriter {
+	return &logWriter{w: w, buf: make([]byte, 0, logBufferSize)}
+}
+
+// Write takes one line (or more: whatever it is given is kept together).
+func (l *logWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return l.w.Write(p)
+	}
+	if len(l.buf)+len(p) > cap(l.buf) {
+		if err := l.flushLocked(); err != nil {
+			return 0, err
+		}
+		if len(p) > cap(l.buf) {
+			return l.w.Write(p)
+		}
+	}
+	l.buf = append(l.buf, p...)
+	if !l.scheduled {
+		l.scheduled = true
+		time.AfterFunc(logFlushEvery, l.timedFlush)
+	}
+	return len(p), nil
+}
+
+func (l *logWriter) timedFlush() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.scheduled = false
+	_ = l.flushLocked()
+}
+
+// Flush writes the buffered lines.
+func (l *logWriter) Flush() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.flushLocked()
+}
+
+func (l *logWriter) flushLocked() error {
+	if len(l.buf) == 0 {
+		return nil
+	}
+	_, err := l.w.Write(l.buf)
+	l.buf = l.buf[:0]
+	return err
+}
+
+// Close writes the buffered lines; later lines are written as they come.
+func (l *logWriter) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.closed = true
+	return l.flushLocked()
+}
