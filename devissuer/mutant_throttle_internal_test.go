@@ -42,3 +42,28 @@ func TestThrottleEvictedAttemptEnds(t *testing.T) {
 		forgotten(t, th)
 	})
 }
+
+// TestSignInParallelAttempts: the issuer's sign-in reserves each attempt it
+// lets through, so that with no free failure left for a username a second
+// attempt begun while the first is checked is asked to wait.
+func TestSignInParallelAttempts(t *testing.T) {
+	iss, err := New(Config{Issuer: "http://127.0.0.1:9/oauth2/default",
+		Clients: []Client{{ID: "app", Secret: "app-secret", RedirectURIs: []string{"http://127.0.0.1:9/cb"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	const addr = "192.0.2.1"
+	for i := range userFreeFailures - 1 {
+		if d := iss.beginSignIn("alice", addr, now); d != 0 {
+			t.Fatalf("attempt %d: got a wait of %v, want none", i+1, d)
+		}
+		iss.endSignIn("alice", addr, false, now)
+	}
+	if d := iss.beginSignIn("alice", addr, now); d != 0 {
+		t.Fatalf("the last free attempt: got a wait of %v, want none", d)
+	}
+	if d := iss.beginSignIn("alice", addr, now); d != throttleBusy {
+		t.Errorf("an attempt while the last free one is checked: got a wait of %v, want %v", d, throttleBusy)
+	}
+}
