@@ -50,6 +50,7 @@ type tokenCache struct {
 	bytes    atomic.Int64 // estimated heap of the entries, over all shards
 
 	intern interner
+	door   *doorkeeper // which verified tokens are stored (see offer); nil: all
 }
 
 const cacheShards = 64
@@ -84,6 +85,7 @@ const entryOverhead = 530
 func newTokenCache(size int) *tokenCache {
 	c := &tokenCache{seed: maphash.MakeSeed(), size: int64(max(1, size))}
 	c.maxBytes = c.size * cacheEntryBytes
+	c.door = newDoorkeeper(c.size)
 	for i := range c.shards {
 		c.shards[i].m = make(map[uint64]cacheEntry)
 	}
@@ -132,6 +134,18 @@ func sameToken(a, b string) bool {
 		d |= uint64(x[i] ^ y[i])
 	}
 	return d == 0
+}
+
+// offer stores a verified token, as put does, on its second sighting (see
+// doorkeeper); on its first it only remembers that it was seen. While the
+// cache is nearly empty (under 1/16 of its size) it stores tokens at their
+// first sighting: the few entries cost the collector little, push out
+// nobody, and a process that has just started (or is quiet) then answers
+// its clients' second requests from the cache.
+func (c *tokenCache) offer(h uint64, token string, claims *Claims, k *key, now time.Time) {
+	if c.door == nil || c.n.Load() < c.size/doorkeeperWarmup || c.door.admit(h) {
+		c.put(h, token, claims, k, now)
+	}
 }
 
 // put remembers token, whose hash is h, verified with k. Tokens at or past

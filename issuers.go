@@ -375,7 +375,7 @@ func (v *Verifier) verifyParsedCached(ctx context.Context, token string, h uint6
 	if err != nil {
 		return nil, err
 	}
-	v.cache.put(h, token, c, k, now)
+	v.cache.offer(h, token, c, k, now)
 	return c, nil
 }
 
