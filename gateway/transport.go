@@ -31,10 +31,11 @@ import (
 // function, response-header timeout, idle timeout and idle-connection limit
 // it takes).
 //
-// What keeps the exchange unambiguous: the request is written by
-// Request.Write (net/http's own framing: the client's framing headers were
-// removed by ReverseProxy, and a request without a body gets no
-// Transfer-Encoding); header names and values are checked as http.Transport
+// What keeps the exchange unambiguous: the request is written as
+// Request.Write writes it (writeRequest, checked against Request.Write by
+// TestWriteRequestLikeRequestWrite; the client's framing headers were
+// removed, and a request without a body gets no Transfer-Encoding, and
+// Content-Length: 0 for POST, PUT and PATCH only); header names and values are checked as http.Transport
 // checks them; the response is parsed by http.ReadResponse, after a scan of
 // its header block that refuses one with both Content-Length and
 // Transfer-Encoding (which ReadResponse would read as chunked; a proxy
@@ -292,7 +293,7 @@ func (pc *h1Conn) roundTrip(req *http.Request, got1xx func(int, textproto.MIMEHe
 		}
 	}()
 	start := pc.in.n
-	if err := req.Write(pc.bw); err != nil {
+	if err := writeRequest(pc.bw, req); err != nil {
 		pc.bw.Reset(pc.conn)
 		return nil, fmt.Errorf("%w: %w", errNothingReceived, err)
 	}
@@ -488,4 +489,73 @@ func validHeaderValue(v string) bool {
 		}
 	}
 	return true
+}
+
+// writeRequest writes a request without a body as Request.Write does,
+// without its formatting and sorting costs (the header order is the map's:
+// nothing reads meaning into it). Requests it does not expect (a body, an
+// empty or non-ASCII host, a method that is not a token) go to
+// Request.Write. Header names and values were checked by validHeader.
+func writeRequest(w *bufio.Writer, req *http.Request) error {
+	host := req.Host
+	if host == "" {
+		host = req.URL.Host
+	}
+	if req.Body != nil || req.ContentLength != 0 || len(req.TransferEncoding) > 0 || len(req.Trailer) > 0 ||
+		!isToken(req.Method) || req.Method == http.MethodConnect || !plainHost(host) || req.URL.Opaque != "" {
+		return req.Write(w)
+	}
+	ruri := req.URL.RequestURI()
+	for i := 0; i < len(ruri); i++ {
+		if c := ruri[i]; c < ' ' || c == 0x7f {
+			return errors.New("net/http: can't write control character in Request.URL")
+		}
+	}
+	w.WriteString(req.Method)
+	w.WriteByte(' ')
+	w.WriteString(ruri)
+	w.WriteString(" HTTP/1.1\r\nHost: ")
+	w.WriteString(host)
+	w.WriteString("\r\n")
+	ua := "Go-http-client/1.1"
+	if vs, ok := req.Header["User-Agent"]; ok {
+		ua = ""
+		if len(vs) > 0 {
+			ua = textproto.TrimString(vs[0])
+		}
+	}
+	if ua != "" {
+		w.WriteString("User-Agent: ")
+		w.WriteString(ua)
+		w.WriteString("\r\n")
+	}
+	switch req.Method {
+	case http.MethodPost, http.MethodPut, http.MethodPatch:
+		w.WriteString("Content-Length: 0\r\n")
+	}
+	for k, vs := range req.Header {
+		switch k {
+		case "Host", "User-Agent", "Content-Length", "Transfer-Encoding", "Trailer":
+			continue
+		}
+		for _, v := range vs {
+			w.WriteString(k)
+			w.WriteString(": ")
+			w.WriteString(textproto.TrimString(v))
+			w.WriteString("\r\n")
+		}
+	}
+	_, err := w.WriteString("\r\n")
+	return err
+}
+
+// plainHost reports whether a Host value needs none of Request.Write's
+// treatment: printable ASCII, no space, no "/", no IPv6 zone.
+func plainHost(h string) bool {
+	for i := 0; i < len(h); i++ {
+		if c := h[i]; c <= ' ' || c >= 0x7f || c == '/' || c == '%' {
+			return false
+		}
+	}
+	return h != ""
 }

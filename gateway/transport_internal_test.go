@@ -10,6 +10,7 @@ import (
 	"net/http/httptrace"
 	"net/textproto"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -525,4 +526,45 @@ func mustURL(t *testing.T, s string) *url.URL {
 		t.Fatal(err)
 	}
 	return u
+}
+
+// TestWriteRequestLikeRequestWrite: writeRequest writes what Request.Write
+// writes, header lines in any order.
+func TestWriteRequestLikeRequestWrite(t *testing.T) {
+	lines := func(b []byte) []string {
+		parts := strings.Split(string(b), "\r\n")
+		head := parts[0]
+		rest := slices.Clone(parts[1:])
+		slices.Sort(rest)
+		return append([]string{head}, rest...)
+	}
+	for _, method := range []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "PURGE"} {
+		for _, target := range []string{"http://up.example:8080/a/b?x=1&y=%20", "http://up.example/", "http://[::1]:9000/p%2Fq", "http://up.example/caf%C3%A9?q"} {
+			for i, h := range []http.Header{
+				{},
+				{"User-Agent": {""}},
+				{"User-Agent": {"  curl/8  "}, "Accept": {"a", "b"}, "X-Empty": {""}, "X-Spaced": {" v\t"}},
+				{"Host": {"spoof.example"}, "Content-Length": {"5"}, "Transfer-Encoding": {"chunked"}, "Trailer": {"X"}, "X-Auth-Subject": {"alice"}},
+			} {
+				req, err := http.NewRequest(method, target, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				req.Header = h
+				var want, got strings.Builder
+				ww, gw := bufio.NewWriter(&want), bufio.NewWriter(&got)
+				if err := req.Write(ww); err != nil {
+					t.Fatal(err)
+				}
+				if err := writeRequest(gw, req); err != nil {
+					t.Fatal(err)
+				}
+				_ = ww.Flush()
+				_ = gw.Flush()
+				if w, g := lines([]byte(want.String())), lines([]byte(got.String())); !slices.Equal(w, g) {
+					t.Errorf("%s %s header %d:\nRequest.Write %q\nwriteRequest  %q", method, target, i, w, g)
+				}
+			}
+		}
+	}
 }
