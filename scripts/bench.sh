@@ -322,11 +322,11 @@ nginx_start() {
 		    scgi_temp_path $dir/scgi;
 		    upstream api {
 		        server ${ls_url#http://};
-		        keepalive 32;
+		        keepalive 64;
 		    }
 		    upstream apiguard {
 		        server $GATEWAY_ADDR;
-		        keepalive 32;
+		        keepalive 64;
 		    }
 		    server {
 		        listen $listen;
@@ -616,7 +616,7 @@ echo "bench.sh took: $(($(date +%s) - start)) s" >>"$work/machine.txt"
 	echo "wrk -t1 -c$CONNECTIONS with one reused token, $PEERS_ROUNDS rounds of $PEERS_DURATION for each contender, interleaved, all in"
 	echo "front of the loadserver's public route (\"/\", a one-line JSON handler in Go). Proxy CPU per request is the CPU time"
 	echo "(from /proc/PID/stat) of the proxy's processes only, not the upstream's, divided by the requests: nginx's master and"
-	echo "$NGINX_WORKERS worker process ($(nginx -v 2>&1 | sed 's/^nginx version: //'), \`worker_processes $NGINX_WORKERS\`, access log off, upstream \`keepalive 32\`,"
+	echo "$NGINX_WORKERS worker process ($(nginx -v 2>&1 | sed 's/^nginx version: //'), \`worker_processes $NGINX_WORKERS\`, access log off, upstream \`keepalive 64\`,"
 	echo "\`proxy_http_version 1.1\`, \`Connection \"\"\`); for the auth_request path nginx and the \`apiguard gateway\` answering its \`/auth\`"
 	echo "subrequests (the server block of gateway/README.md with keep-alive connections to the gateway, request body off); the"
 	echo "gateway runs with --log-level warn (no access log), oauth2-proxy with its request and auth logs off. Before the"
