@@ -40,3 +40,20 @@ func TestKeysRetryAfterFailureWaitsASecond(t *testing.T) {
 		t.Errorf("a second after the failed fetch, issuer up: %v", err)
 	}
 }
+
+// TestKeysUnavailableRetryAfterIsCooldown: while the issuer is down, the
+// Retry-After of ErrKeysUnavailable is RefreshCooldown (default 10 s), and
+// never under a second. (Kills keyset.go's ks.cooldown < time.Second →
+// >= in retryAfter; see MUTATION.md.)
+func TestKeysUnavailableRetryAfterIsCooldown(t *testing.T) {
+	iss := testissuer.New(t)
+	iss.SetDown(true)
+	for cooldown, want := range map[time.Duration]time.Duration{0: 10 * time.Second, 3 * time.Second: 3 * time.Second, 100 * time.Millisecond: time.Second} {
+		clk := fakeclock.New(epoch)
+		v := newVerifier(t, iss, clk, func(c *apiguard.Config) { c.RefreshCooldown = cooldown })
+		var ke *apiguard.KeysError
+		if _, err := v.Verify(context.Background(), iss.Sign(t, "rs256", iss.Claims(clk.Now()), nil)); !errors.As(err, &ke) || ke.RetryAfter != want {
+			t.Errorf("RefreshCooldown %v, issuer down: got %v, want keys unavailable with Retry-After %v", cooldown, err, want)
+		}
+	}
+}
