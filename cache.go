@@ -138,12 +138,13 @@ func sameToken(a, b string) bool {
 
 // offer stores a verified token, as put does, on its second sighting (see
 // doorkeeper); on its first it only remembers that it was seen. While the
-// cache is nearly empty (under 1/16 of its size) it stores tokens at their
-// first sighting: the few entries cost the collector little, push out
-// nobody, and a process that has just started (or is quiet) then answers
-// its clients' second requests from the cache.
+// cache is nearly empty (under 1/16 of its size, and of its byte bound) it
+// stores tokens at their first sighting: the few entries cost the
+// collector little, push out nobody, and a process that has just started
+// (or is quiet) then answers its clients' second requests from the cache.
 func (c *tokenCache) offer(h uint64, token string, claims *Claims, k *key, now time.Time) {
-	if c.door == nil || c.n.Load() < c.size/doorkeeperWarmup || c.door.admit(h) {
+	warm := c.n.Load() < c.size/doorkeeperWarmup && c.bytes.Load() < c.maxBytes/doorkeeperWarmup
+	if c.door == nil || warm || c.door.admit(h) {
 		c.put(h, token, claims, k, now)
 	}
 }

@@ -3,6 +3,7 @@ package apiguard
 import (
 	"context"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -128,5 +129,23 @@ func TestDoorkeeperSize(t *testing.T) {
 		if got := len(newDoorkeeper(tt.size).slots); got != tt.want {
 			t.Errorf("newDoorkeeper(%d) has %d slots, want %d", tt.size, got, tt.want)
 		}
+	}
+}
+
+// TestDoorkeeperWarmupBytes checks that the warm-up also ends at 1/16 of
+// the byte bound: long tokens that fill the bytes long before the count
+// are kept out on their first sighting too.
+func TestDoorkeeperWarmupBytes(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	c := newTokenCache(1000)
+	c.maxBytes = 64 << 10 // the warm-up ends at 4 KiB: two or three entries of about 1.5 KB
+	k := &key{kid: "k"}
+	long := strings.Repeat("t", 1000)
+	for i := range 1000 {
+		tok := long + strconv.Itoa(i)
+		c.offer(c.hash(tok), tok, &Claims{Expiry: now.Add(time.Hour)}, k, now)
+	}
+	if n := c.len(); n == 0 || n > 3 {
+		t.Errorf("got %d entries after 1,000 long tokens seen once each, want the 1 to 3 of the warm-up", n)
 	}
 }
