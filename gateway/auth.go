@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/apiguard/apiguard"
 )
 
 // Values of Options.AuthProxy: the proxy that sends /auth its decision
@@ -48,6 +50,7 @@ type authPair struct {
 	method, uri           string // the trusted headers, as spelt in messages
 	otherMethod, otherURI string
 	lower                 [4]string // the four names in lower case
+	canon                 [2]string // the trusted pair, canonical (map keys)
 	// expose moves WWW-Authenticate into X-Apiguard-* headers and copies the
 	// body into X-Apiguard-Error on refusals (nginx).
 	expose bool
@@ -77,6 +80,7 @@ func newPair(ap *authPair) *authPair {
 	for i, n := range [4]string{ap.method, ap.uri, ap.otherMethod, ap.otherURI} {
 		ap.lower[i] = strings.ToLower(n)
 	}
+	ap.canon = [2]string{http.CanonicalHeaderKey(ap.method), http.CanonicalHeaderKey(ap.uri)}
 	return ap
 }
 
@@ -109,7 +113,9 @@ func (ap *authPair) described(h http.Header) (method, uri, problem string) {
 			return "", "", names[i] + " is sent more than once: " + ap.setting()
 		}
 	}
-	method, uri = h.Get(ap.method), h.Get(ap.uri)
+	// h[canonical] rather than h.Get: X-Original-URI is not canonical, and
+	// Get would allocate its canonical form on every decision.
+	method, uri = first(h[ap.canon[0]]), first(h[ap.canon[1]])
 	switch {
 	case method == "":
 		return "", "", ap.method + " is missing: " + ap.setting()
@@ -121,6 +127,14 @@ func (ap *authPair) described(h http.Header) (method, uri, problem string) {
 		return "", "", ap.uri + " is not a path with an optional query (" + ap.setting() + ")"
 	}
 	return method, uri, ""
+}
+
+// first returns the first of vs, or "" for none, as Header.Get does.
+func first(vs []string) string {
+	if len(vs) == 0 {
+		return ""
+	}
+	return vs[0]
 }
 
 // setting says, for refusals, which pair is trusted and why.
@@ -149,12 +163,15 @@ func isToken(s string) bool {
 // described path. X-Forwarded-Proto and X-Forwarded-Host are not used: /auth
 // may be reachable by clients, who could set them to anything.
 func (g *Gateway) serveAuth(w http.ResponseWriter, r *http.Request) {
-	sw := &statusWriter{ResponseWriter: w}
+	// The status writer and the recorder in one allocation (issue 16).
+	aw := &authWriter{sw: statusWriter{ResponseWriter: w}}
+	sw := &aw.sw
 	name, reason := "", ""
 	defer func() { g.metrics.count("auth", name, sw.status, reason) }()
 	var out http.ResponseWriter = sw
 	if g.auth.expose {
-		rec := &refusalRecorder{w: sw}
+		rec := &aw.rec
+		rec.w = sw
 		defer rec.finish()
 		out = rec
 	}
@@ -177,30 +194,30 @@ func (g *Gateway) serveAuth(w http.ResponseWriter, r *http.Request) {
 		reason = no.write(out)
 		return
 	}
+	var claims *apiguard.Claims
 	if !ru.public {
 		// Checked as the request it describes: a DPoP proof is for that
 		// method and URL, not for GET /auth.
 		fr := r.WithContext(r.Context())
 		fr.Method, fr.URL, fr.RequestURI = method, u, uri
-		claims, err := ru.middleware(g.mw).Check(fr, ru.policies...)
+		claims, err = ru.middleware(g.mw).Check(fr, ru.policies...)
 		if err != nil {
 			reason = g.refuse(out, r, err)
 			return
 		}
-		setIdentity(out.Header(), claims)
 	}
 	// Every identity header is answered, empty when unknown (and on public
 	// routes), so a proxy copying them replaces whatever the client sent:
 	// Caddy's copy_headers would otherwise set the literal placeholder
-	// text, or keep the client's header.
-	h := out.Header()
-	for _, k := range identityHeaders {
-		if _, ok := h[k]; !ok {
-			h[k] = []string{""}
-		}
-	}
-	h.Set("Cache-Control", "no-store")
+	// text, or keep the client's header. No body.
+	setIdentityHeaders(out.Header(), claims, true)
 	out.WriteHeader(http.StatusOK)
+}
+
+// authWriter is what serveAuth wraps its ResponseWriter in.
+type authWriter struct {
+	sw  statusWriter
+	rec refusalRecorder
 }
 
 // refusalRecorder holds back a /auth answer so that, for a refusal, its

@@ -46,35 +46,60 @@ const (
 // setIdentity adds the identity headers for claims (none when nil), each
 // value encoded as the doc comment of the header names says.
 func setIdentity(h http.Header, c *apiguard.Claims) {
-	if c == nil {
-		return
+	if c != nil {
+		setIdentityHeaders(h, c, false)
 	}
-	if c.Issuer != "" {
-		h.Set(HeaderIssuer, encodeIdentity(c.Issuer))
+}
+
+// setIdentityHeaders sets the identity headers of c (nil for none) in h,
+// all their values in one allocation rather than a slice per header
+// (issue 16). For an /auth answer (auth) every identity header is set,
+// empty when unknown unless h already has it, and Cache-Control: no-store
+// with them. Each value's slice has no room to append, so a later Add
+// copies it instead of writing into its neighbour.
+func setIdentityHeaders(h http.Header, c *apiguard.Claims, auth bool) {
+	vals := new([len(identityHeaders) + 1]string)
+	var known [len(identityHeaders)]bool
+	if c != nil {
+		vals[0], known[0] = encodeIdentity(c.Issuer), c.Issuer != ""
+		vals[1], known[1] = encodeIdentity(c.Subject), c.Subject != ""
+		vals[2], known[2] = encodeIdentity(c.ClientID), c.ClientID != ""
+		vals[3], known[3] = joinIdentity(c.Scopes, ' '), len(c.Scopes) > 0
+		vals[4], known[4] = joinIdentity(c.Groups, ','), len(c.Groups) > 0
 	}
-	if c.Subject != "" {
-		h.Set(HeaderSubject, encodeIdentity(c.Subject))
+	for i, k := range identityHeaders {
+		if known[i] {
+			h[k] = vals[i : i+1 : i+1]
+		} else if _, ok := h[k]; auth && !ok {
+			h[k] = vals[i : i+1 : i+1]
+		}
 	}
-	if c.ClientID != "" {
-		h.Set(HeaderClientID, encodeIdentity(c.ClientID))
-	}
-	if len(c.Scopes) > 0 {
-		h.Set(HeaderScopes, joinIdentity(c.Scopes, ' '))
-	}
-	if len(c.Groups) > 0 {
-		h.Set(HeaderGroups, joinIdentity(c.Groups, ','))
+	if auth {
+		vals[len(identityHeaders)] = "no-store"
+		h["Cache-Control"] = vals[len(identityHeaders):]
 	}
 }
 
 // joinIdentity encodes each element of names and joins them with sep, which
 // encodeIdentity never leaves as it is.
 func joinIdentity(names []string, sep byte) string {
+	switch len(names) {
+	case 0:
+		return ""
+	case 1:
+		return encodeIdentity(names[0])
+	}
+	n := len(names) - 1
+	for _, s := range names {
+		n += len(s)
+	}
 	var b strings.Builder
-	for i, n := range names {
+	b.Grow(n)
+	for i, s := range names {
 		if i > 0 {
 			b.WriteByte(sep)
 		}
-		writeIdentity(&b, n)
+		writeIdentity(&b, s)
 	}
 	return b.String()
 }

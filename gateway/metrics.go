@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/apiguard/apiguard/internal/metriclabel"
@@ -20,6 +21,19 @@ type metrics struct {
 	requests  *prometheus.CounterVec
 	upstream  *prometheus.HistogramVec
 	observers sync.Map // route name → its upstream histogram
+
+	// counters holds the request counters already looked up, so a request
+	// finds its own without hashing four label values or formatting its
+	// status (issue 16). Written copy-on-write under mu: the labels come
+	// from fixed sets, so it stops growing after warm-up.
+	mu       sync.Mutex
+	counters atomic.Pointer[map[counterKey]prometheus.Counter]
+}
+
+// counterKey names one series of the requests counter.
+type counterKey struct {
+	handler, route, reason string
+	status                 int
 }
 
 // observeUpstream records an upstream's time to response headers for a
@@ -54,7 +68,36 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 }
 
 func (m *metrics) count(handler, route string, status int, reason string) {
-	m.requests.WithLabelValues(handler, route, metriclabel.Status(status), reason).Inc()
+	k := counterKey{handler, route, reason, status}
+	if p := m.counters.Load(); p != nil {
+		if c, ok := (*p)[k]; ok {
+			c.Inc()
+			return
+		}
+	}
+	c := m.requests.WithLabelValues(handler, route, metriclabel.Status(status), reason)
+	c.Inc()
+	if http.StatusText(status) == "" {
+		return // an unknown code shares its class's series: not worth a key each
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	old := m.counters.Load()
+	next := make(map[counterKey]prometheus.Counter, 1+lenOf(old))
+	if old != nil {
+		for k, v := range *old {
+			next[k] = v
+		}
+	}
+	next[k] = c
+	m.counters.Store(&next)
+}
+
+func lenOf(p *map[counterKey]prometheus.Counter) int {
+	if p == nil {
+		return 0
+	}
+	return len(*p)
 }
 
 // timedTransport observes upstream latency per route.
