@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"mime"
 	"net/http"
 	"net/http/httputil"
 	"net/textproto"
@@ -46,10 +45,11 @@ func (g *Gateway) serveDirect(w http.ResponseWriter, r *http.Request, d *decisio
 		return false
 	}
 
-	out := new(http.Request)
-	*out = *r
-	u := *r.URL
-	out.URL = &u
+	// The outgoing request, its URL, the ProxyRequest and two header
+	// values in one allocation (issue 16).
+	st := &directState{out: *r, u: *r.URL}
+	out := &st.out
+	out.URL = &st.u
 	out.RequestURI = ""
 	out.Body = nil
 	out.GetBody = nil
@@ -62,14 +62,16 @@ func (g *Gateway) serveDirect(w http.ResponseWriter, r *http.Request, d *decisio
 	out.Header = h
 	removeHopByHop(h)
 	if headerHasToken(r.Header["Te"], "trailers") {
-		h["Te"] = []string{"trailers"}
+		st.vals[0] = "trailers"
+		h["Te"] = st.vals[0:1:1]
 	}
 	out.URL.RawQuery = cleanQuery(out.URL.RawQuery)
-	pr := &httputil.ProxyRequest{In: r, Out: out}
+	st.pr = httputil.ProxyRequest{In: r, Out: out}
+	pr := &st.pr
 	g.rewriteFor(pr, d)
 	out = pr.Out
 	if _, ok := out.Header["User-Agent"]; !ok {
-		out.Header["User-Agent"] = []string{""}
+		out.Header["User-Agent"] = st.vals[1:2:2] // ""
 	}
 	if !t.handles(out) {
 		return false
@@ -110,13 +112,7 @@ func (g *Gateway) serveDirect(w http.ResponseWriter, r *http.Request, d *decisio
 	}
 	w.WriteHeader(res.StatusCode)
 
-	flush := res.ContentLength == -1
-	if !flush {
-		if ct := res.Header.Get("Content-Type"); ct != "" {
-			base, _, _ := mime.ParseMediaType(ct)
-			flush = base == "text/event-stream"
-		}
-	}
+	flush := res.ContentLength == -1 || isEventStream(res.Header["Content-Type"])
 	if err := g.copyBody(w, res.Body, flush); err != nil {
 		res.Body.Close()
 		if r.Context().Value(http.ServerContextKey) == nil {
@@ -141,6 +137,41 @@ func (g *Gateway) serveDirect(w http.ResponseWriter, r *http.Request, d *decisio
 	return true
 }
 
+// directState is what serveDirect allocates per request.
+type directState struct {
+	out  http.Request
+	u    url.URL
+	pr   httputil.ProxyRequest
+	vals [2]string // "trailers" for Te, "" for User-Agent
+}
+
+// isEventStream reports whether the first Content-Type value has the media
+// type text/event-stream, as mime.ParseMediaType's type would read it
+// (before any ";", space trimmed, case ignored), without parsing the
+// parameters. Non-ASCII bytes never match, as after ParseMediaType's
+// ToLower.
+func isEventStream(ct []string) bool {
+	if len(ct) == 0 {
+		return false
+	}
+	base, _, _ := strings.Cut(ct[0], ";")
+	base = strings.TrimSpace(base)
+	const want = "text/event-stream"
+	if len(base) != len(want) {
+		return false
+	}
+	for i := 0; i < len(want); i++ {
+		c := base[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != want[i] {
+			return false
+		}
+	}
+	return true
+}
+
 // directError answers a failed exchange as proxyError does.
 func (g *Gateway) directError(w http.ResponseWriter, r *http.Request, d *decision, err error) {
 	if r.Context().Err() != nil {
@@ -160,8 +191,9 @@ func (g *Gateway) copyBody(w http.ResponseWriter, body io.Reader, flush bool) er
 		rc = http.NewResponseController(w)
 		_ = rc.Flush()
 	}
-	buf := g.buffers.Get()
-	defer g.buffers.Put(buf)
+	bp := g.buffers.get()
+	defer g.buffers.put(bp)
+	buf := *bp
 	for {
 		n, rerr := body.Read(buf)
 		if rerr != nil && rerr != io.EOF && !errors.Is(rerr, context.Canceled) {

@@ -505,15 +505,28 @@ func writeRequest(w *bufio.Writer, req *http.Request) error {
 		!isToken(req.Method) || req.Method == http.MethodConnect || !plainHost(host) || req.URL.Opaque != "" {
 		return req.Write(w)
 	}
-	ruri := req.URL.RequestURI()
-	for i := 0; i < len(ruri); i++ {
-		if c := ruri[i]; c < ' ' || c == 0x7f {
-			return errors.New("net/http: can't write control character in Request.URL")
+	// URL.RequestURI's path and query (Opaque is empty here), written in
+	// two parts rather than concatenated.
+	path, query := req.URL.EscapedPath(), ""
+	if path == "" {
+		path = "/"
+	}
+	if req.URL.ForceQuery || req.URL.RawQuery != "" {
+		query = req.URL.RawQuery
+		if hasCTL(query) {
+			return errRequestURIControl
 		}
+	}
+	if hasCTL(path) {
+		return errRequestURIControl
 	}
 	w.WriteString(req.Method)
 	w.WriteByte(' ')
-	w.WriteString(ruri)
+	w.WriteString(path)
+	if req.URL.ForceQuery || query != "" {
+		w.WriteByte('?')
+		w.WriteString(query)
+	}
 	w.WriteString(" HTTP/1.1\r\nHost: ")
 	w.WriteString(host)
 	w.WriteString("\r\n")
@@ -547,6 +560,19 @@ func writeRequest(w *bufio.Writer, req *http.Request) error {
 	}
 	_, err := w.WriteString("\r\n")
 	return err
+}
+
+var errRequestURIControl = errors.New("net/http: can't write control character in Request.URL")
+
+// hasCTL reports whether s holds a byte Request.Write refuses in a request
+// target.
+func hasCTL(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < ' ' || c == 0x7f {
+			return true
+		}
+	}
+	return false
 }
 
 // plainHost reports whether a Host value needs none of Request.Write's
