@@ -70,16 +70,17 @@ type cacheEntry struct {
 
 // cacheEntryBytes is the default byte bound per entry of the count bound
 // (Config.CacheBytes defaults to CacheSize times it): an Okta-shaped RS256
-// access token (about 750 bytes) costs about 1,750 bytes by entrySize (it
-// takes 1,540 on the heap), an EdDSA one about 1,500 (1,280), so the default count of ordinary tokens fits with
-// room to spare, while tokens near MaxTokenSize fill the bound at a
+// access token (about 750 bytes) costs about 1,500 bytes by entrySize (it
+// takes about 1,270 on the heap), an EdDSA one about 1,250 (1,000), so the
+// default count of ordinary tokens fits with room to spare, while tokens near MaxTokenSize fill the bound at a
 // fraction of the count.
 const cacheEntryBytes = 2560
 
 // entryOverhead is what entrySize adds to the lengths of an entry's own
 // bytes: the Claims struct (352 bytes with its size class), the map slot
 // with the map's spare room (about 80), and the allocator's rounding of
-// the token copy, the payload and the strings (about 100 over them).
+// the token copy and the strings (about 100 over them). The payload is
+// not kept apart from the token copy (see Claims.payload).
 const entryOverhead = 530
 
 func newTokenCache(size int) *tokenCache {
@@ -171,11 +172,18 @@ func (c *tokenCache) put(h uint64, token string, claims *Claims, k *key, now tim
 	// until the entry goes. The copy is one allocation of the token's size
 	// per fresh token; hits do not copy.
 	c.intern.claims(claims)
+	copied := strings.Clone(token)
+	// The claims keep their payload as the cached copy's base64url part
+	// rather than as the decoded JSON they were made with (see
+	// Claims.payload): the copy has it already.
+	if p64, ok := payloadPart(copied); ok {
+		claims.raw, claims.rawB64 = p64, true
+	}
 	size := entrySize(token, claims)
 	if size > c.maxBytes {
 		return // it alone would pass the bound
 	}
-	e := cacheEntry{token: strings.Clone(token), claims: claims, exp: exp, key: k, bytes: uint32(size)}
+	e := cacheEntry{token: copied, claims: claims, exp: exp, key: k, bytes: uint32(size)}
 	s := c.shard(h)
 	s.mu.Lock()
 	old, replaced := s.m[h]
@@ -196,6 +204,17 @@ func (c *tokenCache) put(h uint64, token string, claims *Claims, k *key, now tim
 	}
 }
 
+// payloadPart returns the payload part of a compact JWS (between its two
+// dots), if token has that shape.
+func payloadPart(token string) (string, bool) {
+	_, rest, ok := strings.Cut(token, ".")
+	if !ok {
+		return "", false
+	}
+	p64, _, ok := strings.Cut(rest, ".")
+	return p64, ok && p64 != ""
+}
+
 // entrySize estimates the heap an entry for token with claims takes: the
 // token copy, the lengths of the claims' strings that are the entry's own
 // (interned ones are shared, see interner) and entryOverhead. The estimate
@@ -203,7 +222,10 @@ func (c *tokenCache) put(h uint64, token string, claims *Claims, k *key, now tim
 // what matters for the bound is that it grows with everything a token's
 // sender controls the size of.
 func entrySize(token string, c *Claims) int64 {
-	n := len(token) + len(c.raw) + len(c.Subject) + len(c.ID) + len(c.UserID) + len(c.Nonce) + len(c.JKT)
+	n := len(token) + len(c.Subject) + len(c.ID) + len(c.UserID) + len(c.Nonce) + len(c.JKT)
+	if !c.rawB64 {
+		n += len(c.raw) // else it is part of the token
+	}
 	// Interned values are counted too (a token's sender chooses them, and
 	// an interned value is kept by the table besides): an over-estimate
 	// of about 100 bytes for an ordinary token.

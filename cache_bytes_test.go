@@ -21,7 +21,7 @@ func TestCacheByteBound(t *testing.T) {
 	long := strings.Repeat("x", MaxTokenSize-100)
 	for i := range 3000 {
 		tok := long + strconv.Itoa(i)
-		cl := &Claims{Expiry: now.Add(time.Hour), Subject: strings.Repeat("s", 2000), raw: []byte(long)}
+		cl := &Claims{Expiry: now.Add(time.Hour), Subject: strings.Repeat("s", 2000), raw: long}
 		c.put(c.hash(tok), tok, cl, k, now)
 		if got := c.bytes.Load(); got > c.maxBytes {
 			t.Fatalf("after %d tokens: %d bytes estimated, want at most %d", i+1, got, c.maxBytes)
@@ -55,7 +55,7 @@ func TestCacheByteBound(t *testing.T) {
 	c = newTokenCache(500)
 	for i := range 2000 {
 		tok := strings.Repeat("z", 480) + strconv.Itoa(i)
-		c.put(c.hash(tok), tok, &Claims{Expiry: now.Add(time.Hour), raw: make([]byte, 250)}, k, now)
+		c.put(c.hash(tok), tok, &Claims{Expiry: now.Add(time.Hour), raw: strings.Repeat("r", 250)}, k, now)
 	}
 	if got := c.len(); got < 500 || got > 500+cacheShards {
 		t.Errorf("got %d ordinary entries in a cache of 500, want 500 (a few more under contention)", got)

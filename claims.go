@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	jsonv2 "github.com/go-json-experiment/json"
 
@@ -51,9 +52,32 @@ type Claims struct {
 	// key or certificate and is not a bearer token. JKT is cnf.jkt, the
 	// SHA-256 thumbprint of the DPoP key it is bound to (RFC 9449 §6).
 	Confirmed bool
-	JKT       string
+	// rawB64 says that raw is the payload in base64url, as it is in the
+	// token (a slice of the verified-token cache's copy of it), rather
+	// than the JSON itself: see payload.
+	rawB64 bool
+	JKT    string
 
-	raw json.RawMessage
+	// raw is the verified payload, as signed. A string, not a slice: the
+	// struct then fits its allocator size class (352 bytes) with rawB64.
+	raw string
+}
+
+// payload returns the verified payload's JSON. For claims in the
+// verified-token cache it is decoded from the cached token on each call:
+// keeping it decoded as well would cost every cached token the payload's
+// size again (a 256-byte allocation for an Okta-shaped token), for the
+// callers of MarshalJSON, Claim, Map and RequireClaim only.
+func (c *Claims) payload() []byte {
+	if !c.rawB64 {
+		return []byte(c.raw)
+	}
+	b := make([]byte, b64.DecodedLen(len(c.raw)))
+	n, err := b64.Decode(b, stringBytes(c.raw))
+	if err != nil {
+		return nil // it decoded when the token was verified
+	}
+	return b[:n]
 }
 
 // HasScope reports whether the token was granted scope s.
@@ -66,7 +90,7 @@ func (c *Claims) InGroup(g string) bool { return slices.Contains(c.Groups, g) }
 // float64 numbers, bools, []any, map[string]any), and whether it is present.
 func (c *Claims) Claim(name string) (any, bool) {
 	var m map[string]any
-	if err := json.Unmarshal(c.raw, &m); err != nil {
+	if err := json.Unmarshal(c.payload(), &m); err != nil {
 		return nil, false
 	}
 	v, ok := m[name]
@@ -76,7 +100,7 @@ func (c *Claims) Claim(name string) (any, bool) {
 // Map returns all claims decoded from JSON.
 func (c *Claims) Map() map[string]any {
 	var m map[string]any
-	_ = json.Unmarshal(c.raw, &m) // raw was decoded once already: it is valid JSON
+	_ = json.Unmarshal(c.payload(), &m) // raw was decoded once already: it is valid JSON
 	return m
 }
 
@@ -85,7 +109,7 @@ func (c *Claims) MarshalJSON() ([]byte, error) {
 	if len(c.raw) == 0 {
 		return []byte("{}"), nil
 	}
-	return c.raw, nil
+	return c.payload(), nil
 }
 
 // wireClaims is the payload as decoded from JSON. The decoder refuses a
@@ -285,7 +309,7 @@ func decodeClaims(payload []byte) (*Claims, *wireClaims, error) {
 		UserID:    w.UID,
 		Groups:    w.Groups,
 		Nonce:     w.Nonce,
-		raw:       payload,
+		raw:       unsafe.String(unsafe.SliceData(payload), len(payload)), // payload is the caller's to give: see decodeClaims
 	}
 	if w.Cnf != nil {
 		c.Confirmed, c.JKT = true, w.Cnf.JKT

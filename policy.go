@@ -48,7 +48,7 @@ func RequireGroups(groups ...string) Policy {
 func RequireClaim(name string, values ...string) Policy {
 	return func(c *Claims) error {
 		var all map[string]json.RawMessage
-		_ = json.Unmarshal(c.raw, &all) // raw was decoded once already: it is valid JSON
+		_ = json.Unmarshal(c.payload(), &all) // raw was decoded once already: it is valid JSON
 		raw, ok := all[name]
 		if !ok || string(raw) == "null" {
 			return &ForbiddenError{Detail: fmt.Sprintf("no %s claim", name)}

@@ -1,6 +1,7 @@
 package apiguard
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -115,11 +116,11 @@ type Config struct {
 	CacheSize int
 
 	// CacheBytes bounds the cache by an estimate of the heap its entries
-	// take (the token, its payload and claims, and about 530 bytes of
-	// overhead each), so that long tokens cannot take CacheSize times
-	// their size. Default CacheSize × 2,560 bytes (256 MB for the default
-	// count), which ordinary access tokens (about 1,500 to 1,800 bytes
-	// each by this estimate, a little above what they take) do not reach.
+	// take (the token, its claims, and about 530 bytes of overhead each),
+	// so that long tokens cannot take CacheSize times their size. Default
+	// CacheSize × 2,560 bytes (256 MB for the default count), which
+	// ordinary access tokens (about 1,250 to 1,500 bytes each by this
+	// estimate, a little above what they take) do not reach.
 	CacheBytes int64
 
 	// DisableCache turns the verified-token cache off.
@@ -324,7 +325,7 @@ func (v *Verifier) Config() Config {
 // payload: issuer, audience, exp (required), nbf, iat, client and token
 // type. Its refusals are those of Verify.
 func (v *Verifier) CheckClaims(payload []byte) (*Claims, error) {
-	c, w, err := decodeClaims(payload)
+	c, w, err := decodeClaims(bytes.Clone(payload)) // a copy: the Claims keep it, and payload is the caller's
 	if err != nil {
 		return nil, err
 	}
