@@ -9,8 +9,9 @@ import (
 // range ends in a percent-encoding of "/", "\" or an unreserved character
 // (refused, also as the path's last three bytes), control characters at
 // the edges of C0, DEL and C1 (refused) beside the printable characters
-// next to them (kept), a percent-encoding left after decoding, and an
-// empty segment, also just before a trailing "/".
+// next to them (kept), a percent-encoding left after decoding (also after
+// a character that is not a hex digit, or right after the first "/"), and
+// an empty segment, also just before a trailing "/".
 func TestRoutePathEdges(t *testing.T) {
 	for _, tt := range []struct {
 		raw string
@@ -21,7 +22,7 @@ func TestRoutePathEdges(t *testing.T) {
 		{"/a%7E", false}, {"/a%2D", false},
 		{"/a%20b", true}, {"/a%21", true}, {"/a%7B", true}, {"/a%2F/b", false}, {"/%2F", false},
 		{"/a%1F", false}, {"/a%7F", false}, {"/a%C2%80", false}, {"/a%C2%9F", false}, {"/a%C2%A0", true},
-		{"/a%00", false}, {"/a%2561", false}, {"/a%25", true}, {"/a%252", true}, {"/a%25zz", true},
+		{"/a%00", false}, {"/a%2561", false}, {"/z%2561", false}, {"/%2561", false}, {"/a%25", true}, {"/a%252", true}, {"/a%25zz", true},
 		{"/a;b", true}, {"/a/;x/..;/b", false}, {"/a//b", false}, {"/a/", true}, {"/a//", false}, {"/a/b//", false},
 	} {
 		u, err := url.Parse(tt.raw)
