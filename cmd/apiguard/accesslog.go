@@ -187,3 +187,31 @@ func (l *logWriter) Close() error {
 	l.closed = true
 	return l.flushLocked()
 }
+
+// flushingHandler writes a record of level Warn or above, and the buffered
+// lines before it, at once: access-log lines may wait for logWriter's
+// batch, a warning or an error should not (an operator or a test watching
+// the log sees it when it happens, and a crash right after it loses
+// nothing of it).
+type flushingHandler struct {
+	slog.Handler
+	lw *logWriter
+}
+
+func (h flushingHandler) Handle(ctx context.Context, r slog.Record) error {
+	err := h.Handler.Handle(ctx, r)
+	if r.Level >= slog.LevelWarn {
+		if ferr := h.lw.Flush(); err == nil {
+			err = ferr
+		}
+	}
+	return err
+}
+
+func (h flushingHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return flushingHandler{h.Handler.WithAttrs(attrs), h.lw}
+}
+
+func (h flushingHandler) WithGroup(name string) slog.Handler {
+	return flushingHandler{h.Handler.WithGroup(name), h.lw}
+}

@@ -105,7 +105,11 @@ func runGatewayNotify(ctx context.Context, args []string, stdout, stderr io.Writ
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg.logFormat, cfg.logLevel, stderr)
+	// Lines are buffered and written in batches (see logWriter); Close
+	// writes the rest when the command returns.
+	lw := newLogWriter(stderr)
+	defer lw.Close()
+	log := newLogger(cfg.logFormat, cfg.logLevel, lw)
 
 	ln, publicURL, err := listen(settingName("gateway-addr"), cfg.addr, cfg.publicURL)
 	if err != nil {

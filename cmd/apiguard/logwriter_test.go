@@ -128,3 +128,22 @@ func TestLogWriterFlushes(t *testing.T) {
 		t.Fatal("a line after Close was not written at once")
 	}
 }
+
+// TestLoggerWritesWarningsAtOnce: through newLogger, an info line waits for
+// logWriter's batch, but a warning is written when it is logged, together
+// with the lines buffered before it, in their order.
+func TestLoggerWritesWarningsAtOnce(t *testing.T) {
+	for _, format := range []string{"text", "json"} {
+		out := &recordingWriter{}
+		lw := newLogWriter(out)
+		log := newLogger(format, slog.LevelInfo, lw).With("component", "test")
+		log.Info("first")
+		log.Warn("second")
+		got, _ := out.snapshot()
+		i, j := strings.Index(got, "first"), strings.Index(got, "second")
+		if i < 0 || j < i {
+			t.Errorf("%s: right after the warning the output is %q, want the info line and then the warning", format, got)
+		}
+		_ = lw.Close()
+	}
+}

@@ -141,12 +141,16 @@ func redactURL(raw string) string {
 // APIGUARD_LOG_FORMAT and APIGUARD_LOG_LEVEL say.
 func newLogger(format string, level slog.Level, w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: level}
-	var log *slog.Logger
+	var h slog.Handler
 	if format == "json" {
-		log = slog.New(slog.NewJSONHandler(w, opts))
+		h = slog.NewJSONHandler(w, opts)
 	} else {
-		log = slog.New(slog.NewTextHandler(w, opts))
+		h = slog.NewTextHandler(w, opts)
 	}
+	if lw, ok := w.(*logWriter); ok {
+		h = flushingHandler{h, lw}
+	}
+	log := slog.New(h)
 	redis.SetLogger(redisLogger{log})
 	return log
 }
@@ -171,7 +175,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, onListe
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg.logFormat, cfg.logLevel, stderr)
+	// Lines are buffered and written in batches (see logWriter); Close
+	// writes the rest when the command returns.
+	lw := newLogWriter(stderr)
+	defer lw.Close()
+	log := newLogger(cfg.logFormat, cfg.logLevel, lw)
 
 	ln, publicURL, err := listen(settingName("addr"), cfg.addr, cfg.publicURL)
 	if err != nil {
