@@ -17,7 +17,7 @@ const maxHeaderBytes = 16 << 10
 // `serve` and `issuer` (the gateway, which streams, has its own).
 func newServer(h http.Handler, log *slog.Logger) *http.Server {
 	return &http.Server{
-		Handler:           h,
+		Handler:           closeAfterTransferEncoding(h),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -25,6 +25,23 @@ func newServer(h http.Handler, log *slog.Logger) *http.Server {
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+}
+
+// closeAfterTransferEncoding closes the client's connection after answering
+// a request that came with a Transfer-Encoding. net/http reads a request
+// with both Content-Length and Transfer-Encoding: chunked by its chunked
+// framing and drops Content-Length; RFC 9112 section 6.1 wants the
+// connection closed after such a request, because a proxy in front may
+// have framed it by Content-Length, and the bytes that it took for the rest
+// of the body would read here as another request (the gateway does the
+// same: gateway.closeAfterChunked).
+func closeAfterTransferEncoding(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if len(r.TransferEncoding) > 0 {
+			w.Header().Set("Connection", "close")
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // listen opens addr for a command, naming setting in the error, and
