@@ -272,7 +272,9 @@ func (rr *refusalRecorder) finish() {
 		h.Set("Content-Length", strconv.Itoa(rr.body.Len()))
 	}
 	rr.w.WriteHeader(rr.status)
-	_, _ = rr.w.Write(rr.body.Bytes())
+	if rr.body.Len() > 0 { // none on an allowed decision
+		_, _ = rr.w.Write(rr.body.Bytes())
+	}
 }
 
 // asciiLine returns a JSON text as one line of printable ASCII: surrounding
