@@ -13,6 +13,14 @@
 #   BUDGET=30m scripts/mutate.sh .    stop each package after 30 minutes (the report says so)
 #   LOGS=/tmp/m scripts/mutate.sh gateway; LOGS=/tmp/m scripts/mutate.sh .; scripts/mutate.sh --report /tmp/m
 #                                     runs kept apart (in parallel, say), one report
+#   scripts/mutate.sh --import /tmp/old; LOGS=/tmp/a FILES=rules.go scripts/mutate.sh gateway
+#   scripts/mutate.sh --report /tmp/old /tmp/a
+#                                     add a run to the committed figures: --import splits
+#                                     MUTATION.md's table and survivors back into row files;
+#                                     --report with several directories gives a package one row
+#                                     per run (each with its files and commit) and, when it has
+#                                     more than one, a total line (a file in two runs counts twice)
+#   scripts/mutate.sh -h              this text
 #
 # Settings (environment): WORKERS (mutants tested at once, default 1),
 # BUDGET (time limit per package, `timeout` syntax, default none), FILES
@@ -21,7 +29,9 @@
 # or --report, none for a quick run), LOGS (a directory to keep each
 # package's gremlins log and report rows in; --report DIR reads them back),
 # GREMLINS_LOG (one package only: take this log of an earlier gremlins run
-# at REF instead of running gremlins; PARTIAL=1 if that run was stopped).
+# at REF instead of running gremlins; PARTIAL=1 if that run was stopped,
+# MINUTES=N its wall-clock time when the log does not say, as a stopped
+# run's does not).
 #
 # How: gremlins is installed (pinned) into a temporary GOBIN. Each package is
 # mutated in a private clone of the repository at REF, so uncommitted work in
@@ -59,10 +69,22 @@ for p in dpop introspect; do
 	[[ -d $p ]] && all_packages+=("$p")
 done
 
-report_only=
-if [[ ${1:-} == --report ]]; then
-	[[ $# -eq 2 && -d $2 ]] || die "usage: scripts/mutate.sh --report LOGDIR"
-	report_only=$2
+report_only=()
+import_to=
+if [[ ${1:-} == -h || ${1:-} == --help ]]; then
+	sed -n '2,/^$/{ /^#/!q; s/^# \{0,1\}//p; }' "$0"
+	exit 0
+elif [[ ${1:-} == --report ]]; then
+	[[ $# -ge 2 ]] || die "usage: scripts/mutate.sh --report LOGDIR..."
+	shift
+	for d in "$@"; do
+		[[ -d $d ]] || die "no directory $d"
+	done
+	report_only=("$@")
+	OUTPUT=${OUTPUT:-$repo/MUTATION.md}
+elif [[ ${1:-} == --import ]]; then
+	[[ $# -eq 2 ]] || die "usage: scripts/mutate.sh --import DIR"
+	import_to=$2
 	OUTPUT=${OUTPUT:-$repo/MUTATION.md}
 elif [[ $# -gt 0 ]]; then
 	packages=("$@")
@@ -106,9 +128,24 @@ rows() {
 	if ((k + l > 0)); then
 		eff=$(awk -v k="$k" -v l="$l" 'BEGIN { printf "%.1f%%", 100 * k / (k + l) }')
 	fi
-	[[ $complete == yes ]] || complete="no: stopped after $((secs / 60)) min"
 	scope=all
 	[[ -z $FILES ]] || scope=$FILES
+	if [[ $complete != yes ]]; then
+		complete="no: stopped after $((secs / 60)) min"
+		# gremlins takes the files in name order: the last one its log names is where it
+		# stopped, and the chosen files after it were not reached.
+		local last f dir_=$src/${pkg#.} missed=()
+		last=$(sed -nE 's/^ *[A-Z ]+ [A-Z_]+ at ([^:]+):[0-9]+:[0-9]+.*/\1/p' "$logf" | tail -1)
+		last=${last##*/}
+		for f in "$dir_"/*.go; do
+			f=${f##*/}
+			[[ $f != *_test.go ]] || continue
+			[[ -z $FILES || " $FILES " == *" $f "* ]] || continue
+			[[ -z $last || $f > $last ]] && missed+=("$f")
+		done
+		[[ -z $last ]] || complete+=" in $last"
+		((${#missed[@]} == 0)) || complete+="; not reached: ${missed[*]}"
+	fi
 	printf '| %s | %s | %s | %d | %d | %d | %d | %d | %d | %s | %d min × %d | %s |\n' \
 		"$(title "$pkg")" "$scope" "$commit" $((k + l + nc + to + nv)) "$k" "$l" "$nc" "$to" "$nv" "$eff" \
 		$(((secs + 59) / 60)) "$WORKERS" "$complete" >"$dir/$s.row"
@@ -119,15 +156,41 @@ rows() {
 		path=$file
 		[[ $pkg == . ]] || path=$pkg/$file
 		code=$(sed -n "${line}p" "$src/$path" 2>/dev/null | sed -E 's/^[[:space:]]+//; s/`/'"'"'/g')
-		echo "- \`$path:$line:$col\` $type: \`$code\`" >>"$dir/$s.lived"
+		echo "- \`$path:$line:$col\` ($commit) $type: \`$code\`" >>"$dir/$s.lived"
 	done < <(sed -nE 's/^ *LIVED ([A-Z_]+) at ([^:]+):([0-9]+):([0-9]+).*/\1 \2 \3 \4/p' "$logf")
 }
 
-# report DIR: MUTATION.md's generated part from the rows in DIR.
+# files DIR... SLUG EXT: a package's row (EXT row) or survivor (EXT lived) files in the
+# directories: SLUG.EXT, written by a run, and SLUG.*.EXT, written by --import.
+files() {
+	local ext=${*: -1} s=${*: -2:1} d f
+	for d in "${@:1:$#-2}"; do
+		for f in "$d/$s.$ext" "$d/$s".*."$ext"; do
+			[[ -f $f ]] && echo "$f"
+		done
+	done
+	return 0
+}
+
+# total TITLE ROWFILE...: the package's line summing its rows.
+total() {
+	local t=$1
+	shift
+	cat "$@" | awk -F' [|] ' -v t="$t" '
+		{ m += $4; k += $5; l += $6; nc += $7; to += $8; nv += $9
+		  split($11, w, " "); tm += w[1] * w[4]; n++ }
+		END {
+			eff = (k + l > 0) ? sprintf("%.1f%%", 100 * k / (k + l)) : "-"
+			printf "| **%s, %d runs** | | | **%d** | **%d** | **%d** | %d | %d | %d | **%s** | %d worker-min | a file in two runs counts twice |\n",
+				t, n, m, k, l, nc, to, nv, eff, tm
+		}'
+}
+
+# report DIR...: MUTATION.md's generated part from the rows in the directories.
 report() {
-	local dir=$1 pkg s f
+	local dirs=("$@") pkg s f
 	local order=("${all_packages[@]}")
-	for f in "$dir"/*.pkg; do
+	for f in "${dirs[@]/%//}"*.pkg; do
 		[[ -f $f ]] || continue
 		pkg=$(<"$f")
 		[[ " ${order[*]} " == *" $pkg "* ]] || order+=("$pkg")
@@ -149,26 +212,76 @@ EOF
 	echo
 	echo "| package | files | commit | mutants | killed | lived | not covered | timed out | not viable | efficacy | time | complete |"
 	echo "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
+	local rowfiles livedfiles
 	for pkg in "${order[@]}"; do
 		s=$(slug "$pkg")
-		if [[ -f $dir/$s.row ]]; then
-			cat "$dir/$s.row"
-		else
+		mapfile -t rowfiles < <(files "${dirs[@]}" "$s" row)
+		if ((${#rowfiles[@]} == 0)); then
 			echo "| $(title "$pkg") | | | | | | | | | | | not run |"
+			continue
 		fi
+		cat "${rowfiles[@]}"
+		((${#rowfiles[@]} == 1)) || total "$(title "$pkg")" "${rowfiles[@]}"
 	done
 	echo
 	echo "## Survivors (generated)"
 	echo
-	echo "Each lived mutant: where, which mutator, and the line as it stood in the commit tested."
+	echo "Each lived mutant: where, the commit tested, which mutator, and the line as it stood in that commit."
 	for pkg in "${order[@]}"; do
 		s=$(slug "$pkg")
-		[[ -f $dir/$s.row ]] || continue
+		mapfile -t rowfiles < <(files "${dirs[@]}" "$s" row)
+		((${#rowfiles[@]} > 0)) || continue
+		mapfile -t livedfiles < <(files "${dirs[@]}" "$s" lived)
 		echo
 		echo "### $(title "$pkg")"
 		echo
-		if [[ -s $dir/$s.lived ]]; then cat "$dir/$s.lived"; else echo "none"; fi
+		if ((${#livedfiles[@]} > 0)) && [[ -n $(cat "${livedfiles[@]}") ]]; then
+			cat "${livedfiles[@]}"
+		else
+			echo "none"
+		fi
 	done
+}
+
+# import DIR: MUTATION.md's table rows and survivors as row files in DIR, so that a report
+# with DIR among its directories keeps them. A package's survivors go to one file; when it
+# had a single row, each survivor is given that row's commit if it does not name one.
+import() {
+	local dir=$1 line t pkg s n=0 cur= commit
+	[[ -f $OUTPUT ]] || die "no $OUTPUT to import"
+	mkdir -p "$dir"
+	declare -A rowsof=() commitof=()
+	while IFS= read -r line; do
+		[[ $line == '| '* && $line != '| package |'* && $line != '| --- |'* ]] || continue
+		t=$(awk -F' [|] ' '{ sub(/^[|] /, "", $1); print $1 }' <<<"$line")
+		[[ $t != '**'* ]] || continue # a total line: made again from the rows
+		pkg=$t
+		[[ $t != "apiguard (root)" ]] || pkg=.
+		s=$(slug "$pkg")
+		n=$((n + 1))
+		echo "$line" >"$dir/$s.import$(printf %02d "$n").row"
+		echo "$pkg" >"$dir/$s.pkg"
+		rowsof[$s]=$((${rowsof[$s]:-0} + 1))
+		commitof[$s]=$(awk -F' [|] ' '{ print $3 }' <<<"$line")
+	done < <(sed -n '/^| package |/,/^$/p' "$OUTPUT")
+	while IFS= read -r line; do
+		if [[ $line == '### '* ]]; then
+			t=${line#'### '}
+			pkg=$t
+			[[ $t != "apiguard (root)" ]] || pkg=.
+			cur=$(slug "$pkg")
+			: >"$dir/$cur.import.lived"
+			continue
+		fi
+		[[ -n $cur && $line == '- `'* ]] || continue
+		commit=
+		[[ ${rowsof[$cur]:-0} != 1 ]] || commit=${commitof[$cur]}
+		if [[ -n $commit && ! $line =~ ^-\ \`[^\`]*\`\ \( ]]; then
+			line=$(sed -E "s/^(- \`[^\`]*\`) /\1 ($commit) /" <<<"$line")
+		fi
+		echo "$line" >>"$dir/$cur.import.lived"
+	done < <(sed -n '/^## Survivors (generated)$/,/^<!-- by hand -->$/p' "$OUTPUT")
+	log "imported $n rows from $OUTPUT into $dir"
 }
 
 # write REPORT: prints it, or writes OUTPUT keeping its hand-kept section.
@@ -194,8 +307,12 @@ write() {
 	log "wrote $OUTPUT"
 }
 
-if [[ -n $report_only ]]; then
-	report "$report_only" >"$work/report.md"
+if [[ -n $import_to ]]; then
+	import "$import_to"
+	exit 0
+fi
+if ((${#report_only[@]} > 0)); then
+	report "${report_only[@]}" >"$work/report.md"
 	write "$work/report.md"
 	exit 0
 fi
@@ -237,6 +354,7 @@ for pkg in "${packages[@]}"; do
 			t
 			s/.* ([0-9]+) minutes?.*/0 \1/p
 		}' "$rowdir/$s.log" | awk '{ print ($1 * 60 + $2) * 60 }')
+		[[ -n $secs || -z ${MINUTES:-} ]] || secs=$((MINUTES * 60))
 		rows "$name" "$rowdir/$s.log" "$src" "${secs:-0}" "$complete" "$commit" "$rowdir"
 		continue
 	fi
