@@ -39,10 +39,12 @@ func TestRoutePathEdges(t *testing.T) {
 }
 
 // TestMethodParamAnywhere: a _method parameter is found in any case, also
-// as the query's last characters and without a value.
+// as the query's last characters, without a value, and percent-encoded so
+// that "method" does not appear as such (also from the query's first byte).
 func TestMethodParamAnywhere(t *testing.T) {
 	for q, want := range map[string]bool{
 		"_method": true, "a=1&_METHOD": true, "a=1;_method[]=PUT": true, "_method=GET": true, "%5Fmethod=GET": true,
+		"%5F%6Dethod=PUT": true, "a=1&%5F%6D%65thod": true,
 		"a=method": false, "method": false, "a=1": false, "": false,
 	} {
 		if got := hasMethodParam(q); got != want {
