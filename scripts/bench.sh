@@ -6,7 +6,7 @@
 #                                               tokens), plus 5 the first time to build oauth2-proxy
 #   ROUNDS=3 BENCHTIME=100ms scripts/bench.sh   quicker, noisier
 #
-# Settings (environment): ROUNDS, BENCHTIME, LOAD_ROUNDS, LOAD_DURATION,
+# Settings (environment): ROUNDS, ISSUERS_COUNT, BENCHTIME, LOAD_ROUNDS, LOAD_DURATION,
 # FRESH_ROUNDS, FRESH_DURATION, FRESH_PER_RUN, FRESH_CYCLE, CONNECTIONS,
 # CACHED_TOKENS, PEERS_ROUNDS and PEERS_DURATION (the gateway peers; default
 # LOAD_ROUNDS and LOAD_DURATION), FLOOD_TOKENS (200000), FLOOD_REPEAT (1:
@@ -60,6 +60,7 @@ cd "$(dirname "$0")/.."
 repo=$PWD
 
 ROUNDS=${ROUNDS:-6}
+ISSUERS_COUNT=${ISSUERS_COUNT:-3}
 BENCHTIME=${BENCHTIME:-300ms}
 LOAD_ROUNDS=${LOAD_ROUNDS:-4}
 LOAD_DURATION=${LOAD_DURATION:-3s}
@@ -168,7 +169,12 @@ for ((i = 1; i <= ROUNDS; i++)); do
 	log "  round $i/$ROUNDS"
 	(cd bench && "$work/bench.test" -test.run '^$' -test.bench '^Benchmark(Verify|HTTP)$' \
 		-test.benchtime "$BENCHTIME" -test.benchmem) >>"$work/bench.txt"
-	"$work/root.test" -test.run '^$' -test.bench '^Benchmark(Verify|IssuersVerify)$' -test.benchtime "$BENCHTIME" -test.benchmem >>"$work/root.txt"
+	"$work/root.test" -test.run '^$' -test.bench '^BenchmarkVerify$' -test.benchtime "$BENCHTIME" -test.benchmem >>"$work/root.txt"
+	# Issue 17's goal is a 5 % difference, finer than a round's noise on a
+	# shared machine: ISSUERS_COUNT samples per round (one and three
+	# issuers alternate within each), so the medians rest on more of them.
+	"$work/root.test" -test.run '^$' -test.bench '^BenchmarkIssuersVerify$' -test.benchtime "$BENCHTIME" \
+		-test.count "$ISSUERS_COUNT" -test.benchmem >>"$work/root.txt"
 done
 GOBIN=$work go install "$BENCHSTAT" || log "could not build benchstat; BENCHMARKS.md goes without it"
 if [[ -x $work/benchstat ]]; then

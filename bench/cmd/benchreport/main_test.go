@@ -85,7 +85,8 @@ func TestWrite(t *testing.T) {
 		"same handler in process (loadserver): apiguard with a reused token ≥ 0.85× public: **met** on req/s, **not met** by server CPU per request (0.95× req/s, 0.75× by CPU)",
 		"serve /secure-data with fresh tokens ≥ the golang-jwt middleware with fresh tokens: **met** on req/s, **met** by server CPU per request (1.20× req/s, 1.50× by CPU)",
 		"| apiguard | 25.0 µs | 40000 | 0.80× |",
-		"| RS256 cached | 200 ns | 210 ns | 1.05× | 0 / 0 |",
+		"| RS256 cached | 200 ns | 210 ns | 1.05× | 1 / 1 | 0 / 0 |",
+		"Three issuers within 5% of one, on the medians of every row: **met** (the largest ratio is 1.05×)",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q", want)
