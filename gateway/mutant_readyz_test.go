@@ -1,0 +1,33 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/apiguard/apiguard"
+)
+
+// TestNotReadyRetryAfter: /readyz's 503 carries the verifier's Retry-After
+// hint rounded up to whole seconds, and 5 s when the error gives none.
+func TestNotReadyRetryAfter(t *testing.T) {
+	for _, tt := range []struct {
+		err  error
+		want string
+	}{
+		{errors.New("down"), "5"},
+		{&apiguard.KeysError{Err: errors.New("down")}, "5"},
+		{&apiguard.KeysError{Err: errors.New("down"), RetryAfter: 10 * time.Second}, "10"},
+		{&apiguard.KeysError{Err: errors.New("down"), RetryAfter: time.Second}, "1"},
+		{&apiguard.KeysError{Err: errors.New("down"), RetryAfter: 1500 * time.Millisecond}, "2"},
+	} {
+		rec := httptest.NewRecorder()
+		writeNotReady(context.Background(), rec, tt.err, nil)
+		if got := rec.Header().Get("Retry-After"); rec.Code != http.StatusServiceUnavailable || got != tt.want {
+			t.Errorf("%#v: got %d Retry-After %q, want 503 and %q", tt.err, rec.Code, got, tt.want)
+		}
+	}
+}
