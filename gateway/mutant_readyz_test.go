@@ -31,3 +31,20 @@ func TestNotReadyRetryAfter(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusWriterFlush: the status the gateway records for a response
+// (its metrics label) is the one written; a flush before any write counts
+// as 200, like a write, and a flush after WriteHeader keeps its status.
+func TestStatusWriterFlush(t *testing.T) {
+	w := &statusWriter{ResponseWriter: httptest.NewRecorder()}
+	w.WriteHeader(http.StatusNotFound)
+	w.Flush()
+	if w.status != http.StatusNotFound {
+		t.Errorf("404 then a flush: recorded %d, want 404", w.status)
+	}
+	w = &statusWriter{ResponseWriter: httptest.NewRecorder()}
+	w.Flush()
+	if w.status != http.StatusOK {
+		t.Errorf("a flush first: recorded %d, want 200", w.status)
+	}
+}
