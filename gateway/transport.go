@@ -320,11 +320,11 @@ func (pc *h1Conn) roundTrip(req *http.Request, got1xx func(int, textproto.MIMEHe
 		if !reusable {
 			resp.Close = true
 		}
-		code := resp.StatusCode
-		if code == http.StatusSwitchingProtocols {
+		status := resp.StatusCode
+		if status == http.StatusSwitchingProtocols {
 			return nil, errors.New("gateway: upstream switched protocols without an Upgrade request")
 		}
-		if code >= 200 {
+		if status >= 200 {
 			break
 		}
 		if informational >= maxInformational {
@@ -336,7 +336,7 @@ func (pc *h1Conn) roundTrip(req *http.Request, got1xx func(int, textproto.MIMEHe
 			}
 		}
 		if got1xx != nil {
-			if err := got1xx(code, textproto.MIMEHeader(resp.Header)); err != nil {
+			if err := got1xx(status, textproto.MIMEHeader(resp.Header)); err != nil {
 				return nil, err
 			}
 		}
