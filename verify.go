@@ -384,8 +384,11 @@ type header struct {
 
 var b64 = base64.RawURLEncoding.Strict()
 
-// maxSignatureSize bounds the decoded signature: RS512 with a 8192-bit key
-// is 1 KiB, anything longer is refused before decoding.
+// maxSignatureSize bounds the decoded signature, refused before decoding
+// when longer. The largest RSA key go-jose accepts in a key set (4096
+// bits) gives 512-byte signatures; 1 KiB leaves room, so a signature of
+// 513 to 1,024 bytes is refused later, by the key (MUTATION.md explains
+// why the bound's exact value is then not observable).
 const maxSignatureSize = 1024
 
 func (v *Verifier) verify(ctx context.Context, token string, now time.Time) (*Claims, *key, error) {
