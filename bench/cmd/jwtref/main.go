@@ -31,6 +31,8 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/apiguard/apiguard/internal/urlcheck"
+
+	"github.com/apiguard/apiguard/bench/internal/serveuntil"
 )
 
 func main() {
@@ -66,25 +68,7 @@ func run(ctx context.Context, addr, issuer, audience string, out *os.File) error
 		return fmt.Errorf("failed to load the JWK set: %w", err)
 	}
 	h := handler(kf.Keyfunc, issuer, audience)
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("failed to listen: %w", err)
-	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	fmt.Fprintf(out, "url http://%s\nready\n", ln.Addr())
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return serveuntil.Serve(ctx, addr, h, out, "url http://%[1]s\n")
 }
 
 // discover reads jwks_uri from the issuer's OpenID discovery document.

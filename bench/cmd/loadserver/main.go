@@ -20,7 +20,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -34,6 +33,7 @@ import (
 
 	"github.com/apiguard/apiguard/bench/internal/fixture"
 	"github.com/apiguard/apiguard/bench/internal/handlers"
+	"github.com/apiguard/apiguard/bench/internal/serveuntil"
 	"github.com/apiguard/apiguard/internal/urlcheck"
 )
 
@@ -109,23 +109,5 @@ func run(ctx context.Context, addr, dir string, fresh, freshES int, out *os.File
 		}
 		mux.Handle(pattern, r.Handler)
 	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("failed to listen: %w", err)
-	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	fmt.Fprintf(out, "issuer %s\nurl http://%s\nready\n", iss.URL, ln.Addr())
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return serveuntil.Serve(ctx, addr, mux, out, "issuer "+strings.ReplaceAll(iss.URL, "%", "%%")+"\nurl http://%[1]s\n")
 }
