@@ -47,6 +47,7 @@ type result struct {
 	RSSAfter      int64         // VmRSS in bytes with N tokens cached
 	Fill          time.Duration // verifying every token twice in a row
 	Hit           time.Duration // mean time of a further Verify of the same token
+	HitAllocs     float64       // heap allocations per token in that pass: 0 for cache hits
 }
 
 func run(w io.Writer, n int, alg string) error {
@@ -104,6 +105,8 @@ func measure(n int, alg string) (*result, error) {
 		}
 	}
 	fill := time.Since(start)
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
 	start = time.Now()
 	for _, t := range tokens {
 		if _, err := v.Verify(ctx, t); err != nil {
@@ -111,6 +114,7 @@ func measure(n int, alg string) (*result, error) {
 		}
 	}
 	hit := time.Since(start) / time.Duration(n)
+	runtime.ReadMemStats(&m1)
 	// tokens is not used past this point, so the collection in settle
 	// frees the tokens and the second measurement is the cache's alone.
 
@@ -127,6 +131,7 @@ func measure(n int, alg string) (*result, error) {
 		RSSAfter:      rss1,
 		Fill:          fill,
 		Hit:           hit,
+		HitAllocs:     float64(m1.Mallocs-m0.Mallocs) / float64(n),
 	}, nil
 }
 

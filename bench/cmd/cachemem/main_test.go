@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestMeasure fills a small cache and checks that the growth it reports is
@@ -21,10 +20,11 @@ func TestMeasure(t *testing.T) {
 		t.Errorf("got %.0f bytes per entry for %.0f-byte tokens, want between 200 and %.0f", r.BytesPerEntry, r.TokenBytes, 8*r.TokenBytes+2048)
 	}
 	// Every token cached, also by a cache that admits a token on its
-	// second sighting: a pass after the fill hits (a signature check takes tens
-	// of microseconds, a hit under one).
-	if r.Hit > 20*time.Microsecond {
-		t.Errorf("after the fill: %s per token, want cache hits (under 20µs)", r.Hit)
+	// second sighting: a pass after the fill hits. A hit allocates nothing,
+	// a verification a few dozen times (allocations, unlike time, do not
+	// depend on what else the machine runs).
+	if r.HitAllocs > 1 {
+		t.Errorf("after the fill: %.1f allocations per token, want cache hits (none)", r.HitAllocs)
 	}
 	if r.RSSAfter <= 0 || r.RSSBefore <= 0 {
 		t.Errorf("got VmRSS %d before and %d after, want both positive", r.RSSBefore, r.RSSAfter)
