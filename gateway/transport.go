@@ -306,7 +306,9 @@ func (pc *h1Conn) roundTrip(req *http.Request, got1xx func(int, textproto.MIMEHe
 	}
 	var resp *http.Response
 	for informational := 0; ; informational++ {
-		pc.in.limit = pc.in.n + int64(pc.br.Buffered()) + pc.t.maxResponseHeader
+		// The next header starts after what is consumed: the bytes still
+		// buffered (only after a 1xx) were counted in n already.
+		pc.in.limit = pc.in.n - int64(pc.br.Buffered()) + pc.t.maxResponseHeader
 		reusable, err := pc.checkFraming()
 		if err == nil {
 			resp, err = http.ReadResponse(pc.br, req)
@@ -576,10 +578,15 @@ func hasCTL(s string) bool {
 }
 
 // plainHost reports whether a Host value needs none of Request.Write's
-// treatment: printable ASCII, no space, no "/", no IPv6 zone.
+// treatment (its punycode conversion and its check of the value): letters,
+// digits and "-._~:[]" only, so a name, an IPv4 or bracketed IPv6 address
+// and a port. Anything else (an IPv6 zone's "%", bytes Request.Write would
+// refuse) goes to Request.Write.
 func plainHost(h string) bool {
 	for i := 0; i < len(h); i++ {
-		if c := h[i]; c <= ' ' || c >= 0x7f || c == '/' || c == '%' {
+		c := h[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+			c == '-' || c == '.' || c == '_' || c == '~' || c == ':' || c == '[' || c == ']') {
 			return false
 		}
 	}

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -565,6 +566,32 @@ func TestWriteRequestLikeRequestWrite(t *testing.T) {
 					t.Errorf("%s %s header %d:\nRequest.Write %q\nwriteRequest  %q", method, target, i, w, g)
 				}
 			}
+		}
+	}
+}
+
+// TestPlainHost: only hosts Request.Write would send unchanged take
+// writeRequest's own path; for the others it is Request.Write's output.
+func TestPlainHost(t *testing.T) {
+	for h, want := range map[string]bool{
+		"example.com": true, "api.example.com:8443": true, "127.0.0.1:9000": true, "[::1]:80": true,
+		"": false, "a<b": false, "a b": false, "a/b": false, "[fe80::1%25eth0]": false, "a@b": false,
+		"a#b": false, "a?b": false, "a{b}": false, "a`b": false, "é.example": false,
+	} {
+		if got := plainHost(h); got != want {
+			t.Errorf("plainHost(%q) = %v, want %v", h, got, want)
+		}
+	}
+	for _, host := range []string{"a<b", "a{b}", "é.example"} {
+		req, _ := http.NewRequest("GET", "http://up.example/x", nil)
+		req.Host = host
+		var ours, std bytes.Buffer
+		bw := bufio.NewWriter(&ours)
+		errOurs := writeRequest(bw, req)
+		_ = bw.Flush()
+		errStd := req.Write(&std)
+		if (errOurs == nil) != (errStd == nil) || ours.String() != std.String() {
+			t.Errorf("Host %q: writeRequest wrote %q (%v), Request.Write %q (%v)", host, ours.String(), errOurs, std.String(), errStd)
 		}
 	}
 }
