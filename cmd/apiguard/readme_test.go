@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/apiguard/apiguard/internal/testwait"
 )
 
 // readmeMarker marks a README shell block this test runs: the comment
@@ -198,9 +200,11 @@ func TestREADMEQuickStart(t *testing.T) {
 	}
 
 	serve := startServe()
-	if banner := serve.stdout.String(); !strings.Contains(banner, "export CLIENT_ID='") {
-		t.Errorf("serve's banner has no export line to paste:\n%s", banner)
-	}
+	// The banner reaches the test through a pipe, which a busy machine may
+	// deliver after /readyz already answers.
+	testwait.For(t, "serve's banner with an export line to paste", func() bool {
+		return strings.Contains(serve.stdout.String(), "export CLIENT_ID='")
+	})
 	tokenFile := filepath.Join(root, "token")
 	out := runBash(at(client)+`printf '%s' "$TOKEN" > "$README_TOKEN_FILE"`+"\n", "README_TOKEN_FILE="+tokenFile)
 	if !strings.Contains(out, "\nVALID: ") {
