@@ -188,6 +188,7 @@ func runGatewayNotify(ctx context.Context, args []string, stdout, stderr io.Writ
 	if len(cfg.clientIDs) > 0 {
 		log.Info("accepting tokens of listed clients only", "client_ids", strings.Join(cfg.clientIDs, ","))
 	}
+	_ = lw.Flush() // the start-up lines at once, not with the first batch
 	if onListen != nil {
 		onListen(ln.Addr().String(), adminAddr)
 	}

@@ -195,6 +195,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, onListe
 	defer app.close()
 
 	log.Info("listening", "addr", ln.Addr().String(), "public_url", cfg.publicURL, "issuer", app.issuerURL)
+	_ = lw.Flush() // the start-up lines at once, not with the first batch
 	if onListen != nil {
 		onListen(ln.Addr().String())
 	}
