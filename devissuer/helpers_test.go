@@ -196,6 +196,21 @@ func redirectParams(t *testing.T, resp *http.Response, prefix string) url.Values
 	return u.Query()
 }
 
+// signInIDToken signs in with browser b (client "app", PKCE), redeems the
+// code and returns the ID token: what RP-initiated logout takes as
+// id_token_hint. b keeps the issuer's session.
+func (f *fixture) signInIDToken(t *testing.T, b *http.Client) string {
+	t.Helper()
+	verifier := oauth2.GenerateVerifier()
+	code := f.loginCode(t, b, "s1", oauth2.S256ChallengeOption(verifier))
+	tok, err := f.oauthConfig().Exchange(ctx(t), code, oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	idToken, _ := tok.Extra("id_token").(string)
+	return idToken
+}
+
 // loginCode runs the browser side of the code flow for client "app" and
 // returns the code.
 func (f *fixture) loginCode(t *testing.T, b *http.Client, state string, opts ...oauth2.AuthCodeOption) string {

@@ -5,8 +5,6 @@ import (
 	"net/url"
 	"strings"
 	"testing"
-
-	"golang.org/x/oauth2"
 )
 
 // TestLogoutDeletesSessionCookie: logout tells the browser to delete its
@@ -14,13 +12,7 @@ import (
 func TestLogoutDeletesSessionCookie(t *testing.T) {
 	f := newFixture(t, nil)
 	b := newBrowser(t)
-	verifier := oauth2.GenerateVerifier()
-	code := f.loginCode(t, b, "s1", oauth2.S256ChallengeOption(verifier))
-	tok, err := f.oauthConfig().Exchange(ctx(t), code, oauth2.VerifierOption(verifier))
-	if err != nil {
-		t.Fatal(err)
-	}
-	idToken, _ := tok.Extra("id_token").(string)
+	idToken := f.signInIDToken(t, b)
 	resp, _ := get(t, b, f.endpoint("logout")+"?"+url.Values{"id_token_hint": {idToken}, "post_logout_redirect_uri": {appLogout}}.Encode())
 	var found bool
 	for _, c := range resp.Cookies() {
@@ -42,13 +34,7 @@ func TestLogoutDeletesSessionCookie(t *testing.T) {
 func TestLogoutByPost(t *testing.T) {
 	f := newFixture(t, nil)
 	b := newBrowser(t)
-	verifier := oauth2.GenerateVerifier()
-	code := f.loginCode(t, b, "s1", oauth2.S256ChallengeOption(verifier))
-	tok, err := f.oauthConfig().Exchange(ctx(t), code, oauth2.VerifierOption(verifier))
-	if err != nil {
-		t.Fatal(err)
-	}
-	idToken, _ := tok.Extra("id_token").(string)
+	idToken := f.signInIDToken(t, b)
 	form := url.Values{"id_token_hint": {idToken}, "post_logout_redirect_uri": {appLogout}, "state": {"bye"}}
 	for _, method := range []string{http.MethodPut, http.MethodDelete} {
 		req, _ := http.NewRequest(method, f.endpoint("logout"), strings.NewReader(form.Encode()))
