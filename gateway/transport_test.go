@@ -10,7 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
+
+	"github.com/apiguard/apiguard/internal/smuggletest"
 )
 
 // rawUpstream answers every request it reads with the bytes of respond,
@@ -126,26 +127,12 @@ func TestProxyUpstreamFramingConflict(t *testing.T) {
 func TestProxyClientFramingClosed(t *testing.T) {
 	up := newRawUpstream(t, func(*http.Request) string { return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok" })
 	srv := rawGatewayServer(t, "http://"+up.ln.Addr().String())
-	c, err := net.Dial("tcp", srv.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-	_, _ = io.WriteString(c, "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"+
-		"0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n")
-	br := bufio.NewReader(c)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if !resp.Close {
+	r := smuggletest.CLTE(t, srv.Listener.Addr().String())
+	if r.KeptOpen {
 		t.Error("the connection is kept after a request with both Content-Length and Transfer-Encoding")
 	}
-	if resp, err := http.ReadResponse(br, nil); err == nil {
-		t.Errorf("a second response (%d) to the bytes after the chunked body", resp.StatusCode)
+	if r.Second != 0 {
+		t.Errorf("a second response (%d) to the bytes after the chunked body", r.Second)
 	}
 	if n := up.requests.Load(); n != 1 {
 		t.Errorf("upstream got %d requests, want the POST alone", n)

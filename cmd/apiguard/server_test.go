@@ -1,15 +1,14 @@
 package main
 
 import (
-	"bufio"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
 	"testing"
-	"time"
+
+	"github.com/apiguard/apiguard/internal/smuggletest"
 )
 
 // TestServerClosesAfterTransferEncoding: a request with both Content-Length
@@ -27,26 +26,12 @@ func TestServerClosesAfterTransferEncoding(t *testing.T) {
 	srv.Start()
 	defer srv.Close()
 
-	c, err := net.Dial("tcp", srv.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-	_, _ = io.WriteString(c, "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"+
-		"0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n")
-	br := bufio.NewReader(c)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if !resp.Close {
+	r := smuggletest.CLTE(t, srv.Listener.Addr().String())
+	if r.KeptOpen {
 		t.Error("the connection is kept after a request with both Content-Length and Transfer-Encoding")
 	}
-	if resp, err := http.ReadResponse(br, nil); err == nil {
-		t.Errorf("a second response (%d) to the bytes after the chunked body", resp.StatusCode)
+	if r.Second != 0 {
+		t.Errorf("a second response (%d) to the bytes after the chunked body", r.Second)
 	}
 	if n := requests.Load(); n != 1 {
 		t.Errorf("the handler ran %d times, want once", n)
