@@ -56,7 +56,13 @@ type Claims struct {
 	// token (a slice of the verified-token cache's copy of it), rather
 	// than the JSON itself: see payload.
 	rawB64 bool
-	JKT    string
+	// slot is the index, in the Issuers that made it, of the verifier
+	// that checked the claims (0 for a Verifier of its own): an entry of
+	// a verified-token cache that several verifiers share counts only for
+	// its own (see Verifier.verifyJWT), and an Issuers finds that one
+	// without a search. It sits in padding: Claims is no larger for it.
+	slot uint32
+	JKT  string
 
 	// raw is the verified payload, as signed. A string, not a slice: the
 	// struct then fits its allocator size class (352 bytes) with rawB64.

@@ -83,6 +83,7 @@ func NewIssuers(issuers ...Issuer) (*Issuers, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s (%s): %w", where, cfg.Name, err)
 		}
+		v.slot = uint32(i)
 		e := issuerEntry{name: cfg.Name, v: v, tv: v}
 		if is.Introspect != nil {
 			tv, err := is.Introspect(v)
@@ -105,8 +106,8 @@ func NewIssuers(issuers ...Issuer) (*Issuers, error) {
 	// One verified-token cache for all, of their sizes together: a token
 	// seen before is then one look-up away whichever issuer verified it.
 	// An entry counts only for the verifier that made it (verifyJWT checks
-	// Claims.IssuerName, unique here), so sharing lets no issuer accept
-	// another's token.
+	// Claims.slot, the verifier's index here), so sharing lets no issuer
+	// accept another's token.
 	size, bytes := 0, int64(0)
 	for _, e := range m.list {
 		if !e.v.cfg.DisableCache {
@@ -280,13 +281,11 @@ func (m *Issuers) Verify(ctx context.Context, token string) (*Claims, error) {
 		// and must not introspect (its Always mode asks the issuer again).
 		// (With verifiers on clocks of their own, verifyHashed looks.)
 		now := m.clock()
+		// The entry's slot names its verifier, one of m's: no search.
 		if c := m.cache.get(h, token, now); c != nil {
-			for i := range m.list {
-				if e := &m.list[i]; e.name == c.IssuerName {
-					if m.allow[i] && !e.intros && e.v.keys.usable(now) {
-						return c, nil
-					}
-					break
+			if i := int(c.slot); i < len(m.list) && m.allow[i] {
+				if e := &m.list[i]; !e.intros && e.v.keys.usable(now) {
+					return c, nil
 				}
 			}
 		}
@@ -364,7 +363,7 @@ const inactiveReason = "inactive"
 // in v's cache (shared by an Issuers) is h.
 func (v *Verifier) verifyParsedCached(ctx context.Context, token string, h uint64, p *parsed) (*Claims, error) {
 	now := v.now()
-	if c := v.cache.get(h, token, now); c != nil && c.IssuerName == v.cfg.Name && v.keys.usable(now) {
+	if c := v.cache.get(h, token, now); c != nil && c.slot == v.slot && v.keys.usable(now) {
 		return c, nil
 	}
 	method, err := v.checkHeader(p.h)

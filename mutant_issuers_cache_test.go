@@ -79,3 +79,45 @@ func TestIssuersAllCachesOff(t *testing.T) {
 		}
 	}
 }
+
+// TestIssuersSharedCacheOwnEntriesOnly: with every issuer on the wall
+// clock (the Issuers' own cache look-up), an entry of the shared cache
+// counts only for the issuer that made it and only where that issuer is
+// accepted: a view that refuses a refuses a's cached token, a view that
+// accepts b answers b's cached token from the cache, and b's Verifier
+// alone refuses a's cached token while a's answers it from the cache.
+func TestIssuersSharedCacheOwnEntriesOnly(t *testing.T) {
+	a, b := testissuer.New(t), testissuer.New(t)
+	m, err := apiguard.NewIssuers(
+		apiguard.Issuer{Config: apiguard.Config{Name: "a", Issuer: a.URL}},
+		apiguard.Issuer{Config: apiguard.Config{Name: "b", Issuer: b.URL}},
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	tokA := a.Sign(t, "es256", a.Claims(time.Now()), nil)
+	tokB := b.Sign(t, "es256", b.Claims(time.Now()), nil)
+	cA, errA := m.Verify(ctx, tokA)
+	cB, errB := m.Verify(ctx, tokB)
+	if errA != nil || errB != nil {
+		t.Fatal(errA, errB)
+	}
+	onlyA, _ := m.Only("a")
+	onlyB, _ := m.Only("b")
+	if _, err := onlyB.Verify(ctx, tokA); !errors.Is(err, apiguard.ErrIssuer) {
+		t.Errorf("a's cached token on a view of b: %v, want ErrIssuer", err)
+	}
+	if _, err := onlyA.Verify(ctx, tokB); !errors.Is(err, apiguard.ErrIssuer) {
+		t.Errorf("b's cached token on a view of a: %v, want ErrIssuer", err)
+	}
+	if c, err := onlyB.Verify(ctx, tokB); err != nil || c != cB {
+		t.Errorf("b's cached token on a view of b: %v, from the cache: %v", err, c == cB)
+	}
+	if _, err := m.Verifier("b").Verify(ctx, tokA); !errors.Is(err, apiguard.ErrIssuer) {
+		t.Errorf("a's cached token on b's Verifier: %v, want ErrIssuer", err)
+	}
+	if c, err := m.Verifier("a").Verify(ctx, tokA); err != nil || c != cA {
+		t.Errorf("a's cached token on a's Verifier: %v, from the cache: %v", err, c == cA)
+	}
+}

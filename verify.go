@@ -154,6 +154,7 @@ type Verifier struct {
 	typ      string
 	clients  []string
 	audience string
+	slot     uint32 // its index in the Issuers that made it, 0 alone; see Claims.slot
 }
 
 // New returns a Verifier for cfg. It does not contact the issuer: keys are
@@ -352,11 +353,10 @@ func (v *Verifier) verifyJWT(ctx context.Context, token string) (*Claims, error)
 		return c, err
 	}
 	h := v.cache.hash(token) // once: a miss looks the token up and then stores it
-	// The IssuerName check matters when an Issuers shares one cache among
-	// its verifiers (names unique): an entry counts only for the verifier
-	// that made it. The strings are the same one then, so it costs a
-	// pointer comparison.
-	if c := v.cache.get(h, token, now); c != nil && c.IssuerName == v.cfg.Name && v.keys.usable(now) {
+	// The slot check matters when an Issuers shares one cache among its
+	// verifiers (each with its own slot): an entry counts only for the
+	// verifier that made it.
+	if c := v.cache.get(h, token, now); c != nil && c.slot == v.slot && v.keys.usable(now) {
 		return c, nil
 	}
 	c, k, err := v.verify(ctx, token, now)
@@ -546,7 +546,7 @@ func (v *Verifier) checkClaims(c *Claims, w *wireClaims, now time.Time) error {
 	if c.Issuer != v.cfg.Issuer {
 		return refuse(ErrIssuer, "iss %q, want %q", c.Issuer, v.cfg.Issuer)
 	}
-	c.IssuerName = v.cfg.Name
+	c.IssuerName, c.slot = v.cfg.Name, v.slot
 	if !slices.Contains(c.Audience, v.audience) {
 		return refuse(ErrAudience, "aud %q does not contain %q", c.Audience, v.audience)
 	}
