@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/apiguard/apiguard"
+	"golang.org/x/net/http/httpguts"
 )
 
 // Values of Options.AuthProxy: the proxy that sends /auth its decision
@@ -142,16 +143,9 @@ func (ap *authPair) setting() string {
 	return "auth_proxy is " + ap.proxy + ", so /auth decides on " + ap.method + " and " + ap.uri + " only"
 }
 
-// isToken reports whether s is an RFC 9110 token, as a method must be.
-func isToken(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
-			return false
-		}
-	}
-	return s != ""
-}
+// isToken reports whether s is an RFC 9110 token, as a method must be
+// (net/http checks methods with the same function).
+func isToken(s string) bool { return httpguts.ValidHeaderFieldName(s) }
 
 // serveAuth answers a forward-auth decision for the request described by the
 // header pair of the configured auth_proxy: X-Original-Method and

@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // serveDirect proxies what h1Transport handles (no body, an http://
@@ -61,7 +63,7 @@ func (g *Gateway) serveDirect(w http.ResponseWriter, r *http.Request, d *decisio
 	}
 	out.Header = h
 	removeHopByHop(h)
-	if headerHasToken(r.Header["Te"], "trailers") {
+	if httpguts.HeaderValuesContainsToken(r.Header["Te"], "trailers") {
 		st.vals[0] = "trailers"
 		h["Te"] = st.vals[0:1:1]
 	}
@@ -238,19 +240,6 @@ func removeHopByHop(h http.Header) {
 	for _, k := range hopHeaders {
 		delete(h, k)
 	}
-}
-
-// headerHasToken reports whether a comma-separated header holds token,
-// compared ignoring case.
-func headerHasToken(values []string, token string) bool {
-	for _, v := range values {
-		for part := range strings.SplitSeq(v, ",") {
-			if strings.EqualFold(textproto.TrimString(part), token) {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // cleanQuery re-encodes a query that holds a ";" or a malformed escape, as

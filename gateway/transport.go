@@ -14,6 +14,8 @@ import (
 	"net/textproto"
 	"sync"
 	"time"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // h1Transport is the gateway's default way to its upstreams: HTTP/1.1 over
@@ -463,34 +465,19 @@ func (b *h1Body) finish(eof bool) {
 }
 
 // validHeader checks header names and values as http.Transport does before
-// sending a request.
+// sending a request (with the same functions, from x/net's httpguts).
 func validHeader(h http.Header) error {
 	for k, vs := range h {
-		if !validHeaderName(k) {
+		if !httpguts.ValidHeaderFieldName(k) {
 			return fmt.Errorf("net/http: invalid header field name %q", k)
 		}
 		for _, v := range vs {
-			if !validHeaderValue(v) {
+			if !httpguts.ValidHeaderFieldValue(v) {
 				return fmt.Errorf("net/http: invalid header field value for %q", k)
 			}
 		}
 	}
 	return nil
-}
-
-func validHeaderName(k string) bool {
-	return k != "" && isToken(k)
-}
-
-// validHeaderValue: no control characters but horizontal tab (RFC 9110
-// field-value, obs-text allowed).
-func validHeaderValue(v string) bool {
-	for i := 0; i < len(v); i++ {
-		if c := v[i]; c < ' ' && c != '\t' || c == 0x7f {
-			return false
-		}
-	}
-	return true
 }
 
 // writeRequest writes a request without a body as Request.Write does,
