@@ -276,17 +276,36 @@ type gatewayReloader struct {
 	gw      *gateway.Gateway
 	log     *slog.Logger
 	reloads *prometheus.CounterVec
+	// lastOK is 1 while the running rules are the file's as last read
+	// (at start-up or by the last reload), 0 after a reload failed; a
+	// counter of failures alone cannot say whether the file is still bad.
+	lastOK, lastOKTime prometheus.Gauge
 }
 
 func newGatewayReloader(args []string, running *gatewayConfig, gw *gateway.Gateway, reg *prometheus.Registry, log *slog.Logger) (*gatewayReloader, error) {
-	reloads := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "apiguard_gateway_config_reloads_total",
-		Help: "Configuration reloads by result (success or failure).",
-	}, []string{"result"})
-	if err := reg.Register(reloads); err != nil {
-		return nil, fmt.Errorf("failed to register gateway metrics: %w", err)
+	r := &gatewayReloader{args: args, running: running, gw: gw, log: log,
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "apiguard_gateway_config_reloads_total",
+			Help: "Configuration reloads by result (success or failure).",
+		}, []string{"result"}),
+		lastOK: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "apiguard_gateway_config_last_reload_successful",
+			Help: "1 if the running rules are those of the file as last read (at start-up or by the last reload), 0 if the last reload failed.",
+		}),
+		lastOKTime: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "apiguard_gateway_config_last_reload_success_timestamp_seconds",
+			Help: "Unix time the running rules were loaded (start-up or the last successful reload).",
+		}),
 	}
-	return &gatewayReloader{args: args, running: running, gw: gw, log: log, reloads: reloads}, nil
+	for _, c := range []prometheus.Collector{r.reloads, r.lastOK, r.lastOKTime} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("failed to register gateway metrics: %w", err)
+		}
+	}
+	// The process started with the file's rules.
+	r.lastOK.Set(1)
+	r.lastOKTime.SetToCurrentTime()
+	return r, nil
 }
 
 // reload reads the settings and the file again, as at start-up, and swaps
@@ -301,10 +320,13 @@ func (r *gatewayReloader) reload(trigger string) {
 	}
 	if err != nil {
 		r.reloads.WithLabelValues("failure").Inc()
+		r.lastOK.Set(0)
 		r.log.Error("gateway config not reloaded; the running rules stay", "path", path, "trigger", trigger, "err", err)
 		return
 	}
 	r.reloads.WithLabelValues("success").Inc()
+	r.lastOK.Set(1)
+	r.lastOKTime.SetToCurrentTime()
 	was := restartSettings(r.running)
 	for i, now := range restartSettings(next) {
 		if now != was[i] {

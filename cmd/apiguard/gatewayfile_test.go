@@ -269,6 +269,10 @@ func TestGatewayReloadOnFileChange(t *testing.T) {
 	if got := g.status(t, "/new/x"); got != 404 {
 		t.Fatalf("before reload: got %d for /new/x, want 404", got)
 	}
+	started := g.gauge(t, "apiguard_gateway_config_last_reload_success_timestamp_seconds")
+	if ok := g.gauge(t, "apiguard_gateway_config_last_reload_successful"); ok != 1 || started < float64(time.Now().Add(-time.Minute).Unix()) {
+		t.Errorf("at start-up: last reload successful %v at %v, want 1 and about now", ok, started)
+	}
 	replaceFile(t, path, sub("issuer: {{issuer}}\n"+gwReloadV2))
 	gwEventually(t, "the new rules", func() bool { return g.status(t, "/new/x") == 200 })
 	if got := g.status(t, "/old/x"); got != 404 {
@@ -286,6 +290,10 @@ func TestGatewayReloadOnFileChange(t *testing.T) {
 	if got := g.status(t, "/new/x"); got != 200 {
 		t.Errorf("after a bad file: got %d for /new/x, want the running rules (200)", got)
 	}
+	if ok := g.gauge(t, "apiguard_gateway_config_last_reload_successful"); ok != 0 {
+		t.Errorf("after a bad file: last reload successful %v, want 0", ok)
+	}
+	failedAt := g.gauge(t, "apiguard_gateway_config_last_reload_success_timestamp_seconds")
 
 	// Removed and written again (as some deploy tools do).
 	if err := os.Remove(path); err != nil {
@@ -295,6 +303,14 @@ func TestGatewayReloadOnFileChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	gwEventually(t, "the rewritten file", func() bool { return g.status(t, "/old/x") == 200 })
+	if ok := g.gauge(t, "apiguard_gateway_config_last_reload_successful"); ok != 1 {
+		t.Errorf("after the rewritten file: last reload successful %v, want 1", ok)
+	}
+	// The time (with its fraction of a second) moves with each successful
+	// reload only: at the failure it was the first reload's.
+	if at := g.gauge(t, "apiguard_gateway_config_last_reload_success_timestamp_seconds"); !(started < failedAt && failedAt < at) {
+		t.Errorf("success times: start %v, at the failure %v, after the rewrite %v; want each later", started, failedAt, at)
+	}
 
 	reloads := map[string]float64{}
 	for _, s := range scrape(t, "http://"+g.addr+"/metrics") {
@@ -311,6 +327,24 @@ func TestGatewayReloadOnFileChange(t *testing.T) {
 	if reloads["success"] != 2 || reloads["failure"] < 1 {
 		t.Errorf("got reloads %v, want 2 successes and at least 1 failure", reloads)
 	}
+}
+
+// gauge returns the value of the unlabelled metric name on the gateway's
+// /metrics, failing the test if there is none.
+func (g *runningGateway) gauge(t *testing.T, name string) float64 {
+	t.Helper()
+	for _, s := range scrape(t, "http://"+g.addr+"/metrics") {
+		if s.name == name {
+			_, v, _ := strings.Cut(s.line, " ")
+			n, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("got sample %q: %v", s.line, err)
+			}
+			return n
+		}
+	}
+	t.Fatalf("/metrics has no %s", name)
+	return 0
 }
 
 // TestGatewayReloadSettings: a reload reads the settings as start-up does.
