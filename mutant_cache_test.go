@@ -1,0 +1,168 @@
+package apiguard
+
+// Tests written for survivors of the mutation run over cache.go,
+// doorkeeper.go, errors.go, confirmation.go and keyset.go (issue 19; see
+// MUTATION.md). Each holds an edge that no earlier test pinned.
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestDoorkeeperWarmupByteEdge: the warm-up ends when the entries' bytes
+// reach 1/16 of the byte bound, not one byte later. (Kills cache.go's
+// c.bytes.Load() < c.maxBytes/doorkeeperWarmup → <= in offer.)
+func TestDoorkeeperWarmupByteEdge(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	k := &key{kid: "k"}
+	c := newTokenCache(1000)
+	first := "token-0"
+	size := entrySize(first, &Claims{})
+	c.maxBytes = size * doorkeeperWarmup // one entry fills the warm-up's bytes exactly
+	c.offer(c.hash(first), first, &Claims{Expiry: now.Add(time.Hour)}, k, now)
+	if n, b := c.len(), c.bytes.Load(); n != 1 || b != size {
+		t.Fatalf("after the first sighting in an empty cache: %d entries, %d bytes; want 1 entry of %d bytes", n, b, size)
+	}
+	second := "token-1"
+	c.offer(c.hash(second), second, &Claims{Expiry: now.Add(time.Hour)}, k, now)
+	if n := c.len(); n != 1 {
+		t.Errorf("a first sighting with the warm-up's bytes exactly reached was stored (%d entries), want it only remembered", n)
+	}
+	c.offer(c.hash(second), second, &Claims{Expiry: now.Add(time.Hour)}, k, now)
+	if n := c.len(); n != 2 {
+		t.Errorf("got %d entries after the second sighting, want 2", n)
+	}
+}
+
+// TestEntrySizeCountsEachClaim: an entry's estimated size grows by the
+// length of each string of its claims that a token's sender chooses (16
+// bytes more per list element), and by the payload only when the payload is
+// not part of the cached token. (Kills cache.go's + → - in entrySize.)
+func TestEntrySizeCountsEachClaim(t *testing.T) {
+	const tok = "header.payload.signature"
+	v := strings.Repeat("v", 100)
+	base := entrySize(tok, &Claims{})
+	if want := int64(len(tok) + entryOverhead); base != want {
+		t.Fatalf("entrySize of empty claims = %d, want %d", base, want)
+	}
+	tests := []struct {
+		name   string
+		claims Claims
+		more   int64
+	}{
+		{"sub", Claims{Subject: v}, 100},
+		{"jti", Claims{ID: v}, 100},
+		{"uid", Claims{UserID: v}, 100},
+		{"nonce", Claims{Nonce: v}, 100},
+		{"cnf.jkt", Claims{JKT: v}, 100},
+		{"iss", Claims{Issuer: v}, 100},
+		{"client id", Claims{ClientID: v}, 100},
+		{"ver", Claims{Version: v}, 100},
+		{"decoded payload", Claims{raw: v}, 100},
+		{"payload in the token", Claims{raw: v, rawB64: true}, 0},
+		{"aud", Claims{Audience: []string{v}}, 116},
+		{"scopes", Claims{Scopes: []string{v, v}}, 232},
+		{"groups", Claims{Groups: []string{v, v, v}}, 348},
+		{"all", Claims{Subject: v, ID: v, UserID: v, Nonce: v, JKT: v, Issuer: v, ClientID: v, Version: v}, 800},
+	}
+	for _, tt := range tests {
+		if got := entrySize(tok, &tt.claims); got != base+tt.more {
+			t.Errorf("%s: entrySize = %d, want %d + %d", tt.name, got, base, tt.more)
+		}
+	}
+}
+
+// TestCacheEntryAtByteBound: an entry whose estimated size is exactly the
+// byte bound is stored (it fits); one byte more is not. (Kills cache.go's
+// size > c.maxBytes → >= in put.)
+func TestCacheEntryAtByteBound(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	k := &key{kid: "k"}
+	for _, extra := range []int64{0, -1} {
+		c := newTokenCache(10)
+		tok := "token"
+		size := entrySize(tok, &Claims{})
+		c.maxBytes = size + extra
+		c.put(c.hash(tok), tok, &Claims{Expiry: now.Add(time.Hour)}, k, now)
+		stored := c.get(c.hash(tok), tok, now) != nil
+		if want := extra == 0; stored != want {
+			t.Errorf("entry of %d bytes, bound %d: stored %v, want %v", size, c.maxBytes, stored, want)
+		}
+	}
+}
+
+// TestCacheReplacedEntryBytes: a token stored again (a concurrent second
+// sighting, or a token of the same hash) replaces its entry, and the
+// byte count then holds the new entry's size only. (Kills cache.go's
+// size - int64(old.bytes) → + in put, and its negative's inversion.)
+func TestCacheReplacedEntryBytes(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	k := &key{kid: "k"}
+	c := newTokenCache(10)
+	tok := "token"
+	h := c.hash(tok)
+	small := &Claims{Expiry: now.Add(time.Hour)}
+	big := &Claims{Expiry: now.Add(time.Hour), Subject: strings.Repeat("s", 300)}
+	c.put(h, tok, small, k, now)
+	c.put(h, tok, small, k, now)
+	if n, b, want := c.n.Load(), c.bytes.Load(), entrySize(tok, small); n != 1 || b != want {
+		t.Errorf("the same token stored twice: count %d, %d bytes; want 1 entry of %d bytes", n, b, want)
+	}
+	c.put(h, tok, big, k, now)
+	if n, b, want := c.n.Load(), c.bytes.Load(), entrySize(tok, big); n != 1 || b != want {
+		t.Errorf("the entry replaced by a larger one: count %d, %d bytes; want 1 entry of %d bytes", n, b, want)
+	}
+	c.put(h, tok, small, k, now)
+	if n, b, want := c.n.Load(), c.bytes.Load(), entrySize(tok, small); n != 1 || b != want {
+		t.Errorf("the entry replaced by a smaller one: count %d, %d bytes; want 1 entry of %d bytes", n, b, want)
+	}
+}
+
+// tokensInShard returns n distinct tokens of c's shard i, of one length:
+// prefix followed by a number of six digits.
+func tokensInShard(c *tokenCache, i uint64, prefix string, n int) []string {
+	var toks []string
+	for j := 0; len(toks) < n; j++ {
+		tok := fmt.Sprintf("%s%06d", prefix, j)
+		if c.hash(tok)>>58%cacheShards == i {
+			toks = append(toks, tok)
+		}
+	}
+	return toks
+}
+
+// TestCacheShrinkTakesManyFromOneShard: a long token that passes the byte
+// bound by several short entries, all of them in one other shard, makes
+// the cache evict as many of them as it takes, not one per shard. (Kills
+// cache.go's dropped++ → dropped-- in evict, which made a shard that gave
+// an entry look as if it had nothing left.)
+func TestCacheShrinkTakesManyFromOneShard(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	k := &key{kid: "k"}
+	c := newTokenCache(1000)
+	short := tokensInShard(c, 1, "short-", 200)
+	size := entrySize(short[0], &Claims{})
+	c.maxBytes = int64(len(short)) * size // room for the short ones exactly
+	for _, tok := range short {
+		c.put(c.hash(tok), tok, &Claims{Expiry: now.Add(time.Hour)}, k, now)
+	}
+	if n := c.len(); n != len(short) {
+		t.Fatalf("got %d of the %d short entries", n, len(short))
+	}
+	// In shard 0, about 100 short entries' worth: more than one per shard.
+	long := tokensInShard(c, 0, strings.Repeat("L", int(100*size-entryOverhead)), 1)[0]
+	c.put(c.hash(long), long, &Claims{Expiry: now.Add(time.Hour)}, k, now)
+	if c.get(c.hash(long), long, now) == nil {
+		t.Fatal("the long token was not stored")
+	}
+	if b := c.bytes.Load(); b > c.maxBytes {
+		t.Errorf("%d bytes after the long token, past the bound of %d", b, c.maxBytes)
+	}
+	// Exactly as many short entries go as make room for the long one.
+	gone := int((entrySize(long, &Claims{}) + size - 1) / size)
+	if n, want := c.len(), len(short)-gone+1; n != want {
+		t.Errorf("got %d entries, want %d (the long one in place of %d short ones)", n, want, gone)
+	}
+}
