@@ -166,3 +166,64 @@ func TestCacheShrinkTakesManyFromOneShard(t *testing.T) {
 		t.Errorf("got %d entries, want %d (the long one in place of %d short ones)", n, want, gone)
 	}
 }
+
+// TestCacheEvictionSample: a full cache's insertion drops the expired
+// entries among the first eight of its shard that it visits, not every
+// expired entry of the shard (which would make an insertion cost the
+// shard's size); and an entry at exactly its exp counts as expired, as it
+// does for get. (Kills cache.go's seen++ → seen-- in evict, which visited
+// the whole shard, and e.exp <= now → < there.)
+func TestCacheEvictionSample(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	k := &key{kid: "k"}
+	for _, tt := range []struct {
+		name     string
+		expired  int
+		at       time.Duration // when the last token is put, after the others
+		min, max int           // entries left
+	}{
+		// 20 expired entries: 7 or 8 of them go (the new one may be among
+		// the eight visited).
+		{"more expired than the sample", 20, 2 * time.Minute, 13, 14},
+		// 4 entries at their exp: all 4 go, not one arbitrary entry.
+		{"at their exp", 4, time.Minute, 1, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newTokenCache(tt.expired)
+			toks := tokensInShard(c, 0, "t-", tt.expired+1)
+			for _, tok := range toks[:tt.expired] {
+				c.put(c.hash(tok), tok, &Claims{Expiry: now.Add(time.Minute)}, k, now)
+			}
+			last := toks[tt.expired]
+			c.put(c.hash(last), last, &Claims{Expiry: now.Add(time.Hour)}, k, now.Add(tt.at))
+			if n := c.len(); n < tt.min || n > tt.max {
+				t.Errorf("got %d entries, want %d to %d", n, tt.min, tt.max)
+			}
+			if c.get(c.hash(last), last, now.Add(tt.at)) == nil {
+				t.Error("the token just put was dropped")
+			}
+		})
+	}
+}
+
+// TestDoorkeeperSizeEdges: the doorkeeper has the smallest power of two of
+// slots that gives two per cache entry, within its bounds: a cache of 512
+// gets 1,024 slots, not 2,048. (Kills doorkeeper.go's n < 2*size → <= in
+// newDoorkeeper.)
+func TestDoorkeeperSizeEdges(t *testing.T) {
+	for _, tt := range []struct {
+		size int64
+		want int
+	}{
+		{512, 1024},
+		{513, 2048},
+		{1 << 19, 1 << 20},
+		{1<<19 + 1, 1 << 21},
+		{1 << 20, doorkeeperMaxSlots},
+		{1<<20 + 1, doorkeeperMaxSlots},
+	} {
+		if got := len(newDoorkeeper(tt.size).slots); got != tt.want {
+			t.Errorf("newDoorkeeper(%d) has %d slots, want %d", tt.size, got, tt.want)
+		}
+	}
+}
