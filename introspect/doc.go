@@ -34,6 +34,16 @@
 // the cache is in memory; a shared one (Redis) lets several instances ask
 // the issuer once per token. A cache that cannot be used is bypassed.
 //
+// # Metrics
+//
+// [Config.OnRequest] is told of each call to the introspection endpoint
+// (results from the cache make none) in a [RequestEvent]: the endpoint,
+// how long the call took, whether the token is active, and the error when
+// the endpoint could not be used. An inactive token is a successful call.
+// `apiguard serve` and `apiguard gateway` count these calls as
+// apiguard_introspection_requests_total{issuer,outcome} and
+// apiguard_introspection_request_duration_seconds{issuer}.
+//
 // # Errors
 //
 // An inactive token is refused with [ErrInactive]; other refusals wrap

@@ -79,6 +79,32 @@ type Config struct {
 
 	// Timeout bounds one introspection request. Default 5s.
 	Timeout time.Duration
+
+	// OnRequest, when set, is called after each call to the introspection
+	// endpoint, with its duration and outcome: for metrics. Results from
+	// the cache make no call; concurrent checks of one token share one
+	// call, and one event. It is called on the request's goroutine: it must
+	// be quick and safe for concurrent use.
+	OnRequest func(RequestEvent)
+}
+
+// RequestEvent describes one call to the introspection endpoint.
+// [Config.OnRequest] receives one per call.
+type RequestEvent struct {
+	// Endpoint is the introspection endpoint called; "" when it could
+	// not be discovered (Err says why).
+	Endpoint string
+	// Duration is how long the call took, from the request (or the
+	// endpoint's discovery) to the end of the answer.
+	Duration time.Duration
+	// Active reports that the issuer answered that the token is active.
+	// The result may still be refused (a refresh token, another
+	// audience); an inactive token is a successful call too.
+	Active bool
+	// Err is nil when the endpoint answered with a JSON result, active or
+	// not; otherwise the [*apiguard.UnavailableError] the check returns
+	// (unreachable, timed out, an answer other than 200 with a JSON object).
+	Err error
 }
 
 // Cache stores introspection results. Keys are the hex SHA-256
@@ -266,12 +292,19 @@ func (in *Verifier) introspect(ctx context.Context, token string) (*apiguard.Cla
 		}
 	}
 	res, err, _ := in.flight.Do(key, func() (any, error) {
-		body, err := in.fetch(ctx, token)
+		start := time.Now()
+		body, endpoint, err := in.fetch(ctx, token)
 		if err != nil {
+			in.report(RequestEvent{Endpoint: endpoint, Duration: time.Since(start), Err: err})
 			return nil, err
 		}
 		now := in.v.Now()
 		c, ttl, perr := in.parse(body, now)
+		ev := RequestEvent{Endpoint: endpoint, Duration: time.Since(start), Active: !errors.Is(perr, ErrInactive)}
+		if errors.As(perr, new(*apiguard.UnavailableError)) {
+			ev.Active, ev.Err = false, perr // not a JSON result
+		}
+		in.report(ev)
 		// Active tokens and inactive ones are cached; other refusals (a
 		// token not valid yet, say) may change, and are not.
 		switch {
@@ -290,6 +323,13 @@ func (in *Verifier) introspect(ctx context.Context, token string) (*apiguard.Cla
 	}
 	r := res.(introspection)
 	return r.claims, r.err
+}
+
+// report gives e to Config.OnRequest, when set.
+func (in *Verifier) report(e RequestEvent) {
+	if in.cfg.OnRequest != nil {
+		in.cfg.OnRequest(e)
+	}
 }
 
 type introspection struct {
@@ -364,8 +404,9 @@ func isAccessTokenType(t string) bool {
 }
 
 // fetch posts token to the introspection endpoint and returns the body of
-// a 200 answer; anything else is an UnavailableError.
-func (in *Verifier) fetch(ctx context.Context, token string) ([]byte, error) {
+// a 200 answer and the endpoint ("" when it could not be discovered);
+// anything else is an UnavailableError.
+func (in *Verifier) fetch(ctx context.Context, token string) (_ []byte, endpoint string, _ error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), in.timeout)
 	defer cancel()
 	unavailable := func(err error) error {
@@ -373,12 +414,12 @@ func (in *Verifier) fetch(ctx context.Context, token string) ([]byte, error) {
 	}
 	endpoint, err := in.location(ctx)
 	if err != nil {
-		return nil, unavailable(err)
+		return nil, "", unavailable(err)
 	}
 	form := url.Values{"token": {token}, "token_type_hint": {"access_token"}}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
 	if err != nil {
-		return nil, unavailable(fmt.Errorf("failed to build the introspection request: %w", err))
+		return nil, endpoint, unavailable(fmt.Errorf("failed to build the introspection request: %w", err))
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
@@ -390,26 +431,26 @@ func (in *Verifier) fetch(ctx context.Context, token string) ([]byte, error) {
 		if errors.As(err, &ue) {
 			err = ue.Err // *url.Error repeats the URL; keep the cause
 		}
-		return nil, unavailable(fmt.Errorf("failed to call the introspection endpoint: %w", err))
+		return nil, endpoint, unavailable(fmt.Errorf("failed to call the introspection endpoint: %w", err))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxIntrospectionBody))
-		return nil, unavailable(fmt.Errorf("introspection endpoint answered status %d", resp.StatusCode))
+		return nil, endpoint, unavailable(fmt.Errorf("introspection endpoint answered status %d", resp.StatusCode))
 	}
 	if ct := resp.Header.Get("Content-Type"); ct != "" {
 		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
-			return nil, unavailable(fmt.Errorf("introspection endpoint answered content type %q, not JSON", ct))
+			return nil, endpoint, unavailable(fmt.Errorf("introspection endpoint answered content type %q, not JSON", ct))
 		}
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxIntrospectionBody+1))
 	if err != nil {
-		return nil, unavailable(fmt.Errorf("failed to read the introspection response: %w", err))
+		return nil, endpoint, unavailable(fmt.Errorf("failed to read the introspection response: %w", err))
 	}
 	if len(body) > maxIntrospectionBody {
-		return nil, unavailable(fmt.Errorf("introspection response larger than %d bytes", maxIntrospectionBody))
+		return nil, endpoint, unavailable(fmt.Errorf("introspection response larger than %d bytes", maxIntrospectionBody))
 	}
-	return body, nil
+	return body, endpoint, nil
 }
 
 // location returns the introspection endpoint, configured or from the
