@@ -6,6 +6,7 @@ package apiguard
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -134,36 +135,104 @@ func tokensInShard(c *tokenCache, i uint64, prefix string, n int) []string {
 }
 
 // TestCacheShrinkTakesManyFromOneShard: a long token that passes the byte
-// bound by several short entries, all of them in one other shard, makes
-// the cache evict as many of them as it takes, not one per shard. (Kills
-// cache.go's dropped++ → dropped-- in evict, which made a shard that gave
-// an entry look as if it had nothing left.)
+// bound by many short entries, all of them in one other shard, makes the
+// cache evict as many of them as it takes to fit, not one per shard, and
+// not one more: a long entry of exactly 100 short ones' bytes takes the
+// place of 100, and one a byte longer of 101. (Kills cache.go's dropped++
+// → dropped-- in evict, which made a shard that gave an entry look as if
+// it had nothing left, and c.bytes.Load() > c.maxBytes → >= in shrink.)
 func TestCacheShrinkTakesManyFromOneShard(t *testing.T) {
 	now := time.Unix(1_700_000_000, 0)
 	k := &key{kid: "k"}
+	for _, extra := range []int{0, 1} {
+		c := newTokenCache(1000)
+		short := tokensInShard(c, 1, "short-", 200)
+		size := entrySize(short[0], &Claims{})
+		c.maxBytes = int64(len(short)) * size // room for the short ones exactly
+		for _, tok := range short {
+			c.put(c.hash(tok), tok, &Claims{Expiry: now.Add(time.Hour)}, k, now)
+		}
+		if n := c.len(); n != len(short) {
+			t.Fatalf("got %d of the %d short entries", n, len(short))
+		}
+		// In shard 0, 100 short entries' bytes (and extra): more than one
+		// per shard. tokensInShard adds six digits.
+		long := tokensInShard(c, 0, strings.Repeat("L", int(100*size)-entryOverhead-6+extra), 1)[0]
+		if got, want := entrySize(long, &Claims{}), 100*size+int64(extra); got != want {
+			t.Fatalf("the long entry has %d bytes, want %d", got, want)
+		}
+		c.put(c.hash(long), long, &Claims{Expiry: now.Add(time.Hour)}, k, now)
+		if c.get(c.hash(long), long, now) == nil {
+			t.Fatal("the long token was not stored")
+		}
+		if b := c.bytes.Load(); b > c.maxBytes {
+			t.Errorf("extra %d: %d bytes after the long token, past the bound of %d", extra, b, c.maxBytes)
+		}
+		if n, want := c.len(), len(short)-(100+extra)+1; n != want {
+			t.Errorf("extra %d: got %d entries, want %d (the long one in place of %d short ones)", extra, n, want, 100+extra)
+		}
+	}
+}
+
+// TestCacheShrinkStartsAtItsShard: the entries that make room for a long
+// token come from its own shard first, as shrink says (so successive
+// shrinks spread over the shards rather than all emptying the first one).
+// (Kills cache.go's keep >> 58 % cacheShards → * in shrink, which always
+// started at shard 0.)
+func TestCacheShrinkStartsAtItsShard(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	k := &key{kid: "k"}
 	c := newTokenCache(1000)
-	short := tokensInShard(c, 1, "short-", 200)
-	size := entrySize(short[0], &Claims{})
-	c.maxBytes = int64(len(short)) * size // room for the short ones exactly
-	for _, tok := range short {
+	own := tokensInShard(c, 5, "own-", 50)
+	first := tokensInShard(c, 0, "1st-", 50) // as long as own
+	size := entrySize(own[0], &Claims{})
+	c.maxBytes = 100 * size
+	for _, tok := range append(own, first...) {
 		c.put(c.hash(tok), tok, &Claims{Expiry: now.Add(time.Hour)}, k, now)
 	}
-	if n := c.len(); n != len(short) {
-		t.Fatalf("got %d of the %d short entries", n, len(short))
-	}
-	// In shard 0, about 100 short entries' worth: more than one per shard.
-	long := tokensInShard(c, 0, strings.Repeat("L", int(100*size-entryOverhead)), 1)[0]
+	long := tokensInShard(c, 5, strings.Repeat("L", int(20*size)-entryOverhead-6), 1)[0]
 	c.put(c.hash(long), long, &Claims{Expiry: now.Add(time.Hour)}, k, now)
 	if c.get(c.hash(long), long, now) == nil {
 		t.Fatal("the long token was not stored")
 	}
-	if b := c.bytes.Load(); b > c.maxBytes {
-		t.Errorf("%d bytes after the long token, past the bound of %d", b, c.maxBytes)
+	kept := 0
+	for _, tok := range first {
+		if c.get(c.hash(tok), tok, now) != nil {
+			kept++
+		}
 	}
-	// Exactly as many short entries go as make room for the long one.
-	gone := int((entrySize(long, &Claims{}) + size - 1) / size)
-	if n, want := c.len(), len(short)-gone+1; n != want {
-		t.Errorf("got %d entries, want %d (the long one in place of %d short ones)", n, want, gone)
+	if kept != len(first) {
+		t.Errorf("%d of shard 0's %d entries were evicted for a token of shard 5, which had room to give", len(first)-kept, len(first))
+	}
+	if n := c.len(); n != 100-20+1 {
+		t.Errorf("got %d entries, want %d", n, 100-20+1)
+	}
+}
+
+// TestInternerBound: the interner's table is emptied when it holds
+// internMaxValues strings and lists together, before it takes another, so
+// it never holds more than internMaxValues plus what one Claims brings.
+// (Kills cache.go's >= internMaxValues → > and len(in.strings) +
+// len(in.lists) → - in interner.claims.)
+func TestInternerBound(t *testing.T) {
+	var in interner
+	for i := range internMaxValues {
+		in.claims(&Claims{Issuer: "iss-" + strconv.Itoa(i)})
+	}
+	if n := len(in.strings); n != internMaxValues {
+		t.Fatalf("got %d strings after %d distinct issuers, want all of them", n, internMaxValues)
+	}
+	in.claims(&Claims{Issuer: "one more"})
+	if n := len(in.strings); n != 1 {
+		t.Errorf("got %d strings after one more issuer, want the table emptied and holding it alone", n)
+	}
+	// Lists: each distinct one-element audience adds a list and a string.
+	var lists interner
+	for i := range 3 * internMaxValues {
+		lists.claims(&Claims{Audience: []string{"aud-" + strconv.Itoa(i)}})
+		if n := len(lists.strings) + len(lists.lists); n > internMaxValues+1 {
+			t.Fatalf("after %d audiences the table holds %d values, past %d", i+1, n, internMaxValues)
+		}
 	}
 }
 
