@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // TestDoorkeeperWarmupByteEdge: the warm-up ends when the entries' bytes
@@ -293,6 +294,32 @@ func TestDoorkeeperSizeEdges(t *testing.T) {
 	} {
 		if got := len(newDoorkeeper(tt.size).slots); got != tt.want {
 			t.Errorf("newDoorkeeper(%d) has %d slots, want %d", tt.size, got, tt.want)
+		}
+	}
+}
+
+// TestInternerListEdge: a list of internMaxList elements is interned (two
+// equal ones share one array); one element more is not. (Kills cache.go's
+// len(l) > internMaxList → >= in interner.list.)
+func TestInternerListEdge(t *testing.T) {
+	for _, n := range []int{internMaxList, internMaxList + 1} {
+		var in interner
+		mk := func() *Claims {
+			c := &Claims{}
+			for i := range n {
+				c.Groups = append(c.Groups, "group-"+strconv.Itoa(i))
+			}
+			return c
+		}
+		a, b := mk(), mk()
+		in.claims(a)
+		in.claims(b)
+		shared := unsafe.SliceData(a.Groups) == unsafe.SliceData(b.Groups)
+		if want := n <= internMaxList; shared != want {
+			t.Errorf("two equal lists of %d groups: shared %v, want %v", n, shared, want)
+		}
+		if len(b.Groups) != n || b.Groups[n-1] != "group-"+strconv.Itoa(n-1) {
+			t.Errorf("a list of %d groups became %d long", n, len(b.Groups))
 		}
 	}
 }
