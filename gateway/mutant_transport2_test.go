@@ -5,10 +5,18 @@ package gateway
 // (issue 19, the run after mutant_transport_test.go's; see MUTATION.md).
 
 import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -91,6 +99,191 @@ func TestTimedTransportObservesAnswers(t *testing.T) {
 		}
 		if n := gathered(t, g.Registry(), "apiguard_gateway_upstream_duration_seconds"); n != tc.observed {
 			t.Errorf("%s: %v upstream times observed, want %v", tc.name, n, tc.observed)
+		}
+	}
+}
+
+// TestTransportFramingScanStopsAtHeader: checkFraming scans the header
+// block only, up to its first blank line whether lines end in CRLF or in a
+// bare LF, so a body holding lines that look like framing fields (a
+// response to a request for such a file, say) is passed on, and the
+// connection reused.
+func TestTransportFramingScanStopsAtHeader(t *testing.T) {
+	const trap = "\n\nTransfer-Encoding: chunked\r\nContent-Length : 1\r\n\r\n"
+	bodies := map[string]string{
+		"/crlf":    "a\r\n" + trap,
+		"/lf":      "b\r\n\r\nTransfer-Encoding: chunked\r\nContent-Length : 1\r\n\r\n",
+		"/lf-trap": "c" + trap,
+	}
+	up := newScripted(t, func(_, _ int, req *http.Request, w *bufio.Writer) bool {
+		body := bodies[req.URL.Path]
+		eol := "\r\n"
+		if strings.HasPrefix(req.URL.Path, "/lf") {
+			eol = "\n"
+		}
+		_, _ = w.WriteString("HTTP/1.1 200 OK" + eol + "Content-Length: " + strconv.Itoa(len(body)) + eol + eol + body)
+		return true
+	})
+	tr := newTestTransport()
+	t.Cleanup(tr.CloseIdleConnections)
+	for _, path := range []string{"/crlf", "/lf", "/lf-trap", "/crlf"} {
+		resp, body, err := send(t, tr, context.Background(), "GET", up.url()+path)
+		if err != nil || resp.StatusCode != 200 || body != bodies[path] {
+			t.Fatalf("%s: %v %v %q, want 200 and the body", path, err, resp, body)
+		}
+	}
+	if n := up.connCount(); n != 1 {
+		t.Errorf("upstream saw %d connections, want 1", n)
+	}
+}
+
+// TestTransportBlankFirstLine: a response that starts with a blank line
+// has an empty header block, which ReadResponse refuses at once; the
+// transport does not wait for more bytes from an upstream that keeps the
+// connection open.
+func TestTransportBlankFirstLine(t *testing.T) {
+	for _, head := range []string{"\n\n", "\n\r\n"} {
+		up := newScripted(t, func(_, _ int, _ *http.Request, w *bufio.Writer) bool {
+			_, _ = w.WriteString(head)
+			return true // and waits for another request
+		})
+		tr := newTestTransport()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, _, err := send(t, tr, ctx, "GET", up.url()+"/x")
+		cancel()
+		if err == nil || errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("response %q: error %v, want ReadResponse's at once", head, err)
+		}
+	}
+}
+
+// TestFramingField: which header lines are Content-Length or
+// Transfer-Encoding (ASCII case ignored), and which have white space
+// before their colon.
+func TestFramingField(t *testing.T) {
+	for _, tc := range []struct {
+		line, name string
+		is, spaced bool
+	}{
+		{"Content-Length: 5\r\n", "content-length", true, false},
+		{"content-length:5\n", "content-length", true, false},
+		{"CONTENT-LENGTH: 5\r\n", "content-length", true, false},
+		{"TRANSFER-ENCODING: chunked\r\n", "transfer-encoding", true, false},
+		{"TrAnSfEr-EnCoDiNg:chunked\n", "transfer-encoding", true, false},
+		{"Content-Length : 5\r\n", "content-length", true, true},
+		{"Transfer-Encoding\t: chunked\r\n", "transfer-encoding", true, true},
+		{"Content-Length \t :\r\n", "content-length", true, true},
+		{"Content-Length:\r\n", "content-length", true, false},
+		{"Content-Length", "content-length", false, false},
+		{"Content-Length  ", "content-length", false, false},
+		{"Content-Length\r\n", "content-length", false, false},
+		{"Content-Lengthy: 5\r\n", "content-length", false, false},
+		{"Content-Lengt: 5\r\n", "content-length", false, false},
+		{"Content_Length: 5\r\n", "content-length", false, false},
+		{"X-Content-Size: 5\r\n", "content-length", false, false}, // as long as the name
+		{"X-Transfer-Codin: chunked\r\n", "transfer-encoding", false, false},
+		{"Content-Length: 5\r\n", "transfer-encoding", false, false},
+		{"Content-Le", "content-length", false, false},
+		{"", "content-length", false, false},
+	} {
+		is, spaced := framingField([]byte(tc.line), tc.name)
+		if is != tc.is || spaced != tc.spaced {
+			t.Errorf("framingField(%q, %q) = %v, %v; want %v, %v", tc.line, tc.name, is, spaced, tc.is, tc.spaced)
+		}
+	}
+}
+
+// TestWriteRequestOwnPath: the requests writeRequest exists for (no body,
+// a token method, a host of letters, digits and -._~:[]) are written by
+// its own code, which allocates nothing, and come out as Request.Write
+// writes them; Request.Write's path allocates. The hosts hold the first
+// and last byte of each range plainHost allows.
+func TestWriteRequestOwnPath(t *testing.T) {
+	var discard = bufio.NewWriter(io.Discard)
+	for _, tc := range []struct{ method, target, host string }{
+		{"GET", "http://up.example/x?q=1", ""},
+		{"POST", "http://up.example/", ""},
+		{"DELETE", "http://up.example:8080/a/b", ""},
+		{"GET", "http://up.example/x", "az.AZ-09_~"},
+		{"GET", "http://up.example/x", "zz.example:80"},
+		{"GET", "http://up.example/x", "ZZ.EXAMPLE"},
+		{"GET", "http://up.example/x", "[::9]:8080"},
+	} {
+		req, err := http.NewRequest(tc.method, tc.target, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tc.host != "" {
+			req.Host = tc.host
+		}
+		req.Header = http.Header{"User-Agent": {"test"}, "Accept": {"*/*"}}
+		var ours, std bytes.Buffer
+		bw := bufio.NewWriter(&ours)
+		if err := writeRequest(bw, req); err != nil {
+			t.Fatal(err)
+		}
+		_ = bw.Flush()
+		if err := req.Write(&std); err != nil {
+			t.Fatal(err)
+		}
+		if o, s := lineSet(ours.String()), lineSet(std.String()); o != s {
+			t.Errorf("%s %s Host %q: writeRequest wrote %q, Request.Write %q", tc.method, tc.target, tc.host, ours.String(), std.String())
+		}
+		if n := testing.AllocsPerRun(20, func() {
+			discard.Reset(io.Discard)
+			_ = writeRequest(discard, req)
+		}); n != 0 {
+			t.Errorf("%s %s Host %q: writeRequest allocated %v times, want 0 (its own path, not Request.Write's)", tc.method, tc.target, tc.host, n)
+		}
+	}
+	// The same measure sees Request.Write's allocations.
+	req, _ := http.NewRequest("GET", "http://up.example/x", nil)
+	req.Host = "a<b"
+	if n := testing.AllocsPerRun(20, func() {
+		discard.Reset(io.Discard)
+		_ = writeRequest(discard, req)
+	}); n == 0 {
+		t.Error("a request for Request.Write allocated nothing")
+	}
+}
+
+// lineSet is an HTTP message head with its header lines sorted.
+func lineSet(head string) string {
+	lines := strings.Split(head, "\r\n")
+	slices.Sort(lines[1:])
+	return strings.Join(lines, "\r\n")
+}
+
+// TestWriteRequestTargetAndUserAgent: writeRequest refuses control bytes
+// in the query as Request.Write does, and no others (a space, DEL's
+// neighbour ~, bytes above ASCII pass); a User-Agent header present but
+// without a value means no User-Agent line.
+func TestWriteRequestTargetAndUserAgent(t *testing.T) {
+	for _, tc := range []struct {
+		query  string
+		header http.Header
+	}{
+		{"a b", nil}, {"~", nil}, {"\x80", nil}, {"!", nil},
+		{"\x1f", nil}, {"\x00", nil}, {"\x7f", nil}, {"a\r\nX: y", nil},
+		{"", http.Header{"User-Agent": {}}},
+		{"", http.Header{"User-Agent": nil, "Accept": {"*/*"}}},
+		{"", http.Header{"User-Agent": {"", "second"}}},
+	} {
+		req, err := http.NewRequest("GET", "http://up.example/x", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.URL.RawQuery = tc.query
+		if tc.header != nil {
+			req.Header = tc.header
+		}
+		var ours, std bytes.Buffer
+		bw := bufio.NewWriter(&ours)
+		errOurs := writeRequest(bw, req)
+		_ = bw.Flush()
+		errStd := req.Write(&std)
+		if (errOurs == nil) != (errStd == nil) || errOurs == nil && lineSet(ours.String()) != lineSet(std.String()) {
+			t.Errorf("query %q header %q: writeRequest %q (%v), Request.Write %q (%v)", tc.query, tc.header, ours.String(), errOurs, std.String(), errStd)
 		}
 	}
 }
