@@ -118,14 +118,14 @@ func runGatewayNotify(ctx context.Context, args []string, stdout, stderr io.Writ
 	defer ln.Close()
 	cfg.publicURL = publicURL
 	cfg.shared.publicURL = cfg.publicURL
-	state, err := openSharedState(cfg.shared, log)
+	reg := newRegistry()
+	vm := newVerifierMetrics(reg) // serve's apiguard_jwks_*, _introspection_* and _redis_* (metrics.go)
+	state, err := openSharedState(cfg.shared, vm, log)
 	if err != nil {
 		return err
 	}
 	defer state.close()
 
-	reg := newRegistry()
-	vm := newVerifierMetrics(reg) // serve's apiguard_jwks_* (metrics.go)
 	tv, err := gatewayVerifier(cfg, state, log, vm)
 	if err != nil {
 		return err

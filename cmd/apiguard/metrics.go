@@ -1,14 +1,18 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"time"
 
 	"github.com/apiguard/apiguard"
 	"github.com/apiguard/apiguard/internal/metriclabel"
+	"github.com/apiguard/apiguard/introspect"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
 )
 
 // metrics are the Prometheus metrics of `apiguard serve`, in a registry of
@@ -32,12 +36,30 @@ type metrics struct {
 // configured issuers' names only ("default" for OKTA_ISSUER): each
 // verifier gets its own OnFetch with its name fixed (onFetch), so a
 // token's iss never becomes a label.
+//
+// They also count what the token check depends on besides the keys:
+// calls to the introspection endpoint by issuer and outcome
+// (apiguard_introspection_*, onIntrospection) and failed Redis commands by
+// use (apiguard_redis_errors_total, redisHook), so that a 503 unavailable
+// can be told apart, and Redis errors apiguard works around (a failed
+// introspection cache read asks the issuer) are seen at all.
 type verifierMetrics struct {
 	reg           *prometheus.Registry
 	fetches       *prometheus.CounterVec
 	fetchDuration *prometheus.HistogramVec
 	lastSuccess   *prometheus.GaugeVec
+	introRequests *prometheus.CounterVec
+	introDuration *prometheus.HistogramVec
+	redisErrors   *prometheus.CounterVec
 }
+
+// Values of apiguard_redis_errors_total's use label: the login session
+// store (serve), and the introspection cache and DPoP replay cache, which
+// share one client (shared_state).
+const (
+	redisUseSessions    = "sessions"
+	redisUseSharedState = "shared_state"
+)
 
 // newRegistry is a registry with the Go and process collectors.
 func newRegistry() *prometheus.Registry {
@@ -63,9 +85,80 @@ func newVerifierMetrics(reg *prometheus.Registry) *verifierMetrics {
 			Name: "apiguard_jwks_last_success_timestamp_seconds",
 			Help: "Unix time of the last successful fetch of an issuer's signing keys, by issuer (absent until the first).",
 		}, []string{"issuer"}),
+		introRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "apiguard_introspection_requests_total",
+			Help: "Calls to an issuer's introspection endpoint (cache hits make none), by issuer (its configured name) and outcome (ok: a JSON result, active or not; error: unreachable, timed out or another answer).",
+		}, []string{"issuer", "outcome"}),
+		introDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "apiguard_introspection_request_duration_seconds",
+			Help: "Duration of calls to an issuer's introspection endpoint, by issuer.",
+		}, []string{"issuer"}),
+		redisErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "apiguard_redis_errors_total",
+			Help: "Redis commands that failed (a missing key is no error), by use: sessions (login sessions) or shared_state (introspection cache and DPoP replay cache).",
+		}, []string{"use"}),
 	}
-	reg.MustRegister(m.fetches, m.fetchDuration, m.lastSuccess)
+	reg.MustRegister(m.fetches, m.fetchDuration, m.lastSuccess, m.introRequests, m.introDuration, m.redisErrors)
 	return m
+}
+
+// onIntrospection returns the introspect.Config.OnRequest of the issuer
+// called name, a configured name, and starts its series at zero.
+func (m *verifierMetrics) onIntrospection(name string) func(introspect.RequestEvent) {
+	ok, failed := m.introRequests.WithLabelValues(name, "ok"), m.introRequests.WithLabelValues(name, "error")
+	duration := m.introDuration.WithLabelValues(name)
+	return func(e introspect.RequestEvent) {
+		if e.Err != nil {
+			failed.Inc()
+		} else {
+			ok.Inc()
+		}
+		duration.Observe(e.Duration.Seconds())
+	}
+}
+
+// redisHook returns the hook that counts the failed commands of a Redis
+// client used for use (redisUseSessions or redisUseSharedState), and
+// starts that series at zero.
+func (m *verifierMetrics) redisHook(use string) redis.Hook {
+	return redisErrorHook{m.redisErrors.WithLabelValues(use)}
+}
+
+// redisErrorHook counts failed Redis commands. Not errors: redis.Nil (no
+// such key), a caller that gave up (context.Canceled: the client went
+// away), and the CLIENT commands of the connection handshake (CLIENT
+// SETINFO, unknown before redis-server 7.2), whose failure go-redis
+// ignores; when a handshake fails for good, the command that opened the
+// connection fails and counts.
+type redisErrorHook struct{ errors prometheus.Counter }
+
+func (h redisErrorHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h redisErrorHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		h.count(cmd, err)
+		return err
+	}
+}
+
+func (h redisErrorHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		err := next(ctx, cmds)
+		for _, cmd := range cmds {
+			h.count(cmd, cmd.Err())
+		}
+		return err
+	}
+}
+
+func (h redisErrorHook) count(cmd redis.Cmder, err error) {
+	switch {
+	case err == nil, errors.Is(err, redis.Nil), errors.Is(err, context.Canceled):
+	case cmd.Name() == "client":
+	default:
+		h.errors.Inc()
+	}
 }
 
 func newMetrics() *metrics {

@@ -260,7 +260,7 @@ func newApp(ctx context.Context, cfg *serveConfig, log *slog.Logger, stdout io.W
 		insecureHTTP = true // the development issuer lives at the public URL, whatever it is
 	}
 
-	state, err := newSharedState(cfg, clientID, clientSecret, log)
+	state, err := newSharedState(cfg, clientID, clientSecret, m.verifierMetrics, log)
 	if err != nil {
 		return nil, err
 	}
@@ -305,7 +305,7 @@ func newApp(ctx context.Context, cfg *serveConfig, log *slog.Logger, stdout io.W
 		mux.HandleFunc("/login", loginOff)
 		mux.HandleFunc("/profile", loginOff)
 	} else {
-		svc, closeStore, err := newLogin(cfg, a.issuerURL, clientID, clientSecret, apiScopes, v, log, insecureHTTP)
+		svc, closeStore, err := newLogin(cfg, a.issuerURL, clientID, clientSecret, apiScopes, v, m.verifierMetrics, log, insecureHTTP)
 		if err != nil {
 			return nil, err
 		}
@@ -389,7 +389,8 @@ func newApp(ctx context.Context, cfg *serveConfig, log *slog.Logger, stdout io.W
 // newLogin sets up the browser login with sessions in memory, or in Redis
 // when APIGUARD_REDIS_URL is set. Redis being down does not stop start-up:
 // login pages answer 503 until it is back, bearer tokens keep working.
-func newLogin(cfg *serveConfig, issuer, clientID, clientSecret string, apiScopes []string, v *apiguard.Verifier, log *slog.Logger, insecureHTTP bool) (*login.Service, func(), error) {
+// Failed Redis commands are counted in vm (use sessions).
+func newLogin(cfg *serveConfig, issuer, clientID, clientSecret string, apiScopes []string, v *apiguard.Verifier, vm *verifierMetrics, log *slog.Logger, insecureHTTP bool) (*login.Service, func(), error) {
 	var store session.Store = session.NewMemoryStore(session.MemoryConfig{})
 	closeStore := func() {}
 	if cfg.redisURL != "" {
@@ -397,6 +398,7 @@ func newLogin(cfg *serveConfig, issuer, clientID, clientSecret string, apiScopes
 		if err != nil {
 			return nil, nil, &usageError{fmt.Errorf("%s: %w", settingName("redis-url"), err)}
 		}
+		client.AddHook(vm.redisHook(redisUseSessions))
 		rs, err := session.NewRedisStore(session.RedisConfig{Client: client, Secret: []byte(cfg.sessionSecret)})
 		if err != nil {
 			client.Close()

@@ -92,17 +92,19 @@ type sharedStateConfig struct {
 }
 
 // newSharedState is openSharedState for serve.
-func newSharedState(cfg *serveConfig, clientID, clientSecret string, log *slog.Logger) (*sharedState, error) {
+func newSharedState(cfg *serveConfig, clientID, clientSecret string, vm *verifierMetrics, log *slog.Logger) (*sharedState, error) {
 	return openSharedState(sharedStateConfig{state: cfg.state, redisURL: cfg.redisURL, sessionSecret: cfg.sessionSecret,
-		publicURL: cfg.publicURL, clientID: clientID, clientSecret: clientSecret}, log)
+		publicURL: cfg.publicURL, clientID: clientID, clientSecret: clientSecret}, vm, log)
 }
 
 // openSharedState builds the introspection configuration and the DPoP
 // checker, with their caches in Redis when APIGUARD_REDIS_URL is set so
 // that every instance sees the same introspection results and proof ids.
 // Redis being down does not stop start-up: DPoP requests answer 503 and
-// introspection asks the issuer until it is back.
-func openSharedState(cfg sharedStateConfig, log *slog.Logger) (*sharedState, error) {
+// introspection asks the issuer until it is back. Calls to the
+// introspection endpoint (of the issuer setting's issuer, "default") and
+// failed Redis commands (use shared_state) are counted in vm.
+func openSharedState(cfg sharedStateConfig, vm *verifierMetrics, log *slog.Logger) (*sharedState, error) {
 	st := &sharedState{close: func() {}}
 	var store *sharedstate.Store
 	if cfg.redisURL != "" && (cfg.state.introspection != "off" || cfg.state.dpop != "off") {
@@ -110,6 +112,7 @@ func openSharedState(cfg sharedStateConfig, log *slog.Logger) (*sharedState, err
 		if err != nil {
 			return nil, &usageError{fmt.Errorf("%s: %w", settingName("redis-url"), err)}
 		}
+		client.AddHook(vm.redisHook(redisUseSharedState))
 		st.close = func() { client.Close() }
 		// APIGUARD_SESSION_SECRET (required with Redis) seals the
 		// introspection results stored there.
@@ -119,7 +122,8 @@ func openSharedState(cfg sharedStateConfig, log *slog.Logger) (*sharedState, err
 		}
 	}
 	if cfg.state.introspection != "off" {
-		ic := &introspect.Config{ClientID: cfg.clientID, ClientSecret: cfg.clientSecret, MaxCacheTTL: cfg.state.cacheTTL}
+		ic := &introspect.Config{ClientID: cfg.clientID, ClientSecret: cfg.clientSecret, MaxCacheTTL: cfg.state.cacheTTL,
+			OnRequest: vm.onIntrospection(defaultIssuerName)}
 		if cfg.state.introspection == "always" {
 			ic.Mode = introspect.Always
 		}
