@@ -17,6 +17,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/apiguard/apiguard/internal/metriclabel"
+	"github.com/apiguard/apiguard/internal/redistest"
 	"github.com/apiguard/apiguard/internal/testissuer"
 	"github.com/apiguard/apiguard/internal/testwait"
 )
@@ -546,8 +547,11 @@ func (e exportedLabels) add(samples []sample) {
 // 503 (keys_unavailable: a token with a kid the issuer has not published,
 // while the issuer is down, which is also a failed key fetch) on both; a
 // 502 (an unreachable upstream) and a 404 no_route on the gateway; and a
-// failed and a successful reload of the gateway's rules file.
-// apiguard_jwks_keys, apiguard_jwks_fetch_duration_seconds and the go_ and
+// failed and a successful reload of the gateway's rules file. A third
+// instance, serve introspecting with its sessions and shared state in a
+// real redis-server, exports apiguard_introspection_* and
+// apiguard_redis_errors_total (both uses), whose series exist from
+// start-up. apiguard_jwks_keys, apiguard_jwks_fetch_duration_seconds and the go_ and
 // process_ metrics are there from the start.
 func TestMonitoringMetricsExist(t *testing.T) {
 	gwClearEnv(t)
@@ -574,7 +578,11 @@ routes:
 	path := writeGatewayConfig(t, rules)
 	g := startGateway(t, "--config", path, "--addr", "127.0.0.1:0", "--log-level", "error")
 	gw := "http://" + g.addr
-	for _, base := range []string{s.url, gw} {
+	// After the gateway started: stateEnv's settings would be its too.
+	redisServer := redistest.New(t)
+	deps := startServe(t, stateEnv(newCountingIssuer(t), redisServer.URL()+"/0", "APIGUARD_INTROSPECTION", "always",
+		"APIGUARD_LOG_LEVEL", "warn"))
+	for _, base := range []string{s.url, gw, deps.url} {
 		testwait.For(t, "readiness of "+base, func() bool {
 			resp, _ := gwGet(t, base+"/readyz", "")
 			return resp.StatusCode == 200
@@ -625,6 +633,7 @@ routes:
 	all := exportedLabels{}
 	all.add(scrape(t, s.url+"/metrics"))
 	all.add(scrape(t, gw+"/metrics"))
+	all.add(scrape(t, deps.url+"/metrics"))
 
 	// The label values an instance can have, where the code has a fixed
 	// set (internal/metriclabel, apiguard.Reason and the gateway's own
