@@ -5,13 +5,25 @@ package apiguard
 // MUTATION.md). Each holds an edge that no earlier test pinned.
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 	"unsafe"
+
+	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/apiguard/apiguard/internal/fakeclock"
+	"github.com/apiguard/apiguard/internal/testissuer"
 )
 
 // TestDoorkeeperWarmupByteEdge: the warm-up ends when the entries' bytes
@@ -354,5 +366,223 @@ func TestErrorTexts(t *testing.T) {
 	}
 	if got := Reason(nil); got != "" {
 		t.Errorf("Reason(nil) = %q, want \"\"", got)
+	}
+}
+
+// The tests below are for keyset.go past line 358, which no earlier run
+// reached.
+
+var mutantEpoch = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+
+// awaitFetch returns the next fetch event, or fails the test after 10 s
+// (a bound on a broken build, not a wait the test relies on).
+func awaitFetch(t *testing.T, fetched <-chan FetchEvent) FetchEvent {
+	t.Helper()
+	select {
+	case e := <-fetched:
+		return e
+	case <-time.After(10 * time.Second):
+		t.Fatal("no key fetch within 10 s")
+		return FetchEvent{}
+	}
+}
+
+// TestRefreshVoidsOnlyRemovedKeys: a refresh that drops a key voids the
+// cached verifications made with it (its tokens are refused at once), and
+// keeps those of the keys that stay (their tokens are still answered from
+// the cache, with the very claims cached before). (Kills keyset.go's
+// snap.byKID[kid] != k → == in install, which marked the kept keys removed
+// and not the dropped one, and prev.alg != k.alg → == in lookupExact,
+// which gave every kept key a new identity.)
+func TestRefreshVoidsOnlyRemovedKeys(t *testing.T) {
+	iss := testissuer.New(t)
+	clk := fakeclock.New(mutantEpoch)
+	fetched := make(chan FetchEvent, 16)
+	v, err := New(Config{Issuer: iss.URL, Now: clk.Now, OnFetch: func(e FetchEvent) { fetched <- e }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	claims := iss.Claims(clk.Now())
+	gone, kept := iss.Sign(t, "rs256", claims, nil), iss.Sign(t, "es256", claims, nil)
+	cached := map[string]*Claims{}
+	for _, tok := range []string{gone, kept} {
+		c, err := v.Verify(ctx, tok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if again, err := v.Verify(ctx, tok); err != nil || again != c {
+			t.Fatalf("the token was not cached: %v", err)
+		}
+		cached[tok] = c
+	}
+	if e := awaitFetch(t, fetched); e.Err != nil {
+		t.Fatal(e.Err)
+	}
+
+	iss.Publish("es256", "eddsa")
+	clk.Advance(6 * time.Minute) // past max-age=300: the next use refreshes in the background
+	if c, err := v.Verify(ctx, kept); err != nil || c != cached[kept] {
+		t.Fatalf("before the refresh: got %v, want the cached claims", err)
+	}
+	if e := awaitFetch(t, fetched); e.Err != nil || e.Keys != 2 {
+		t.Fatalf("the refresh: %+v, want 2 keys", e)
+	}
+	if c, err := v.Verify(ctx, kept); err != nil || c != cached[kept] {
+		t.Errorf("a token of a key that stayed, after the refresh: got %p, %v; want the cached claims %p", c, err, cached[kept])
+	}
+	if _, err := v.Verify(ctx, gone); !errors.Is(err, ErrUnknownKey) {
+		t.Errorf("a cached token of the key the refresh dropped: got %v, want unknown key", err)
+	}
+}
+
+// TestBackgroundRefreshAfterCooldown: a background refresh that failed is
+// tried again exactly RefreshCooldown after it started, not before. (Kills
+// keyset.go's now.Sub(ks.lastAttempt) >= ks.cooldown → > in
+// refreshInBackground.)
+func TestBackgroundRefreshAfterCooldown(t *testing.T) {
+	iss := testissuer.New(t)
+	clk := fakeclock.New(mutantEpoch)
+	fetched := make(chan FetchEvent, 16)
+	v, err := New(Config{Issuer: iss.URL, Now: clk.Now, RefreshCooldown: 10 * time.Second, OnFetch: func(e FetchEvent) { fetched <- e }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	tok := iss.Sign(t, "es256", iss.Claims(clk.Now()), nil)
+	if _, err := v.Verify(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	awaitFetch(t, fetched)
+	started := func() uint64 {
+		v.keys.mu.Lock()
+		defer v.keys.mu.Unlock()
+		return v.keys.started
+	}
+
+	iss.SetDown(true)
+	clk.Advance(5*time.Minute + time.Second) // past max-age=300
+	if _, err := v.Verify(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	if e := awaitFetch(t, fetched); e.Err == nil {
+		t.Fatal("the refresh with the issuer down succeeded")
+	}
+	iss.SetDown(false)
+	n := started()
+	clk.Advance(10*time.Second - time.Nanosecond)
+	if _, err := v.Verify(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	if started() != n {
+		t.Fatal("a refresh started within RefreshCooldown of the failed one")
+	}
+	clk.Advance(time.Nanosecond)
+	if _, err := v.Verify(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	if started() != n+1 {
+		t.Fatal("no refresh started RefreshCooldown after the failed one")
+	}
+	if e := awaitFetch(t, fetched); e.Err != nil {
+		t.Errorf("the refresh with the issuer up: %v", e.Err)
+	}
+}
+
+// syncBuffer is a bytes.Buffer for a logger that key fetches write to.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestFetchLogLevels: a failed key fetch is logged as a warning, a
+// successful one at debug level only. (Kills keyset.go's err != nil → ==
+// in fetch's log.)
+func TestFetchLogLevels(t *testing.T) {
+	iss := testissuer.New(t)
+	for _, down := range []bool{false, true} {
+		var buf syncBuffer
+		log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		v, err := New(Config{Issuer: iss.URL, Logger: log})
+		if err != nil {
+			t.Fatal(err)
+		}
+		iss.SetDown(down)
+		err = v.Ready(context.Background())
+		if (err != nil) != down {
+			t.Fatalf("issuer down %v: Ready: %v", down, err)
+		}
+		out := buf.String()
+		want, not := `level=DEBUG msg="fetched signing keys"`, "level=WARN"
+		if down {
+			want, not = `level=WARN msg="failed to fetch signing keys"`, `msg="fetched signing keys"`
+		}
+		if !strings.Contains(out, want) || strings.Contains(out, not) {
+			t.Errorf("issuer down %v: the log is\n%s\nwant %s and no %s", down, out, want, not)
+		}
+	}
+	iss.SetDown(false)
+}
+
+// TestKeySetResponseChecks: the key set is taken with no Content-Type, as
+// application/json or application/jwk-set+json, and of up to 1 MiB; it is
+// refused as text/html, and one byte over 1 MiB. (Kills keyset.go's
+// ct != "" → ==, mt == "application/jwk-set+json" → != and
+// ks.maxBody+1 → - in get.)
+func TestKeySetResponseChecks(t *testing.T) {
+	iss := testissuer.New(t)
+	set, err := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{iss.Key("es256").Public()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Padding before the set: a set cut short is not JSON.
+	padded := func(n int) []byte { return append(bytes.Repeat([]byte(" "), n-len(set)), set...) }
+	for _, tt := range []struct {
+		name, ct string
+		body     []byte
+		refused  string // "" when taken
+	}{
+		{"no content type", "", set, ""},
+		{"json", "application/json; charset=utf-8", set, ""},
+		{"jwk-set+json", "application/jwk-set+json", set, ""},
+		{"html", "text/html", set, "is not JSON"},
+		{"1 MiB", "application/json", padded(1 << 20), ""},
+		{"1 MiB and a byte", "application/json", padded(1<<20 + 1), "body larger than 1048576 bytes"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header()["Content-Type"] = nil // no sniffed type
+				if tt.ct != "" {
+					w.Header().Set("Content-Type", tt.ct)
+				}
+				w.Write(tt.body)
+			}))
+			defer srv.Close()
+			v, err := New(Config{Issuer: iss.URL, JWKSURL: srv.URL + "/keys"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = v.Ready(context.Background())
+			switch {
+			case tt.refused == "" && err != nil:
+				t.Errorf("refused: %v", err)
+			case tt.refused == "" && v.KeyCount() != 1:
+				t.Errorf("got %d keys, want 1", v.KeyCount())
+			case tt.refused != "" && (err == nil || !strings.Contains(err.Error(), tt.refused)):
+				t.Errorf("got %v, want an error saying %q", err, tt.refused)
+			}
+		})
 	}
 }
