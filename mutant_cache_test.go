@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -584,5 +585,25 @@ func TestKeySetResponseChecks(t *testing.T) {
 				t.Errorf("got %v, want an error saying %q", err, tt.refused)
 			}
 		})
+	}
+}
+
+// TestReadyNamesTheCause: when the issuer cannot be reached, Ready's
+// error carries the fetch's own error (here a *url.Error), not the
+// message for a set fetched already stale. (Kills keyset.go's err == nil
+// → != in ready, which gremlins counted as not covered: no test of the
+// package called Ready with the issuer down.)
+func TestReadyNamesTheCause(t *testing.T) {
+	iss := testissuer.New(t)
+	iss.SetDown(true)
+	v, err := New(Config{Issuer: iss.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = v.Ready(context.Background())
+	var ke *KeysError
+	var ue *url.Error
+	if !errors.As(err, &ke) || !errors.As(ke.Err, &ue) || strings.Contains(err.Error(), "stale") {
+		t.Errorf("issuer down: Ready = %v, want a KeysError with the fetch's *url.Error", err)
 	}
 }
