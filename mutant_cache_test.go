@@ -466,9 +466,18 @@ func TestBackgroundRefreshAfterCooldown(t *testing.T) {
 	if _, err := v.Verify(ctx, tok); err != nil {
 		t.Fatal(err)
 	}
+	// The refresh in flight: its done is closed once it is no longer
+	// ks.call (its event comes a little earlier).
+	v.keys.mu.Lock()
+	call := v.keys.call
+	v.keys.mu.Unlock()
+	if call == nil {
+		t.Fatal("no background refresh past max-age")
+	}
 	if e := awaitFetch(t, fetched); e.Err == nil {
 		t.Fatal("the refresh with the issuer down succeeded")
 	}
+	<-call.done
 	iss.SetDown(false)
 	n := started()
 	clk.Advance(10*time.Second - time.Nanosecond)
