@@ -287,3 +287,30 @@ func TestWriteRequestTargetAndUserAgent(t *testing.T) {
 		}
 	}
 }
+
+// TestTransportHeaderLimitAfterInformational: after a 1xx, the final
+// response's header is held to MaxResponseHeaderBytes counted from its own
+// first byte, also when part of it came in the read that brought the 1xx
+// (the upstream writes both at once here, so the first read fills the
+// limit).
+func TestTransportHeaderLimitAfterInformational(t *testing.T) {
+	const hints = "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n"
+	up := newScripted(t, func(_, _ int, req *http.Request, w *bufio.Writer) bool {
+		size := 800
+		if req.URL.Path == "/big" {
+			size = 1200
+		}
+		_, _ = w.WriteString(hints + "HTTP/1.1 200 OK\r\nX-Pad: " + strings.Repeat("x", size) + "\r\nContent-Length: 2\r\n\r\nok")
+		return true
+	})
+	next := http.DefaultTransport.(*http.Transport).Clone()
+	next.MaxResponseHeaderBytes = 1000
+	tr := newH1Transport(next)
+	t.Cleanup(tr.CloseIdleConnections)
+	if resp, body, err := send(t, tr, context.Background(), "GET", up.url()+"/small"); err != nil || resp.StatusCode != 200 || body != "ok" {
+		t.Errorf("a 103, then an 850-byte header with a limit of 1000: %v %q", err, body)
+	}
+	if _, _, err := send(t, tr, context.Background(), "GET", up.url()+"/big"); !errors.Is(err, errHeaderTooLarge) {
+		t.Errorf("a 103, then a 1250-byte header with a limit of 1000: error %v, want errHeaderTooLarge", err)
+	}
+}
