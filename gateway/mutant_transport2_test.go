@@ -314,3 +314,29 @@ func TestTransportHeaderLimitAfterInformational(t *testing.T) {
 		t.Errorf("a 103, then a 1250-byte header with a limit of 1000: error %v, want errHeaderTooLarge", err)
 	}
 }
+
+// TestTransportFramingRefusedPromptly: a response with both framing
+// fields, or with white space before a framing field's colon, is refused
+// with errFraming from the header alone, while the upstream keeps the
+// connection open. (TestTransportConflictingFraming checks for an error
+// but reads the body without a deadline, so a regression there waits
+// for the body instead of failing.)
+func TestTransportFramingRefusedPromptly(t *testing.T) {
+	for _, head := range []string{
+		"HTTP/1.1 200 OK\r\nContent-Length : 5\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding\t: chunked\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTRANSFER-ENCODING: chunked\r\n\r\n",
+	} {
+		up := newScripted(t, func(_, _ int, _ *http.Request, w *bufio.Writer) bool {
+			_, _ = w.WriteString(head + "0\r\n\r\n")
+			return true
+		})
+		tr := newTestTransport()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, _, err := send(t, tr, ctx, "GET", up.url()+"/x")
+		cancel()
+		if !errors.Is(err, errFraming) {
+			t.Errorf("%q: error %v, want errFraming", head, err)
+		}
+	}
+}
