@@ -114,6 +114,7 @@ func TestTransportFramingScanStopsAtHeader(t *testing.T) {
 		"/crlf":    "a\r\n" + trap,
 		"/lf":      "b\r\n\r\nTransfer-Encoding: chunked\r\nContent-Length : 1\r\n\r\n",
 		"/lf-trap": "c" + trap,
+		"/lf-only": "d\n", // no CRLF blank line anywhere
 	}
 	up := newScripted(t, func(_, _ int, req *http.Request, w *bufio.Writer) bool {
 		body := bodies[req.URL.Path]
@@ -126,8 +127,10 @@ func TestTransportFramingScanStopsAtHeader(t *testing.T) {
 	})
 	tr := newTestTransport()
 	t.Cleanup(tr.CloseIdleConnections)
-	for _, path := range []string{"/crlf", "/lf", "/lf-trap", "/crlf"} {
-		resp, body, err := send(t, tr, context.Background(), "GET", up.url()+path)
+	for _, path := range []string{"/crlf", "/lf", "/lf-trap", "/lf-only", "/crlf"} {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		resp, body, err := send(t, tr, ctx, "GET", up.url()+path)
+		cancel()
 		if err != nil || resp.StatusCode != 200 || body != bodies[path] {
 			t.Fatalf("%s: %v %v %q, want 200 and the body", path, err, resp, body)
 		}
