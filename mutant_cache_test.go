@@ -16,7 +16,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 	"unsafe"
@@ -24,6 +23,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/apiguard/apiguard/internal/fakeclock"
+	"github.com/apiguard/apiguard/internal/syncbuf"
 	"github.com/apiguard/apiguard/internal/testissuer"
 )
 
@@ -499,23 +499,8 @@ func TestBackgroundRefreshAfterCooldown(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer for a logger that key fetches write to.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer collects output that goroutines write while the test reads it.
+type syncBuffer = syncbuf.Buffer
 
 // TestFetchLogLevels: a failed key fetch is logged as a warning, a
 // successful one at debug level only. (Kills keyset.go's err != nil → ==

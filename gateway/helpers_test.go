@@ -1,7 +1,6 @@
 package gateway_test
 
 import (
-	"bytes"
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/base64"
@@ -12,12 +11,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/apiguard/apiguard"
 	"github.com/apiguard/apiguard/gateway"
+	"github.com/apiguard/apiguard/internal/syncbuf"
 	"github.com/apiguard/apiguard/internal/testwait"
 	"github.com/golang-jwt/jwt/v5"
 	"go.yaml.in/yaml/v3"
@@ -88,23 +87,8 @@ func (ti *testIssuer) tokenWithKey(t testing.TB, key *rsa.PrivateKey, extra map[
 	return s
 }
 
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// syncBuffer collects output that goroutines write while the test reads it.
+type syncBuffer = syncbuf.Buffer
 
 // echo is what the echo upstream answers: what it received.
 type echo struct {
