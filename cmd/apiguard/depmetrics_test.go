@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apiguard/apiguard/devissuer"
-	"github.com/apiguard/apiguard/devissuer/devissuertest"
 	"github.com/apiguard/apiguard/internal/redistest"
 	"github.com/apiguard/apiguard/session"
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,23 +26,13 @@ type failingIssuer struct {
 func newFailingIssuer(t *testing.T) *failingIssuer {
 	t.Helper()
 	fi := &failingIssuer{countingIssuer: &countingIssuer{}}
-	dcfg, _, err := devissuer.DefaultConfig(devissuer.Defaults{ClientID: stateClient, ClientSecret: stateSecret,
-		Username: devUser, Password: devPass})
-	if err != nil {
-		t.Fatal(err)
-	}
-	fi.url = devissuertest.NewServer(t, dcfg, devissuertest.Wrap(func(dev http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if strings.HasSuffix(r.URL.Path, "/v1/introspect") {
-				fi.introspect.Add(1)
-				if fi.failing.Load() {
-					http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
-					return
-				}
-			}
-			dev.ServeHTTP(w, r)
-		})
-	})).URL
+	fi.serve(t, func(w http.ResponseWriter, _ *http.Request) bool {
+		if fi.failing.Load() {
+			http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
+			return true
+		}
+		return false
+	})
 	return fi
 }
 

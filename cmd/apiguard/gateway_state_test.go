@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apiguard/apiguard/devissuer"
-	"github.com/apiguard/apiguard/devissuer/devissuertest"
 	"github.com/apiguard/apiguard/internal/dpoptest"
 	"github.com/apiguard/apiguard/internal/redistest"
 )
@@ -304,31 +302,21 @@ type opaqueIssuer struct {
 func newOpaqueIssuer(t *testing.T) *opaqueIssuer {
 	t.Helper()
 	oi := &opaqueIssuer{countingIssuer: &countingIssuer{}, handles: map[string]string{}}
-	dcfg, _, err := devissuer.DefaultConfig(devissuer.Defaults{ClientID: stateClient, ClientSecret: stateSecret,
-		Username: devUser, Password: devPass})
-	if err != nil {
-		t.Fatal(err)
-	}
-	oi.url = devissuertest.NewServer(t, dcfg, devissuertest.Wrap(func(dev http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if strings.HasSuffix(r.URL.Path, "/v1/introspect") {
-				oi.introspect.Add(1)
-				if err := r.ParseForm(); err != nil {
-					http.Error(w, "bad form", http.StatusBadRequest)
-					return
-				}
-				oi.mu.Lock()
-				if jwt, ok := oi.handles[r.PostForm.Get("token")]; ok {
-					r.PostForm.Set("token", jwt)
-				}
-				oi.mu.Unlock()
-				body := r.PostForm.Encode()
-				r.Body, r.ContentLength = io.NopCloser(strings.NewReader(body)), int64(len(body))
-				r.Form, r.PostForm = nil, nil
-			}
-			dev.ServeHTTP(w, r)
-		})
-	})).URL
+	oi.serve(t, func(w http.ResponseWriter, r *http.Request) bool {
+		if err := r.ParseForm(); err != nil {
+			http.Error(w, "bad form", http.StatusBadRequest)
+			return true
+		}
+		oi.mu.Lock()
+		if jwt, ok := oi.handles[r.PostForm.Get("token")]; ok {
+			r.PostForm.Set("token", jwt)
+		}
+		oi.mu.Unlock()
+		body := r.PostForm.Encode()
+		r.Body, r.ContentLength = io.NopCloser(strings.NewReader(body)), int64(len(body))
+		r.Form, r.PostForm = nil, nil
+		return false
+	})
 	return oi
 }
 

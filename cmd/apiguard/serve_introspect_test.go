@@ -29,6 +29,16 @@ type countingIssuer struct {
 func newCountingIssuer(t *testing.T) *countingIssuer {
 	t.Helper()
 	ci := &countingIssuer{}
+	ci.serve(t, nil)
+	return ci
+}
+
+// serve starts the development issuer for ci on a loopback server and sets
+// ci.url. Each request to the introspection endpoint is counted, then
+// given to introspect, when set, which may answer it (and return true) or
+// change it for the development issuer to answer.
+func (ci *countingIssuer) serve(t *testing.T, introspect func(w http.ResponseWriter, r *http.Request) bool) {
+	t.Helper()
 	dcfg, _, err := devissuer.DefaultConfig(devissuer.Defaults{ClientID: stateClient, ClientSecret: stateSecret,
 		Username: devUser, Password: devPass})
 	if err != nil {
@@ -38,11 +48,13 @@ func newCountingIssuer(t *testing.T) *countingIssuer {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if strings.HasSuffix(r.URL.Path, "/v1/introspect") {
 				ci.introspect.Add(1)
+				if introspect != nil && introspect(w, r) {
+					return
+				}
 			}
 			dev.ServeHTTP(w, r)
 		})
 	})).URL
-	return ci
 }
 
 // token gets a client credentials token, DPoP-bound when proof is set.
