@@ -153,12 +153,7 @@ func TestLoginForm(t *testing.T) {
 func TestSessionAndLogout(t *testing.T) {
 	f := newFixture(t, nil)
 	b := newBrowser(t)
-	verifier := oauth2.GenerateVerifier()
-	code := f.loginCode(t, b, "s1", oauth2.S256ChallengeOption(verifier))
-	tok, err := f.oauthConfig().Exchange(ctx(t), code, oauth2.VerifierOption(verifier))
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok := f.signIn(t, b)
 	idToken, _ := tok.Extra("id_token").(string)
 
 	// With a session, prompt=none returns a code at once; prompt=login asks again.

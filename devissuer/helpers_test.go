@@ -196,10 +196,9 @@ func redirectParams(t *testing.T, resp *http.Response, prefix string) url.Values
 	return u.Query()
 }
 
-// signInIDToken signs in with browser b (client "app", PKCE), redeems the
-// code and returns the ID token: what RP-initiated logout takes as
-// id_token_hint. b keeps the issuer's session.
-func (f *fixture) signInIDToken(t *testing.T, b *http.Client) string {
+// signIn signs in with browser b (client "app", PKCE), redeems the code
+// and returns the tokens. b keeps the issuer's session.
+func (f *fixture) signIn(t *testing.T, b *http.Client) *oauth2.Token {
 	t.Helper()
 	verifier := oauth2.GenerateVerifier()
 	code := f.loginCode(t, b, "s1", oauth2.S256ChallengeOption(verifier))
@@ -207,7 +206,14 @@ func (f *fixture) signInIDToken(t *testing.T, b *http.Client) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	idToken, _ := tok.Extra("id_token").(string)
+	return tok
+}
+
+// signInIDToken signs in as signIn does and returns the ID token: what
+// RP-initiated logout takes as id_token_hint.
+func (f *fixture) signInIDToken(t *testing.T, b *http.Client) string {
+	t.Helper()
+	idToken, _ := f.signIn(t, b).Extra("id_token").(string)
 	return idToken
 }
 
