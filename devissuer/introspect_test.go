@@ -6,8 +6,6 @@ import (
 	"net/url"
 	"testing"
 
-	"golang.org/x/oauth2"
-
 	"github.com/apiguard/apiguard"
 	"github.com/apiguard/apiguard/introspect"
 )
@@ -20,13 +18,7 @@ import (
 // only a hint (issue 12, finding 7).
 func TestIntrospectTokenTypes(t *testing.T) {
 	f := newFixture(t, nil)
-	b := newBrowser(t)
-	verifier := oauth2.GenerateVerifier()
-	code := f.loginCode(t, b, "state-introspect", oauth2.S256ChallengeOption(verifier))
-	tok, err := f.oauthConfig().Exchange(ctx(t), code, oauth2.VerifierOption(verifier))
-	if err != nil {
-		t.Fatalf("exchange: %v", err)
-	}
+	tok := f.signIn(t, newBrowser(t))
 	if tok.RefreshToken == "" {
 		t.Fatal("no refresh token for offline_access")
 	}
