@@ -2,9 +2,8 @@ package gateway_test
 
 import (
 	"bufio"
-	"fmt"
 	"net/http"
-	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 )
@@ -17,29 +16,11 @@ func TestEventStreamWithLength(t *testing.T) {
 	for _, contentType := range []string{"text/event-stream", "Text/Event-Stream; charset=utf-8", "TEXT/EVENT-STREAM ;retry=1"} {
 		t.Run(contentType, func(t *testing.T) {
 			release := make(chan struct{})
-			var once bool
-			releaseOnce := func() {
-				if !once {
-					once = true
-					close(release)
-				}
-			}
+			releaseOnce := sync.OnceFunc(func() { close(release) })
 			t.Cleanup(releaseOnce)
-			up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				w.Header().Set("Content-Type", contentType)
-				w.Header().Set("Content-Length", "13")
-				fmt.Fprint(w, "first\n")
-				w.(http.Flusher).Flush()
-				select {
-				case <-release:
-				case <-r.Context().Done():
-					return
-				}
-				fmt.Fprint(w, "second\n")
-			}))
-			t.Cleanup(up.Close)
+			up, _ := newTwoLineUpstream(t, http.Header{"Content-Type": {contentType}, "Content-Length": {"13"}}, release)
 			ti := newTestIssuer(t)
-			f := newFixture(t, ti, "upstream: {{up}}\nroutes:\n  - path: /events\n", map[string]string{"up": up.URL})
+			f := newFixture(t, ti, "upstream: {{up}}\nroutes:\n  - path: /events\n", map[string]string{"up": up})
 			token := ti.token(t, nil)
 
 			type result struct {

@@ -24,22 +24,9 @@ func TestStreaming(t *testing.T) {
 	for _, contentType := range []string{"text/event-stream", "application/x-ndjson"} {
 		t.Run(contentType, func(t *testing.T) {
 			release := make(chan struct{})
-			finished := make(chan struct{})
-			up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				defer close(finished)
-				w.Header().Set("Content-Type", contentType)
-				fmt.Fprint(w, "first\n")
-				w.(http.Flusher).Flush()
-				select {
-				case <-release:
-				case <-r.Context().Done():
-					return
-				}
-				fmt.Fprint(w, "second\n")
-			}))
-			t.Cleanup(up.Close)
+			up, finished := newTwoLineUpstream(t, http.Header{"Content-Type": {contentType}}, release)
 			ti := newTestIssuer(t)
-			f := newFixture(t, ti, "upstream: {{up}}\nroutes:\n  - path: /events\n", map[string]string{"up": up.URL})
+			f := newFixture(t, ti, "upstream: {{up}}\nroutes:\n  - path: /events\n", map[string]string{"up": up})
 
 			resp := f.do(t, "GET", "/events", ti.token(t, nil), nil)
 			if resp.StatusCode != 200 {
@@ -62,6 +49,31 @@ func TestStreaming(t *testing.T) {
 			}
 		})
 	}
+}
+
+// newTwoLineUpstream starts an upstream that answers with header, sends
+// "first\n" and flushes it, then sends "second\n" once release is closed
+// (or gives up when the client goes away). finished is closed when its
+// handler returns.
+func newTwoLineUpstream(t *testing.T, header http.Header, release <-chan struct{}) (url string, finished <-chan struct{}) {
+	t.Helper()
+	done := make(chan struct{})
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer close(done)
+		for k, vs := range header {
+			w.Header()[k] = vs
+		}
+		fmt.Fprint(w, "first\n")
+		w.(http.Flusher).Flush()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+			return
+		}
+		fmt.Fprint(w, "second\n")
+	}))
+	t.Cleanup(up.Close)
+	return up.URL, done
 }
 
 func TestLargeBodies(t *testing.T) {
