@@ -166,19 +166,10 @@ func TestDirectBuffering(t *testing.T) {
 // announcing them in its Trailer header still reach the client, with those
 // it announced.
 func TestDirectUnannouncedTrailers(t *testing.T) {
-	up := newScripted(t, func(_, _ int, _ *http.Request, w *bufio.Writer) bool {
+	_, resp, b, err := getThroughDirect(t, func(_, _ int, _ *http.Request, w *bufio.Writer) bool {
 		_, _ = w.WriteString("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\n\r\n2\r\nok\r\n0\r\nX-Sum: 2\r\nX-Late: 1\r\n\r\n")
 		return true
 	})
-	g, _ := newDirectGateway(t, up.url(), Options{})
-	srv := httptest.NewServer(g)
-	defer srv.Close()
-	resp, err := srv.Client().Get(srv.URL + "/x")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
 	if err != nil || string(b) != "ok" {
 		t.Fatalf("body %q, %v", b, err)
 	}
@@ -192,19 +183,10 @@ func TestDirectUnannouncedTrailers(t *testing.T) {
 // connection, so the client sees a truncated response and not a complete
 // one; outside an http.Server (a recorder) serveDirect just returns.
 func TestDirectTruncatedBodyAborts(t *testing.T) {
-	up := newScripted(t, func(_, _ int, _ *http.Request, w *bufio.Writer) bool {
+	g, resp, b, err := getThroughDirect(t, func(_, _ int, _ *http.Request, w *bufio.Writer) bool {
 		_, _ = w.WriteString("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n")
 		return false // closes before the last chunk
 	})
-	g, _ := newDirectGateway(t, up.url(), Options{})
-	srv := httptest.NewServer(g)
-	defer srv.Close()
-	resp, err := srv.Client().Get(srv.URL + "/x")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
 	if err == nil {
 		t.Errorf("a truncated upstream body reached the client whole: %d %q", resp.StatusCode, b)
 	}
@@ -382,6 +364,25 @@ func TestDirectLogs(t *testing.T) {
 		t.Errorf("client gone: a warning")
 	}
 	check("client gone", `level=DEBUG msg="client went away"`)
+}
+
+// getThroughDirect puts a gateway on the direct transport in front of a
+// scripted upstream that answers with answer, GETs /x through a real
+// server and returns the gateway, the response, and its body with the
+// error that ended reading it.
+func getThroughDirect(t *testing.T, answer func(conn, nth int, req *http.Request, w *bufio.Writer) bool) (*Gateway, *http.Response, []byte, error) {
+	t.Helper()
+	up := newScripted(t, answer)
+	g, _ := newDirectGateway(t, up.url(), Options{})
+	srv := httptest.NewServer(g)
+	t.Cleanup(srv.Close)
+	resp, err := srv.Client().Get(srv.URL + "/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return g, resp, b, err
 }
 
 // closedAddr is a local address nothing listens on.

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -110,18 +109,6 @@ func substitute(t *testing.T, s string, oldNew ...string) string {
 	return s
 }
 
-// freeAddr returns a loopback address nothing listens on now.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
 // startProcess runs a proxy until the test ends and waits until addr answers
 // HTTP, failing early if the process exits.
 func startProcess(t *testing.T, addr, logFile string, name string, args []string, env []string) {
@@ -176,7 +163,7 @@ func startNginx(t *testing.T, gatewayAddr, apiAddr string) string {
 	t.Helper()
 	bin := proxyBinary(t, "nginx")
 	dir := t.TempDir()
-	addr := freeAddr(t)
+	addr := gateway.ClosedAddr(t)
 	server := substitute(t, readmeBlock(t, "nginx"),
 		"listen 80;", "listen "+addr+";",
 		readmeGateway, gatewayAddr,
@@ -213,7 +200,7 @@ func startCaddy(t *testing.T, gatewayAddr, apiAddr string) string {
 	t.Helper()
 	bin := proxyBinary(t, "caddy")
 	dir := t.TempDir()
-	addr := freeAddr(t)
+	addr := gateway.ClosedAddr(t)
 	site := substitute(t, readmeBlock(t, "caddyfile"),
 		":80 {\n", "http://"+addr+" {\n\tbind 127.0.0.1\n",
 		readmeGateway, gatewayAddr,
