@@ -363,7 +363,7 @@ const inactiveReason = "inactive"
 // in v's cache (shared by an Issuers) is h.
 func (v *Verifier) verifyParsedCached(ctx context.Context, token string, h uint64, p *parsed) (*Claims, error) {
 	now := v.now()
-	if c := v.cache.get(h, token, now); c != nil && c.slot == v.slot && v.keys.usable(now) {
+	if c := v.cached(h, token, now); c != nil {
 		return c, nil
 	}
 	method, err := v.checkHeader(p.h)

@@ -353,10 +353,7 @@ func (v *Verifier) verifyJWT(ctx context.Context, token string) (*Claims, error)
 		return c, err
 	}
 	h := v.cache.hash(token) // once: a miss looks the token up and then stores it
-	// The slot check matters when an Issuers shares one cache among its
-	// verifiers (each with its own slot): an entry counts only for the
-	// verifier that made it.
-	if c := v.cache.get(h, token, now); c != nil && c.slot == v.slot && v.keys.usable(now) {
+	if c := v.cached(h, token, now); c != nil {
 		return c, nil
 	}
 	c, k, err := v.verify(ctx, token, now)
@@ -365,6 +362,18 @@ func (v *Verifier) verifyJWT(ctx context.Context, token string) (*Claims, error)
 	}
 	v.cache.offer(h, token, c, k, now)
 	return c, nil
+}
+
+// cached returns the claims of token, whose hash is h, from v's cache if v
+// verified it before and its keys are still usable at now; nil otherwise.
+// The slot check matters when an Issuers shares one cache among its
+// verifiers (each with its own slot): an entry counts only for the
+// verifier that made it.
+func (v *Verifier) cached(h uint64, token string, now time.Time) *Claims {
+	if c := v.cache.get(h, token, now); c != nil && c.slot == v.slot && v.keys.usable(now) {
+		return c
+	}
+	return nil
 }
 
 // header is the JOSE header. Headers that could point at keys (jku, x5u,
